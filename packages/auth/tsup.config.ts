@@ -1,0 +1,3 @@
+import { moleculeBuild } from "../../tsup.base";
+
+export default moleculeBuild();

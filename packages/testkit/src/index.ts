@@ -1,0 +1,2 @@
+export type { Clock, FakeClock } from "./clock.js";
+export { createFakeClock } from "./clock.js";
