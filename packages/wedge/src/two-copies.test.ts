@@ -47,7 +47,10 @@ function runChild(prelude: string, body: string): Record<string, unknown> {
     (async () => {
       ${prelude}
       const esm = await import(pathToFileURL(${JSON.stringify(join(copyA, "dist", "index.js"))}).href);
-      const cjs = createRequire(${JSON.stringify(join(work, "adapter", "index.js"))})("@molecule/wedge");
+      const adapterRequire = createRequire(${JSON.stringify(join(work, "adapter", "index.js"))});
+      const cjsPath = adapterRequire.resolve("@molecule/wedge");
+      if (!cjsPath.startsWith(${JSON.stringify(copyB)}) || !cjsPath.endsWith(".cjs")) throw new Error("wrong copy: " + cjsPath);
+      const cjs = adapterRequire("@molecule/wedge");
       if (esm === cjs || esm.markWedged === cjs.markWedged) throw new Error("not two copies");
       const out = {};
       ${body}
