@@ -1,1 +1,13 @@
-export {};
+export { encodeProjectDir } from "./encode.js";
+export { SessionError, type SessionErrorCode } from "./errors.js";
+export { isMissingSessionError, sessionIdFromError } from "./ids.js";
+export type { SessionLogger } from "./logger.js";
+export { planResume, type RecordTurnOptions, type ResumePlan, recordTurn, type TurnResult } from "./plan.js";
+export {
+  type ResolveResumeOptions,
+  type ResumeReason,
+  type ResumeResolution,
+  resolveResume,
+  type SessionAgent,
+} from "./resolve.js";
+export { createSessionStore, type SessionStore, type SessionStoreOptions } from "./store.js";
