@@ -1,2 +1,25 @@
 export type { Clock, FakeClock } from "./clock.js";
 export { createFakeClock } from "./clock.js";
+export type { TestkitErrorCode } from "./errors.js";
+export { TestkitError } from "./errors.js";
+export type {
+  A2aMode,
+  AuthVerdict,
+  DelegationRow,
+  FailureSpec,
+  PlatformControl,
+  PlatformEvent,
+  PlatformEventType,
+  PlatformRequest,
+  PlatformRoute,
+  PlatformWorkspace,
+  RecordedBeat,
+  RecordedCall,
+  RecordedRegister,
+  RotateOptions,
+  SeedOptions,
+  TestPlatform,
+  TestPlatformOptions,
+  WorkspaceStatus,
+} from "./platform.js";
+export { isRegistrableUrl, startTestPlatform } from "./platform.js";
