@@ -1,0 +1,97 @@
+import { z } from "zod";
+
+/** The `effort` values the agent understands. */
+export const EFFORT_LEVELS = ["low", "medium", "high", "xhigh", "max"] as const;
+
+const str = z.string();
+const strList = z.array(z.string());
+const nonNegative = z.number().min(0);
+
+const runtimeConfigSchema = z.looseObject({
+  /** Agent command for the `command` runtime; an absolute path overrides the binary of any runtime. */
+  command: str.optional(),
+  args: strList.default([]),
+  /** Env vars that must be present and non-empty. */
+  required_env: strList.default([]),
+  /** Groups of env vars; each group is satisfied by any one non-empty var. */
+  required_env_any_of: z.array(strList).default([]),
+  /** Seconds a turn may take before the agent's process group is killed; 0 = no limit. */
+  timeout: nonNegative.default(0),
+  model: str.optional(),
+  /** @deprecated name the env var holding the agent's token. */
+  auth_token_env: str.optional(),
+  /** @deprecated a file holding the agent's token (may point at a mounted secret outside the config dir). */
+  auth_token_file: str.optional(),
+});
+
+const a2aSchema = z.looseObject({
+  /** 0 picks a free port. */
+  port: z.int().min(0).max(65535).default(8000),
+  streaming: z.boolean().default(true),
+  push_notifications: z.boolean().default(true),
+});
+
+const delegationSchema = z.looseObject({
+  retry_attempts: z.int().min(0).default(3),
+  /** seconds */
+  retry_delay: nonNegative.default(5),
+  /** seconds */
+  timeout: z.number().positive().default(120),
+  escalate: z.boolean().default(true),
+  poll_interval_seconds: z.number().positive().default(30),
+});
+
+const heartbeatSchema = z.looseObject({
+  interval_seconds: z.number().positive().default(30),
+  /** Fraction of the interval (0–1) each beat is spread by. */
+  jitter: z.number().min(0).max(1).default(0.1),
+});
+
+/** The schema of a workspace's config.yaml. Unknown keys are kept (and reported as warnings by `loadConfig`). */
+export const workspaceConfigSchema = z.looseObject({
+  name: str.default("Workspace"),
+  description: str.default(""),
+  role: str.default(""),
+  version: z.union([z.string(), z.number().transform((n) => String(n))]).default("1.0.0"),
+  tier: z.int().min(1).max(4).default(1),
+  model: str.optional(),
+  runtime: str.min(1).default("claude-code"),
+  runtime_config: runtimeConfigSchema.default(() => runtimeConfigSchema.parse({})),
+  initial_prompt: str.optional(),
+  initial_prompt_file: str.optional(),
+  idle_prompt: str.optional(),
+  idle_prompt_file: str.optional(),
+  /** seconds, at least 60 */
+  idle_interval_seconds: z.number().min(60).default(600),
+  skills: strList.default([]),
+  plugins: strList.default([]),
+  tools: strList.default([]),
+  prompt_files: strList.default(["system-prompt.md"]),
+  shared_context: strList.default([]),
+  a2a: a2aSchema.default(() => a2aSchema.parse({})),
+  max_concurrent_tasks: z.int().min(1).default(1),
+  queue_size: z.int().min(0).default(16),
+  delegation: delegationSchema.default(() => delegationSchema.parse({})),
+  heartbeat: heartbeatSchema.default(() => heartbeatSchema.parse({})),
+  effort: z.enum(EFFORT_LEVELS).optional(),
+  /** Tokens per task; 0 = no budget, otherwise at least 20000. */
+  task_budget: z
+    .int()
+    .min(0)
+    .refine((n) => n === 0 || n >= 20_000, { message: "must be 0 (no budget) or at least 20000" })
+    .default(0),
+});
+
+/** A parsed config.yaml with every default filled in. */
+export type WorkspaceConfig = z.infer<typeof workspaceConfigSchema>;
+/** What config.yaml may contain (before defaults). */
+export type WorkspaceConfigInput = z.input<typeof workspaceConfigSchema>;
+
+/** Known keys per mapping, for unknown-key warnings. `""` is the top level. @internal */
+export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
+  "": Object.keys(workspaceConfigSchema.shape),
+  runtime_config: Object.keys(runtimeConfigSchema.shape),
+  a2a: Object.keys(a2aSchema.shape),
+  delegation: Object.keys(delegationSchema.shape),
+  heartbeat: Object.keys(heartbeatSchema.shape),
+};
