@@ -1,0 +1,177 @@
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { createFakeClock } from "@molecule/testkit";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { AuthLogger } from "./logger.js";
+import { createTokenStore, type TokenStore, type TokenStoreOptions } from "./token-store.js";
+
+const T1 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+const T2 = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
+const T3 = "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC";
+
+let dir: string;
+let file: string;
+const stores: TokenStore[] = [];
+const watched = (opts: Partial<TokenStoreOptions> = {}) => {
+  const s = createTokenStore({ configsDir: dir, env: {}, watch: true, ...opts });
+  stores.push(s);
+  return s;
+};
+/** Resolves with the next rotated token (real fs.watch events; bounded by the test timeout). */
+const nextRotation = (s: TokenStore) =>
+  new Promise<string>((resolve) => {
+    const off = s.onRotated((token) => {
+      off();
+      resolve(token);
+    });
+  });
+/** A watch that never fires: a filesystem where inotify does not work (NFS, some overlay setups). */
+const deafWatch = () => ({ close() {}, on() {} });
+const replace = async (target: string, content: string) => {
+  const tmp = `${target}.tmp-${Math.random().toString(36).slice(2)}`;
+  await writeFile(tmp, content, { mode: 0o600 });
+  await rename(tmp, target);
+};
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "auth-watch-"));
+  file = path.join(dir, ".auth_token");
+});
+afterEach(async () => {
+  for (const s of stores.splice(0)) s.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("watch", () => {
+  it("calls onRotated with the new token when the file is replaced by rename", async () => {
+    await writeFile(file, T1, { mode: 0o600 });
+    const s = watched();
+    expect(await s.get()).toBe(T1);
+    const rotated = nextRotation(s);
+    await replace(file, T2);
+    expect(await rotated).toBe(T2);
+    const again = nextRotation(s);
+    await replace(file, T3);
+    expect(await again).toBe(T3);
+  });
+
+  it("calls onRotated when a token appears where there was none", async () => {
+    const s = watched();
+    expect(await s.get()).toBeUndefined();
+    const rotated = nextRotation(s);
+    await writeFile(file, `${T1}\n`, { mode: 0o600 });
+    expect(await rotated).toBe(T1);
+  });
+
+  it("falls back to the stat poll (every 5 s of the injected clock) when fs.watch reports nothing", async () => {
+    await writeFile(file, T1, { mode: 0o600 });
+    const clock = createFakeClock(0);
+    const s = watched({ clock, fs: { watch: deafWatch } });
+    expect(await s.get()).toBe(T1);
+    await idle(); // the watch's initial read is done, so only the poll can see what follows
+    const seen: string[] = [];
+    s.onRotated((token) => seen.push(token));
+    await replace(file, T2);
+    await clock.advance(4_999);
+    expect(seen).toEqual([]);
+    await clock.advance(1);
+    await waitFor(() => seen.length === 1);
+    expect(seen).toEqual([T2]);
+    expect(clock.pending()).toBe(1); // the next poll is armed
+  });
+
+  it("follows a Kubernetes secret volume update (..data symlink swap)", async () => {
+    // kubelet layout: .auth_token -> ..data/.auth_token, ..data -> ..<timestamp>/
+    await mkdir(path.join(dir, "..2024_01_01"));
+    await writeFile(path.join(dir, "..2024_01_01", ".auth_token"), T1);
+    await symlink("..2024_01_01", path.join(dir, "..data"));
+    await symlink("..data/.auth_token", file);
+    const s = watched();
+    expect(await s.get()).toBe(T1);
+    const rotated = nextRotation(s);
+    await mkdir(path.join(dir, "..2024_02_02"));
+    await writeFile(path.join(dir, "..2024_02_02", ".auth_token"), T2);
+    await symlink("..2024_02_02", path.join(dir, "..data_tmp"));
+    await rename(path.join(dir, "..data_tmp"), path.join(dir, "..data"));
+    await rm(path.join(dir, "..2024_01_01"), { recursive: true });
+    expect(await rotated).toBe(T2);
+    expect(await s.get()).toBe(T2);
+  });
+
+  it("close() stops the poll and the watcher", async () => {
+    await writeFile(file, T1, { mode: 0o600 });
+    const clock = createFakeClock(0);
+    let closedWatchers = 0;
+    const s = watched({
+      clock,
+      fs: {
+        watch: () => ({
+          close() {
+            closedWatchers += 1;
+          },
+          on() {},
+        }),
+      },
+    });
+    await s.get();
+    const seen: string[] = [];
+    s.onRotated((token) => seen.push(token));
+    expect(clock.pending()).toBe(1);
+    s.close();
+    s.close();
+    expect(clock.pending()).toBe(0);
+    expect(closedWatchers).toBe(1);
+    await replace(file, T2);
+    await clock.advance(60_000);
+    expect(seen).toEqual([]);
+  });
+
+  it("does not fire for the same token written again, nor for a token that disappears and comes back", async () => {
+    await writeFile(file, T1, { mode: 0o600 });
+    const clock = createFakeClock(0);
+    const s = watched({ clock, fs: { watch: deafWatch } });
+    await s.get();
+    const seen: string[] = [];
+    s.onRotated((token) => seen.push(token));
+    await replace(file, `${T1}\n`);
+    await clock.advance(5_000);
+    await rm(file);
+    await clock.advance(5_000);
+    await replace(file, T1);
+    await clock.advance(5_000);
+    await replace(file, T2);
+    await clock.advance(5_000);
+    await waitFor(() => seen.length === 1);
+    expect(seen).toEqual([T2]);
+  });
+
+  it("a listener that throws is logged (without the token) and the others still run", async () => {
+    await writeFile(file, T1, { mode: 0o600 });
+    const lines: string[] = [];
+    const sink = (level: string) => (obj: object, msg?: string) =>
+      lines.push(`${level} ${JSON.stringify(obj)} ${msg ?? ""}`);
+    const logger: AuthLogger = { debug: sink("debug"), info: sink("info"), warn: sink("warn"), error: sink("error") };
+    const s = watched({ logger });
+    await s.get();
+    s.onRotated((token) => {
+      throw new Error(`cannot use ${token}`);
+    });
+    const rotated = nextRotation(s);
+    await replace(file, T2);
+    expect(await rotated).toBe(T2);
+    expect(lines.some((l) => l.includes("token.listener_failed"))).toBe(true);
+    expect(lines.join("\n")).not.toContain(T2);
+  });
+});
+
+/** Polls a condition across real event-loop turns (for fs work that runs after a fake-clock tick). */
+async function waitFor(condition: () => boolean, limitMs = 5_000) {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > limitMs) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const idle = () => new Promise((resolve) => setTimeout(resolve, 50));
