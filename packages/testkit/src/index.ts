@@ -2,6 +2,8 @@ export type { Clock, FakeClock } from "./clock.js";
 export { createFakeClock } from "./clock.js";
 export type { TestkitErrorCode } from "./errors.js";
 export { TestkitError } from "./errors.js";
+export type { FakeAgentBehaviour, FakeAgentCall, FakeAgentCliOptions } from "./fake-agent-cli.js";
+export { fakeAgentCli, readFakeAgentCalls } from "./fake-agent-cli.js";
 export type {
   A2aMode,
   AuthVerdict,
