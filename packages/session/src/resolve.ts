@@ -137,11 +137,12 @@ export async function resolveResume(
     } catch {
       continue; // no such claude dir here
     }
-    for (const name of entries) {
-      const candidate = join(rootProjects, name, fileName);
-      if (candidate === target) continue;
-      const found = await probe(candidate, logger);
-      if (found.kind !== "file") continue;
+    // stat in parallel (the thread pool bounds it); ordering is decided below, not by arrival.
+    const candidates = entries.map((name) => join(rootProjects, name, fileName)).filter((c) => c !== target);
+    const probes = await Promise.all(candidates.map((candidate) => probe(candidate, logger)));
+    for (const [i, found] of probes.entries()) {
+      const candidate = candidates[i];
+      if (found.kind !== "file" || candidate === undefined) continue;
       if (found.size === 0) {
         emptyElsewhere ??= candidate;
         continue;
