@@ -63,9 +63,8 @@ describe("createSessionStore", () => {
     const sink = sinkLogger();
     const store = createSessionStore({ file, logger: sink.logger });
     for (const content of ["{not json", "", '{"version":1,"sessionId":"../../etc"}', '{"sessionId":42}', "[]"]) {
-      await writeFile(file, content);
-      sink.lines.length = 0;
       await store.clear(); // re-arms the warning
+      sink.lines.length = 0;
       await writeFile(file, content);
       expect(await store.get(), content).toBeUndefined();
       expect(await store.get(), content).toBeUndefined();
