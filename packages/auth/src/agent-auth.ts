@@ -208,7 +208,7 @@ const claudeCodeProbe: AgentAuthProbe = {
     const scopes = scopesOf(oauth.scopes);
     if (scopes === undefined) {
       warnings.push(
-        `${file} lists no scopes; older CLIs wrote none, but current ones need "user:inference" — log in again if calls fail`,
+        `${file} lists no scopes: older CLIs wrote none, but current ones (Claude Code 2.1.197 measured) treat a token without "user:inference" as logged out — run \`claude /login\` again if turns say "Not logged in"`,
       );
     } else if (!scopes.includes("user:inference")) {
       return failResult(
