@@ -4,6 +4,8 @@ export type { TestkitErrorCode } from "./errors.js";
 export { TestkitError } from "./errors.js";
 export type { FakeAgentBehaviour, FakeAgentCall, FakeAgentCliOptions } from "./fake-agent-cli.js";
 export { fakeAgentCli, readFakeAgentCalls } from "./fake-agent-cli.js";
+export type { FakeModelApi, FakeModelApiOptions, ModelApiMode, ModelApiRequest } from "./fake-model-api.js";
+export { startFakeModelApi } from "./fake-model-api.js";
 export type {
   A2aMode,
   AuthVerdict,

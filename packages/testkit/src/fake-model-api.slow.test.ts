@@ -1,0 +1,142 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type FakeModelApi, startFakeModelApi } from "./index.js";
+
+// The real Claude Code CLI, driven offline against the fake model API. Never skipped (CI runs it).
+const CLAUDE = resolve(import.meta.dirname, "../../../node_modules/.bin/claude");
+
+interface Turn {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  result: Record<string, unknown> | undefined;
+}
+
+let home: string;
+let cwd: string;
+let api: FakeModelApi | undefined;
+
+beforeEach(async () => {
+  home = await mkdtemp(join(tmpdir(), "claude-home-"));
+  cwd = await mkdtemp(join(tmpdir(), "claude-cwd-"));
+});
+
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+  await rm(home, { recursive: true, force: true });
+  await rm(cwd, { recursive: true, force: true });
+});
+
+function claude(baseUrl: string, args: string[], extraEnv: Record<string, string> = {}): Promise<Turn> {
+  return new Promise((done, fail) => {
+    const child = spawn(CLAUDE, ["-p", "--output-format", "json", ...args], {
+      cwd,
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: home,
+        ANTHROPIC_BASE_URL: baseUrl,
+        ANTHROPIC_API_KEY: "test-key",
+        DISABLE_TELEMETRY: "1",
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+        DISABLE_AUTOUPDATER: "1",
+        CLAUDE_CODE_MAX_RETRIES: "2",
+        ...extraEnv,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 50_000);
+    child.on("error", fail);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      let result: Record<string, unknown> | undefined;
+      try {
+        result = JSON.parse(stdout) as Record<string, unknown>;
+      } catch {
+        result = undefined;
+      }
+      done({ code, stdout, stderr, result });
+    });
+  });
+}
+
+/** every text the request's `messages` carried, flattened */
+function texts(body: unknown): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown) => {
+    if (typeof v === "string") out.push(v);
+    else if (Array.isArray(v)) for (const x of v) walk(x);
+    else if (typeof v === "object" && v !== null) for (const x of Object.values(v)) walk(x);
+  };
+  walk(typeof body === "object" && body !== null && "messages" in body ? body.messages : undefined);
+  return out;
+}
+
+describe("the real Claude Code CLI against startFakeModelApi", { timeout: 120_000 }, () => {
+  it("completes a turn offline, and a resumed turn carries the first one in messages", async () => {
+    let n = 0;
+    api = await startFakeModelApi({ reply: () => `fake reply number ${++n}` });
+    const first = await claude(api.url, ["first question alpha"]);
+    expect(first.code).toBe(0);
+    expect(first.result).toMatchObject({ is_error: false, result: "fake reply number 1" });
+    const sessionId = first.result?.session_id;
+    expect(typeof sessionId).toBe("string");
+    expect(api.requests.some((r) => r.method === "HEAD" && r.path === "/")).toBe(true);
+    const [firstCall] = api.messages();
+    expect(firstCall).toMatchObject({ query: "?beta=true", stream: true, status: 200 });
+    expect(firstCall?.headers["x-api-key"]).toBe("***");
+    expect(JSON.stringify(api.requests)).not.toContain("test-key");
+
+    const second = await claude(api.url, ["--resume", String(sessionId), "second question beta"]);
+    expect(second.code).toBe(0);
+    expect(second.result).toMatchObject({ is_error: false, result: "fake reply number 2", session_id: sessionId });
+    const resumed = api.messages().at(-1);
+    const carried = texts(resumed?.body).join("\n");
+    expect(carried).toContain("first question alpha");
+    expect(carried).toContain("fake reply number 1");
+    expect(carried).toContain("second question beta");
+  });
+
+  it("status:401 → the CLI fails with an auth error", async () => {
+    api = await startFakeModelApi({ mode: "status:401" });
+    const turn = await claude(api.url, ["hi"]);
+    expect(turn.code).toBe(1);
+    expect(turn.result).toMatchObject({ is_error: true, api_error_status: 401 });
+    expect(String(turn.result?.result)).toMatch(/Invalid API key/);
+  });
+
+  it("fail-first:1 (529) then ok → the turn succeeds after one retry", async () => {
+    api = await startFakeModelApi({ mode: "fail-first:1", reply: "after overload" });
+    const turn = await claude(api.url, ["hi"]);
+    expect(turn.code).toBe(0);
+    expect(turn.result).toMatchObject({ is_error: false, result: "after overload" });
+    expect(api.messages().map((r) => r.status)).toEqual([529, 200]);
+  });
+
+  it("fail-first:1:500 then ok → the turn succeeds after one retry", async () => {
+    api = await startFakeModelApi({ mode: "fail-first:1:500", reply: "after a 500" });
+    const turn = await claude(api.url, ["hi"]);
+    expect(turn.code).toBe(0);
+    expect(turn.result).toMatchObject({ result: "after a 500" });
+    expect(api.messages().map((r) => r.status)).toEqual([500, 200]);
+  });
+
+  it("hang with a small API_TIMEOUT_MS → the CLI gives up with an error", async () => {
+    api = await startFakeModelApi({ mode: "hang" });
+    const turn = await claude(api.url, ["hi"], { API_TIMEOUT_MS: "1500", CLAUDE_CODE_MAX_RETRIES: "0" });
+    expect(turn.code).toBe(1);
+    expect(turn.result).toMatchObject({ is_error: true });
+    expect(api.messages().length).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -1,0 +1,362 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import { TestkitError } from "./errors.js";
+import { parseJson, plainHeaders, readBody, sendJson } from "./http-util.js";
+
+/**
+ * How `POST /v1/messages` answers (other routes always answer normally):
+ * - `ok`: a streamed (SSE) or JSON message with the reply
+ * - `status:<code>` or `status:<code>:retry-after=<s>`: an Anthropic error body with that HTTP status
+ * - `hang`: never answers (until `close()`)
+ * - `stall-after-start`: 200, `message_start` and `content_block_start`, then nothing (JSON requests hang)
+ * - `drop`: resets the connection without an answer
+ * - `fail-first:<n>` or `fail-first:<n>:<code>`: the next n requests fail with `<code>` (default 529), then `ok`
+ */
+export type ModelApiMode =
+  | "ok"
+  | "hang"
+  | "stall-after-start"
+  | "drop"
+  | `status:${number}`
+  | `status:${number}:retry-after=${number}`
+  | `fail-first:${number}`
+  | `fail-first:${number}:${number}`;
+
+/** One request the fake model API received. */
+export interface ModelApiRequest {
+  readonly method: string;
+  /** the path without the query, e.g. "/v1/messages" */
+  readonly path: string;
+  /** the query string including "?", or "" */
+  readonly query: string;
+  /** lower-cased headers; x-api-key, authorization, proxy-authorization and cookie values are "***" */
+  readonly headers: Readonly<Record<string, string>>;
+  /** the parsed JSON body, or null */
+  readonly body: unknown;
+  /** Date.now() at arrival */
+  readonly at: number;
+  /** true for a `POST /v1/messages` with `"stream": true` */
+  readonly stream: boolean;
+  /** the mode that answered a `POST /v1/messages` ("" for other routes) */
+  readonly mode: string;
+  /** the status answered; 0 when dropped or still hanging */
+  status: number;
+}
+
+export interface FakeModelApiOptions {
+  /** the assistant's text, or a function of the request; default "Hello from the fake model API." */
+  reply?: string | ((request: ModelApiRequest) => string);
+  /** default "ok" */
+  mode?: ModelApiMode;
+  /** default 0 (any free port) */
+  port?: number;
+  /** default "127.0.0.1" */
+  host?: string;
+}
+
+export interface FakeModelApi {
+  /** `http://127.0.0.1:<port>` — use it as ANTHROPIC_BASE_URL */
+  readonly url: string;
+  /** every request received, oldest first (a live array) */
+  readonly requests: readonly ModelApiRequest[];
+  /** `POST /v1/messages` requests only, oldest first */
+  messages(): readonly ModelApiRequest[];
+  /** changes the mode for the next requests (resets a `fail-first` count) */
+  setMode(mode: ModelApiMode): void;
+  close(): Promise<void>;
+}
+
+const ERROR_TYPES: Record<number, string> = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
+  404: "not_found_error",
+  413: "request_too_large",
+  429: "rate_limit_error",
+  500: "api_error",
+  503: "api_error",
+  529: "overloaded_error",
+};
+
+const ERROR_MESSAGES: Record<number, string> = {
+  401: "invalid x-api-key",
+  403: "Your API key does not have permission to use the specified resource.",
+  429: "Number of request tokens has exceeded your per-minute rate limit",
+  500: "Internal server error",
+  529: "Overloaded",
+};
+
+type ParsedMode =
+  | { kind: "ok" | "hang" | "stall-after-start" | "drop" }
+  | { kind: "status"; status: number; retryAfter: number | undefined }
+  | { kind: "fail-first"; n: number; status: number };
+
+function parseMode(mode: string): ParsedMode {
+  if (mode === "ok" || mode === "hang" || mode === "stall-after-start" || mode === "drop") return { kind: mode };
+  const status = /^status:(\d{3})(?::retry-after=(\d+))?$/.exec(mode);
+  if (status?.[1] !== undefined) {
+    return {
+      kind: "status",
+      status: Number(status[1]),
+      retryAfter: status[2] === undefined ? undefined : Number(status[2]),
+    };
+  }
+  const fail = /^fail-first:(\d+)(?::(\d{3}))?$/.exec(mode);
+  if (fail?.[1] !== undefined) return { kind: "fail-first", n: Number(fail[1]), status: Number(fail[2] ?? 529) };
+  throw new TestkitError({
+    code: "E_TESTKIT_BAD_OPTION",
+    message: `startFakeModelApi: unknown mode "${mode}"; use ok, hang, stall-after-start, drop, status:<code>[:retry-after=<s>] or fail-first:<n>[:<code>]`,
+  });
+}
+
+const SECRET_HEADERS = new Set(["x-api-key", "authorization", "proxy-authorization", "cookie"]);
+
+function maskedHeaders(req: IncomingMessage): Record<string, string> {
+  const headers = plainHeaders(req);
+  for (const name of Object.keys(headers)) if (SECRET_HEADERS.has(name)) headers[name] = "***";
+  return headers;
+}
+
+function field(body: unknown, name: string): unknown {
+  return typeof body === "object" && body !== null && name in body
+    ? (body as Record<string, unknown>)[name]
+    : undefined;
+}
+
+/** A rough token count: 1 token per 4 characters of the JSON body. */
+function estimateTokens(body: unknown): number {
+  return Math.max(1, Math.ceil(JSON.stringify(body ?? "").length / 4));
+}
+
+/** Starts a loopback fake of the Anthropic Messages API, good enough for the real Claude Code CLI. */
+export async function startFakeModelApi(options: FakeModelApiOptions = {}): Promise<FakeModelApi> {
+  const host = options.host ?? "127.0.0.1";
+  let mode = parseMode(options.mode ?? "ok");
+  let failuresLeft = mode.kind === "fail-first" ? mode.n : 0;
+  const requests: ModelApiRequest[] = [];
+  const sockets = new Set<Socket>();
+  const reply = options.reply ?? "Hello from the fake model API.";
+
+  const sendError = (res: ServerResponse, status: number, retryAfter?: number) => {
+    const requestId = `req_fake_${randomBytes(8).toString("hex")}`;
+    const headers: Record<string, string> = {
+      "request-id": requestId,
+      "x-should-retry": String(status >= 500 || status === 429),
+    };
+    if (retryAfter !== undefined) headers["retry-after"] = String(retryAfter);
+    sendJson(
+      res,
+      status,
+      {
+        type: "error",
+        error: { type: ERROR_TYPES[status] ?? "api_error", message: ERROR_MESSAGES[status] ?? `fake error ${status}` },
+        request_id: requestId,
+      },
+      headers,
+    );
+  };
+
+  const sse = (res: ServerResponse, event: string, data: unknown) => {
+    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  };
+
+  const answerMessages = (res: ServerResponse, rec: ModelApiRequest, stall: boolean) => {
+    const text = typeof reply === "function" ? reply(rec) : reply;
+    const model = typeof field(rec.body, "model") === "string" ? String(field(rec.body, "model")) : "claude-fake";
+    const id = `msg_fake_${randomBytes(8).toString("hex")}`;
+    const inputTokens = estimateTokens(field(rec.body, "messages"));
+    const outputTokens = Math.max(1, Math.ceil(text.length / 4));
+    const usage = {
+      input_tokens: inputTokens,
+      output_tokens: outputTokens,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+    };
+    if (!rec.stream) {
+      if (stall) return; // a JSON answer cannot stall half-way: it hangs
+      sendJson(
+        res,
+        200,
+        {
+          id,
+          type: "message",
+          role: "assistant",
+          model,
+          content: [{ type: "text", text }],
+          stop_reason: "end_turn",
+          stop_sequence: null,
+          usage,
+        },
+        { "request-id": `req_fake_${randomBytes(8).toString("hex")}` },
+      );
+      return;
+    }
+    res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      "request-id": `req_fake_${randomBytes(8).toString("hex")}`,
+    });
+    sse(res, "message_start", {
+      type: "message_start",
+      message: {
+        id,
+        type: "message",
+        role: "assistant",
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { ...usage, output_tokens: 1 },
+      },
+    });
+    sse(res, "content_block_start", {
+      type: "content_block_start",
+      index: 0,
+      content_block: { type: "text", text: "" },
+    });
+    if (stall) return;
+    sse(res, "ping", { type: "ping" });
+    const half = Math.ceil(text.length / 2);
+    for (const piece of [text.slice(0, half), text.slice(half)]) {
+      if (piece !== "") {
+        sse(res, "content_block_delta", {
+          type: "content_block_delta",
+          index: 0,
+          delta: { type: "text_delta", text: piece },
+        });
+      }
+    }
+    sse(res, "content_block_stop", { type: "content_block_stop", index: 0 });
+    sse(res, "message_delta", {
+      type: "message_delta",
+      delta: { stop_reason: "end_turn", stop_sequence: null },
+      usage: { output_tokens: outputTokens },
+    });
+    sse(res, "message_stop", { type: "message_stop" });
+    res.end();
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    const raw = await readBody(req, 32 * 1_048_576);
+    const body = raw === undefined || raw.length === 0 ? null : (parseJson(raw.toString("utf8")) ?? null);
+    const method = req.method ?? "GET";
+    const isMessages = method === "POST" && url.pathname === "/v1/messages";
+    let used = "";
+    if (isMessages) {
+      used = mode.kind === "fail-first" ? (failuresLeft > 0 ? `status:${mode.status}` : "ok") : modeName(mode);
+    }
+    const rec: ModelApiRequest = {
+      method,
+      path: url.pathname,
+      query: url.search,
+      headers: maskedHeaders(req),
+      body,
+      at: Date.now(),
+      stream: isMessages && field(body, "stream") === true,
+      mode: used,
+      status: 0,
+    };
+    requests.push(rec);
+    res.on("finish", () => {
+      rec.status = res.statusCode;
+    });
+
+    if (method === "HEAD" || (method === "GET" && url.pathname === "/")) {
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.end(method === "HEAD" ? undefined : "fake model api");
+      return;
+    }
+    if (method === "POST" && url.pathname === "/v1/messages/count_tokens") {
+      sendJson(res, 200, { input_tokens: estimateTokens(field(body, "messages")) });
+      return;
+    }
+    if (method === "GET" && url.pathname === "/v1/models") {
+      sendJson(res, 200, {
+        data: [{ type: "model", id: "claude-fake", display_name: "Fake", created_at: "2025-01-01T00:00:00Z" }],
+        has_more: false,
+        first_id: "claude-fake",
+        last_id: "claude-fake",
+      });
+      return;
+    }
+    if (!isMessages) {
+      sendError(res, 404);
+      return;
+    }
+    if (raw === undefined || body === null) {
+      sendError(res, raw === undefined ? 413 : 400);
+      return;
+    }
+    switch (mode.kind) {
+      case "ok":
+        answerMessages(res, rec, false);
+        return;
+      case "stall-after-start":
+        answerMessages(res, rec, true);
+        return;
+      case "hang":
+        return;
+      case "drop":
+        req.socket.destroy();
+        return;
+      case "status":
+        sendError(res, mode.status, mode.retryAfter);
+        return;
+      case "fail-first":
+        if (failuresLeft > 0) {
+          failuresLeft -= 1;
+          sendError(res, mode.status);
+          return;
+        }
+        answerMessages(res, rec, false);
+        return;
+    }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) sendError(res, 500);
+      else res.destroy();
+    });
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      const address = server.address();
+      resolve(typeof address === "object" && address !== null ? address.port : 0);
+    });
+  });
+  let closed = false;
+
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    requests,
+    messages: () => requests.filter((r) => r.method === "POST" && r.path === "/v1/messages"),
+    setMode(next) {
+      mode = parseMode(next);
+      failuresLeft = mode.kind === "fail-first" ? mode.n : 0;
+    },
+    close() {
+      if (closed) return Promise.resolve();
+      closed = true;
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+        sockets.clear();
+      });
+    },
+  };
+}
+
+function modeName(mode: ParsedMode): string {
+  if (mode.kind === "status") return `status:${mode.status}`;
+  if (mode.kind === "fail-first") return "ok";
+  return mode.kind;
+}
