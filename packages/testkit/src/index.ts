@@ -26,4 +26,4 @@ export type {
   TestPlatformOptions,
   WorkspaceStatus,
 } from "./platform.js";
-export { isRegistrableUrl, startTestPlatform } from "./platform.js";
+export { startTestPlatform } from "./platform.js";
