@@ -1,18 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { backoffDelayMs, nextBeatDelayMs } from "./index.js";
 import { parseRetryAfterMs } from "./schedule.js";
-
-/** A small deterministic PRNG (mulberry32). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { seeded } from "./test-support.js";
 
 describe("nextBeatDelayMs", () => {
   it("jitter 0 gives an exact period", () => {

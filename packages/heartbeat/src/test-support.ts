@@ -1,0 +1,132 @@
+/**
+ * Helpers for this package's tests (not part of the public API, not in the build).
+ * @internal
+ */
+import { randomUUID } from "node:crypto";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createTokenStore, type TokenStore } from "@molecule/auth";
+import { createFakeClock, type FakeClock, startTestPlatform, type TestPlatform } from "@molecule/testkit";
+import type { HeartbeatLogger, RuntimeMetadata } from "./index.js";
+
+export const METADATA: RuntimeMetadata = {
+  capabilities: {
+    heartbeat: true,
+    scheduler: false,
+    session: true,
+    status_mgmt: true,
+    retry: true,
+    activity_decoration: false,
+    channel_dispatch: false,
+  },
+  idle_timeout_seconds: 900,
+};
+
+export interface LogEntry {
+  level: "debug" | "info" | "warn" | "error";
+  obj: Record<string, unknown>;
+  msg: string | undefined;
+  /** fake clock time when logged */
+  at: number;
+}
+
+export function recordingLogger(clock: { now(): number }): HeartbeatLogger & { entries: LogEntry[] } {
+  const entries: LogEntry[] = [];
+  const push = (level: LogEntry["level"]) => (obj: object, msg?: string) => {
+    entries.push({ level, obj: { ...obj } as Record<string, unknown>, msg, at: clock.now() });
+  };
+  return { entries, debug: push("debug"), info: push("info"), warn: push("warn"), error: push("error") };
+}
+
+export interface Rig {
+  clock: FakeClock;
+  platform: TestPlatform;
+  workspaceId: string;
+  configsDir: string;
+  dir: string;
+  tokens: TokenStore;
+  /** POST /registry/register as the daemon would; saves an issued token. */
+  register(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** A fake clock, a test platform on that clock, a temp configs dir and a token store; registered. */
+export async function createRig(options: { watch?: boolean; register?: boolean } = {}): Promise<Rig> {
+  const clock = createFakeClock(1_700_000_000_000);
+  const platform = await startTestPlatform({ clock });
+  const dir = await mkdtemp(join(tmpdir(), "heartbeat-test-"));
+  const configsDir = join(dir, "configs");
+  const workspaceId = randomUUID();
+  await mkdir(configsDir, { mode: 0o700 }); // exists before the store watches it, as /configs does
+  const tokens = createTokenStore({ configsDir, watch: options.watch ?? false, clock, pollIntervalMs: 3_600_000 });
+  const register = async () => {
+    const res = await fetch(`${platform.url}/registry/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(await tokens.headers()) },
+      body: JSON.stringify({
+        id: workspaceId,
+        url: "http://localhost:8000",
+        agent_card: { name: "test-agent", description: "t", version: "1.0.0", url: "http://localhost:8000" },
+      }),
+    });
+    const body = (await res.json()) as { auth_token?: string };
+    if (res.status === 200 && typeof body.auth_token === "string") await tokens.save(body.auth_token);
+    return res.status;
+  };
+  if (options.register ?? true) {
+    const status = await register();
+    if (status !== 200) throw new Error(`register answered ${status}`);
+  }
+  return {
+    clock,
+    platform,
+    workspaceId,
+    configsDir,
+    dir,
+    tokens,
+    register,
+    async close() {
+      tokens.close();
+      await platform.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Waits (real time) until `busy()` is false. */
+export async function idle(busy: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (busy()) {
+    if (Date.now() > deadline) throw new Error("still busy after 5 s");
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Moves the fake clock to `target` (absolute ms) one due timer at a time, letting every request a
+ * timer starts finish (real loopback HTTP) before time moves on.
+ */
+export async function advanceTo(clock: FakeClock, target: number, busy: () => boolean): Promise<void> {
+  for (;;) {
+    await idle(busy);
+    const due = clock.nextDueAt();
+    if (due === undefined || due > target) break;
+    await clock.advance(Math.max(0, due - clock.now()));
+  }
+  if (target > clock.now()) await clock.advance(target - clock.now());
+  await idle(busy);
+}
+
+/** A small deterministic PRNG (mulberry32), uniform in [0, 1). */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
