@@ -3,14 +3,8 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  createFakeClock,
-  type FakeClock,
-  isRegistrableUrl,
-  startTestPlatform,
-  TestkitError,
-  type TestPlatform,
-} from "./index.js";
+import { createFakeClock, type FakeClock, startTestPlatform, TestkitError, type TestPlatform } from "./index.js";
+import { isRegistrableUrl } from "./platform.js";
 
 interface Answer {
   status: number;
