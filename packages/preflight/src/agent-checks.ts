@@ -1,0 +1,275 @@
+import { spawn } from "node:child_process";
+import { constants } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import { delimiter, isAbsolute, join, resolve } from "node:path";
+import { checkAgentAuth } from "@molecule/auth";
+import type { WorkspaceConfig } from "@molecule/config";
+import type { Clock } from "./clock.js";
+import { defineCheck } from "./run.js";
+import { AGENT_BINARIES, RELOGIN_FIX } from "./runtimes.js";
+import type { CheckIssue, Env } from "./types.js";
+
+/** How long `<bin> --version` may take, ms. */
+export const AGENT_VERSION_TIMEOUT_MS = 5_000;
+
+/** The env switch that turns the agent auth gate off (emergency use). */
+export const CHECK_AUTH_ENV = "MOLECULE_PREFLIGHT_CHECK_AUTH";
+
+/** The binary a config runs: an absolute `runtime_config.command` wins, else the runtime's agent. @internal */
+export function agentCommandFor(config: WorkspaceConfig): string | undefined {
+  const command = config.runtime_config.command?.trim();
+  if (command && isAbsolute(command)) return command;
+  if (config.runtime === "command") return command || undefined;
+  return AGENT_BINARIES[config.runtime];
+}
+
+async function isExecutableFile(path: string): Promise<boolean> {
+  try {
+    if (!(await stat(path)).isFile()) return false;
+    await access(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves a command like a shell does: a path as given, a bare name through `PATH`. @internal */
+export async function resolveCommand(command: string, env: Env): Promise<string | undefined> {
+  if (command.includes("/")) {
+    const path = resolve(command);
+    return (await isExecutableFile(path)) ? path : undefined;
+  }
+  for (const dir of (env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, command);
+    if (await isExecutableFile(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+type VersionResult =
+  | { kind: "ok"; version: string }
+  | { kind: "exit"; code: number | null; signal: string | null; output: string }
+  | { kind: "timeout" }
+  | { kind: "spawn-error"; message: string };
+
+function firstLine(text: string): string {
+  const line = text.split(/\r?\n/).find((l) => l.trim() !== "") ?? "";
+  const trimmed = line.trim();
+  return trimmed.length > 200 ? `${trimmed.slice(0, 200)}…` : trimmed;
+}
+
+/** Runs `<bin> --version`, killing it (and its process group) after `timeoutMs` on `clock`. @internal */
+export function runVersion(
+  bin: string,
+  options: { env: Env; clock: Clock; timeoutMs: number; signal?: AbortSignal },
+): Promise<VersionResult> {
+  return new Promise((resolvePromise) => {
+    let stdout = "";
+    let stderr = "";
+    let settled = false;
+    const child = spawn(bin, ["--version"], {
+      env: { ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: process.platform !== "win32",
+    });
+    const kill = () => {
+      try {
+        if (child.pid !== undefined && process.platform !== "win32") process.kill(-child.pid, "SIGKILL");
+        else child.kill("SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    };
+    const done = (result: VersionResult) => {
+      if (settled) return;
+      settled = true;
+      options.clock.clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
+      resolvePromise(result);
+    };
+    const timer = options.clock.setTimeout(() => {
+      kill();
+      done({ kind: "timeout" });
+    }, options.timeoutMs);
+    const onAbort = () => {
+      kill();
+      done({ kind: "timeout" });
+    };
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      if (stdout.length < 64 * 1024) stdout += chunk;
+    });
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      if (stderr.length < 64 * 1024) stderr += chunk;
+    });
+    child.on("error", (error) => done({ kind: "spawn-error", message: error.message }));
+    child.on("close", (code, signal) => {
+      if (code === 0) done({ kind: "ok", version: firstLine(stdout) || firstLine(stderr) || "(no output)" });
+      else done({ kind: "exit", code, signal, output: firstLine(stderr) || firstLine(stdout) });
+    });
+  });
+}
+
+/**
+ * The agent binary exists (an absolute `runtime_config.command`, else the runtime's agent through
+ * `PATH`) and answers `--version` within 5 s; the version string is the check's detail. For the
+ * `command` runtime only existence is checked (an arbitrary command may not know `--version`).
+ */
+export const agentBinaryCheck = defineCheck({
+  name: "agent-binary",
+  timeoutMs: AGENT_VERSION_TIMEOUT_MS + 5_000,
+  async run({ config, env, clock, signal }) {
+    const command = agentCommandFor(config);
+    if (command === undefined) {
+      if (config.runtime === "command") {
+        return {
+          issues: [
+            {
+              severity: "fail",
+              code: "E_AGENT_COMMAND_MISSING",
+              title: "No agent command",
+              detail: "runtime is command but runtime_config.command is not set",
+              fix: "Set runtime_config.command to the agent's executable (an absolute path or a name on PATH).",
+            },
+          ],
+        };
+      }
+      return { skip: `no known agent binary for runtime ${config.runtime}` };
+    }
+    const bin = await resolveCommand(command, env);
+    if (bin === undefined) {
+      const where = command.includes("/")
+        ? `${resolve(command)} is not an executable file`
+        : `${command} is not on PATH`;
+      return {
+        issues: [
+          {
+            severity: "fail",
+            code: "E_AGENT_BINARY_MISSING",
+            title: "Agent binary not found",
+            detail: `${where} (runtime ${config.runtime})`,
+            fix:
+              config.runtime === "claude-code"
+                ? "Install Claude Code (npm install -g @anthropic-ai/claude-code) so `claude` is on PATH, or set runtime_config.command to its absolute path."
+                : `Install ${command} so it is on PATH, or set runtime_config.command to its absolute path.`,
+          },
+        ],
+      };
+    }
+    if (config.runtime === "command") return { detail: bin };
+
+    const result = await runVersion(bin, { env, clock, timeoutMs: AGENT_VERSION_TIMEOUT_MS, signal });
+    if (result.kind === "ok") return { detail: result.version };
+    const issue = (detail: string, fix: string): CheckIssue => ({
+      severity: "fail",
+      code: result.kind === "timeout" ? "E_AGENT_VERSION_TIMEOUT" : "E_AGENT_VERSION_FAILED",
+      title: "Agent binary does not answer --version",
+      detail,
+      fix,
+    });
+    switch (result.kind) {
+      case "timeout":
+        return {
+          issues: [
+            issue(
+              `${bin} --version did not answer within ${AGENT_VERSION_TIMEOUT_MS / 1000} s (killed)`,
+              "Check that the agent is installed completely (for Claude Code its postinstall step must have run) and is not waiting on input or the network.",
+            ),
+          ],
+        };
+      case "exit":
+        return {
+          issues: [
+            issue(
+              `${bin} --version exited with ${result.code === null ? `signal ${result.signal}` : `code ${result.code}`}${result.output ? `: ${result.output}` : ""}`,
+              "Reinstall the agent CLI; run it by hand with --version to see why it fails.",
+            ),
+          ],
+        };
+      default:
+        return {
+          issues: [
+            issue(`${bin} could not be started: ${result.message}`, "Reinstall the agent CLI or fix its permissions."),
+          ],
+        };
+    }
+  },
+});
+
+function timeLeft(ms: number): string {
+  const minutes = Math.round(Math.abs(ms) / 60_000);
+  if (minutes < 120) return `${minutes} min`;
+  return `${Math.round(minutes / 60)} h`;
+}
+
+function authGateOff(env: Env): boolean {
+  const value = env[CHECK_AUTH_ENV]?.trim().toLowerCase();
+  return value === "false" || value === "0" || value === "off" || value === "no";
+}
+
+/**
+ * The token-free, network-free auth gate (`checkAgentAuth` from @molecule/auth) for the runtime's
+ * agent: a not-ok state fails with a re-login fix; `expiring` and `refreshable` warn with the time
+ * left. `MOLECULE_PREFLIGHT_CHECK_AUTH=false` turns it off (a warning says so).
+ */
+export const agentAuthCheck = defineCheck({
+  name: "agent-auth",
+  async run({ config, env, clock }) {
+    if (authGateOff(env)) {
+      return {
+        issues: [
+          {
+            severity: "warn",
+            code: "W_AGENT_AUTH_CHECK_OFF",
+            title: "Agent auth gate is off",
+            detail: `${CHECK_AUTH_ENV}=false (or --no-auth): the agent's login is not checked, so work may be claimed while it is logged out`,
+            fix: `Unset ${CHECK_AUTH_ENV} once the emergency is over.`,
+          },
+        ],
+        skip: "auth gate off",
+      };
+    }
+    const agent = config.runtime;
+    const relogin = RELOGIN_FIX[agent];
+    if (relogin === undefined) return { skip: `no credential probe for runtime ${agent}` };
+
+    const result = await checkAgentAuth({ agent, env: { ...env }, clock });
+    const issues: CheckIssue[] = [];
+    if (!result.ok) {
+      issues.push({
+        severity: "fail",
+        code: `E_AGENT_AUTH_${result.state.toUpperCase().replace(/-/g, "_")}`,
+        title: "Agent is not logged in",
+        detail: `${agent}: ${result.reason}`,
+        fix: relogin,
+      });
+    } else if (result.state === "expiring" || result.state === "refreshable") {
+      const left = result.expiresAt === undefined ? undefined : result.expiresAt - clock.now();
+      const when =
+        left === undefined ? "" : left >= 0 ? ` (expires in ${timeLeft(left)})` : ` (expired ${timeLeft(left)} ago)`;
+      issues.push({
+        severity: "warn",
+        code: result.state === "expiring" ? "W_AGENT_AUTH_EXPIRING" : "W_AGENT_AUTH_REFRESHABLE",
+        title: result.state === "expiring" ? "Agent login expires soon" : "Agent access token expired",
+        detail: `${agent}: ${result.reason}${when}`,
+        fix:
+          result.state === "expiring"
+            ? "Nothing yet; the agent refreshes it on its next call. If turns start failing with auth errors, log in again."
+            : "The agent refreshes it over the network on its next call; if that fails, log in again.",
+      });
+    }
+    const expiryState = result.state === "expiring" || result.state === "refreshable";
+    for (const warning of result.warnings) {
+      if (expiryState && /expire/i.test(warning)) continue; // said above, with the time left
+      issues.push({
+        severity: "warn",
+        code: "W_AGENT_AUTH",
+        title: "Agent credentials",
+        detail: `${agent}: ${warning}`,
+        fix: relogin,
+      });
+    }
+    return { issues, detail: `${result.state}${result.method ? ` (${result.method})` : ""}` };
+  },
+});

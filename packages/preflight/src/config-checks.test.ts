@@ -1,0 +1,160 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  authTokenFileCheck,
+  effortCheck,
+  idleIntervalCheck,
+  portCheck,
+  promptFilesCheck,
+  requiredEnvAnyOfCheck,
+  requiredEnvCheck,
+  runtimeCheck,
+  skillsCheck,
+  taskBudgetCheck,
+} from "./index.js";
+import { baseEnv, config, removeDir, runOne, tempDir } from "./testing.js";
+
+let dir: string;
+beforeEach(async () => {
+  dir = await tempDir();
+});
+afterEach(async () => {
+  await removeDir(dir);
+});
+
+const codes = (r: { failures: { code: string }[]; warnings: { code: string }[] }) => [
+  ...r.failures.map((f) => f.code),
+  ...r.warnings.map((w) => w.code),
+];
+
+describe("runtime", () => {
+  it("passes for a known runtime", async () => {
+    const r = await runOne(runtimeCheck, { env: baseEnv(dir), config: config({ runtime: "codex" }) });
+    expect(r.ok).toBe(true);
+    expect(r.checks[1]?.detail).toBe("codex");
+  });
+  it("fails for an unknown runtime, listing the known ones", async () => {
+    const r = await runOne(runtimeCheck, { env: baseEnv(dir), config: config({ runtime: "langgraph" }) });
+    expect(r.failures[0]?.code).toBe("E_RUNTIME_UNKNOWN");
+    expect(r.failures[0]?.fix).toContain("claude-code, codex, gemini-cli, command");
+  });
+  it("reads the list from ctx.runtimes", async () => {
+    const r = await runOne(runtimeCheck, {
+      env: baseEnv(dir),
+      config: config({ runtime: "langgraph" }),
+      runtimes: ["langgraph"],
+    });
+    expect(r.ok).toBe(true);
+  });
+});
+
+describe("a2a-port", () => {
+  it("passes for 0 and 65535", async () => {
+    for (const port of [0, 65535]) {
+      expect((await runOne(portCheck, { env: baseEnv(dir), config: config({ a2a: { port } }) })).ok).toBe(true);
+    }
+  });
+  it("fails out of range", async () => {
+    const cfg = config({}, { a2a: { port: 70000, streaming: true, push_notifications: true } });
+    expect(codes(await runOne(portCheck, { env: baseEnv(dir), config: cfg }))).toEqual(["E_PORT_RANGE"]);
+  });
+});
+
+describe("required-env", () => {
+  const cfg = config({ runtime_config: { required_env: ["FOO", "BAR"] } });
+  it("passes when every variable is set", async () => {
+    expect((await runOne(requiredEnvCheck, { env: baseEnv(dir, { FOO: "1", BAR: "2" }), config: cfg })).ok).toBe(true);
+  });
+  it("fails once per missing or empty variable", async () => {
+    const r = await runOne(requiredEnvCheck, { env: baseEnv(dir, { FOO: "1", BAR: " " }), config: cfg });
+    expect(r.failures).toMatchObject([{ code: "E_ENV_REQUIRED_MISSING" }]);
+    expect(r.failures[0]?.detail).toContain("BAR");
+  });
+});
+
+describe("required-env-any-of", () => {
+  const cfg = config({ runtime_config: { required_env_any_of: [["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"]] } });
+  it("passes when any one of the group is set", async () => {
+    const r = await runOne(requiredEnvAnyOfCheck, { env: baseEnv(dir, { CLAUDE_CODE_OAUTH_TOKEN: "t" }), config: cfg });
+    expect(r.ok).toBe(true);
+  });
+  it("fails when none of the group is set, naming them", async () => {
+    const r = await runOne(requiredEnvAnyOfCheck, { env: baseEnv(dir, { ANTHROPIC_API_KEY: "" }), config: cfg });
+    expect(r.failures[0]?.code).toBe("E_ENV_ANY_OF_MISSING");
+    expect(r.failures[0]?.detail).toContain("ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN");
+  });
+});
+
+describe("auth-token-file (deprecated)", () => {
+  it("passes when not configured or when the file is readable", async () => {
+    expect((await runOne(authTokenFileCheck, { env: baseEnv(dir), config: config() })).ok).toBe(true);
+    await writeFile(join(dir, "token"), "secret-value\n");
+    const cfg = config({ runtime_config: { auth_token_file: "token" } });
+    const r = await runOne(authTokenFileCheck, { env: baseEnv(dir), config: cfg, configDir: dir });
+    expect(r.ok).toBe(true);
+    expect(JSON.stringify(r)).not.toContain("secret-value");
+  });
+  it("fails when the file is missing", async () => {
+    const cfg = config({ runtime_config: { auth_token_file: join(dir, "absent") } });
+    const r = await runOne(authTokenFileCheck, { env: baseEnv(dir), config: cfg, configDir: dir });
+    expect(r.failures[0]?.code).toBe("E_AUTH_TOKEN_FILE_MISSING");
+    expect(r.failures[0]?.fix).toContain("ANTHROPIC_API_KEY");
+  });
+  it("passes when the file is missing but the env alternative is set", async () => {
+    const cfg = config({ runtime_config: { auth_token_file: join(dir, "absent"), auth_token_env: "MY_TOKEN" } });
+    const r = await runOne(authTokenFileCheck, { env: baseEnv(dir, { MY_TOKEN: "x" }), config: cfg, configDir: dir });
+    expect(r.ok).toBe(true);
+    expect(r.checks[1]?.detail).toContain("using MY_TOKEN");
+  });
+});
+
+describe("prompt-files", () => {
+  it("passes when every prompt file exists", async () => {
+    await writeFile(join(dir, "system-prompt.md"), "hi");
+    await writeFile(join(dir, "idle.md"), "idle");
+    const cfg = config({ idle_prompt_file: "idle.md" });
+    const r = await runOne(promptFilesCheck, { env: baseEnv(dir), config: cfg, configDir: dir });
+    expect(r.checks[1]).toMatchObject({ status: "pass", detail: "2 of 2 present" });
+  });
+  it("warns (never fails) for each missing file", async () => {
+    const cfg = config({ shared_context: ["ctx.md"] });
+    const r = await runOne(promptFilesCheck, { env: baseEnv(dir), config: cfg, configDir: dir });
+    expect(r.ok).toBe(true);
+    expect(r.warnings.map((w) => w.code)).toEqual(["W_PROMPT_FILE_MISSING", "W_PROMPT_FILE_MISSING"]);
+    expect(r.warnings[0]?.detail).toContain("system-prompt.md");
+  });
+});
+
+describe("skills", () => {
+  it("passes when skills/<name>/SKILL.md exists", async () => {
+    await mkdir(join(dir, "skills", "review"), { recursive: true });
+    await writeFile(join(dir, "skills", "review", "SKILL.md"), "# review");
+    const r = await runOne(skillsCheck, { env: baseEnv(dir), config: config({ skills: ["review"] }), configDir: dir });
+    expect(r.checks[1]).toMatchObject({ status: "pass", detail: "review" });
+  });
+  it("warns when SKILL.md is missing", async () => {
+    await mkdir(join(dir, "skills", "empty"), { recursive: true });
+    const r = await runOne(skillsCheck, { env: baseEnv(dir), config: config({ skills: ["empty"] }), configDir: dir });
+    expect(r.ok).toBe(true);
+    expect(r.warnings).toMatchObject([{ code: "W_SKILL_MISSING" }]);
+    expect(r.warnings[0]?.fix).toContain("skills/empty/SKILL.md");
+  });
+});
+
+describe("idle-interval, task-budget, effort", () => {
+  it("pass for valid values", async () => {
+    const cfg = config({ idle_interval_seconds: 60, task_budget: 20000, effort: "max" });
+    for (const check of [idleIntervalCheck, taskBudgetCheck, effortCheck]) {
+      expect((await runOne(check, { env: baseEnv(dir), config: cfg })).ok).toBe(true);
+    }
+  });
+  it("fail for values the schema would refuse", async () => {
+    const cfg = config({}, { idle_interval_seconds: 59, task_budget: 100, effort: "huge" });
+    expect(codes(await runOne(idleIntervalCheck, { env: baseEnv(dir), config: cfg }))).toEqual([
+      "E_IDLE_INTERVAL_RANGE",
+    ]);
+    expect(codes(await runOne(taskBudgetCheck, { env: baseEnv(dir), config: cfg }))).toEqual(["E_TASK_BUDGET_RANGE"]);
+    expect(codes(await runOne(effortCheck, { env: baseEnv(dir), config: cfg }))).toEqual(["E_EFFORT_INVALID"]);
+  });
+});
