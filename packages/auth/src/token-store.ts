@@ -321,37 +321,44 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
   let closed = false;
   let watcher: TokenWatcher | undefined;
   let pollHandle: unknown;
-  let checking = false;
+  let running: Promise<void> | undefined;
   let checkAgain = false;
   let lastCheckError: string | undefined;
 
-  const check = async () => {
-    if (closed) return;
-    if (checking) {
-      checkAgain = true;
-      return;
-    }
-    checking = true;
+  const checkOnce = async () => {
     try {
-      do {
-        checkAgain = false;
-        try {
-          await load(true);
-          lastCheckError = undefined;
-        } catch (error) {
-          const code = AuthError.isInstance(error) ? error.code : (errnoCode(error) ?? "error");
-          if (code !== lastCheckError) {
-            lastCheckError = code;
-            logger?.warn(
-              { event: "token.check_failed", file, code },
-              error instanceof Error ? error.message : "could not check the token file",
-            );
-          }
-        }
-      } while (checkAgain && !closed);
-    } finally {
-      checking = false;
+      await load(true);
+      lastCheckError = undefined;
+    } catch (error) {
+      const code = AuthError.isInstance(error) ? error.code : (errnoCode(error) ?? "error");
+      if (code !== lastCheckError) {
+        lastCheckError = code;
+        logger?.warn(
+          { event: "token.check_failed", file, code },
+          error instanceof Error ? error.message : "could not check the token file",
+        );
+      }
     }
+  };
+
+  /** One check at a time; a request during a check runs one more after it. Resolves when all are done. */
+  const check = (): Promise<void> => {
+    if (closed) return Promise.resolve();
+    if (running) {
+      checkAgain = true;
+      return running;
+    }
+    running = (async () => {
+      try {
+        do {
+          checkAgain = false;
+          await checkOnce();
+        } while (checkAgain && !closed);
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
   };
 
   const startWatcher = () => {

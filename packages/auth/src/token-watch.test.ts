@@ -1,7 +1,8 @@
+import { watch as nodeFsWatch } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { createFakeClock } from "@molecule/testkit";
+import { createFakeClock, type FakeClock } from "@molecule/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { AuthLogger } from "./logger.js";
 import { createTokenStore, type TokenStore, type TokenStoreOptions } from "./token-store.js";
@@ -13,6 +14,11 @@ const T3 = "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC";
 let dir: string;
 let file: string;
 const stores: TokenStore[] = [];
+const store = () => {
+  const s = createTokenStore({ configsDir: dir, env: {} });
+  stores.push(s);
+  return s;
+};
 const watched = (opts: Partial<TokenStoreOptions> = {}) => {
   const s = createTokenStore({ configsDir: dir, env: {}, watch: true, ...opts });
   stores.push(s);
@@ -73,10 +79,11 @@ describe("watch", () => {
     const seen: string[] = [];
     s.onRotated((token) => seen.push(token));
     await replace(file, T2);
+    await armed(clock);
     await clock.advance(4_999);
     expect(seen).toEqual([]);
     await clock.advance(1);
-    await waitFor(() => seen.length === 1);
+    await armed(clock); // the poll's check finished and the next one is armed
     expect(seen).toEqual([T2]);
     expect(clock.pending()).toBe(1); // the next poll is armed
   });
@@ -97,6 +104,106 @@ describe("watch", () => {
     await rm(path.join(dir, "..2024_01_01"), { recursive: true });
     expect(await rotated).toBe(T2);
     expect(await s.get()).toBe(T2);
+  });
+
+  it("save() of a different token notifies listeners once; an identical save does not", async () => {
+    const s = watched({ fs: { watch: deafWatch } });
+    await s.save(T1);
+    const seen: string[] = [];
+    s.onRotated((token) => seen.push(token));
+    await s.save(T2);
+    await s.save(T2);
+    await s.get();
+    expect(seen).toEqual([T2]);
+  });
+
+  it("unsubscribe stops a listener", async () => {
+    await writeFile(file, T1, { mode: 0o600 });
+    const s = store();
+    await s.get();
+    const seen: string[] = [];
+    const off = s.onRotated((token) => seen.push(token));
+    await replace(file, T2);
+    await s.get();
+    off();
+    await replace(file, T3);
+    await s.get();
+    expect(seen).toEqual([T2]);
+  });
+
+  it("a configs directory that appears later is picked up by the poll, then watched", async () => {
+    const later = path.join(dir, "configs");
+    const clock = createFakeClock(0);
+    let watchers = 0;
+    const s = watched({
+      configsDir: later,
+      clock,
+      fs: {
+        watch: (target, listener) => {
+          watchers += 1;
+          return nodeWatch(target, listener);
+        },
+      },
+    });
+    expect(await s.get()).toBeUndefined();
+    const seen: string[] = [];
+    s.onRotated((token) => seen.push(token));
+    await mkdir(later);
+    await writeFile(path.join(later, ".auth_token"), T1, { mode: 0o600 });
+    await pollOnce(clock);
+    expect(seen).toEqual([T1]);
+    expect(watchers).toBe(2); // failed at start (no directory), started on the poll
+    const rotated = nextRotation(s);
+    await replace(path.join(later, ".auth_token"), T2);
+    expect(await rotated).toBe(T2); // a real fs.watch event, no clock advance
+  });
+
+  it("a watcher that errors is dropped (logged) and the poll carries on", async () => {
+    await writeFile(file, T1, { mode: 0o600 });
+    const clock = createFakeClock(0);
+    const lines: string[] = [];
+    const log = (obj: object) => lines.push(JSON.stringify(obj));
+    let fail: ((error: Error) => void) | undefined;
+    const s = watched({
+      clock,
+      logger: { info: log, warn: log, error: log },
+      fs: {
+        watch: () => ({
+          close() {},
+          on(_event, listener) {
+            fail = listener;
+          },
+        }),
+      },
+    });
+    await s.get();
+    await idle();
+    fail?.(Object.assign(new Error("watch died"), { code: "EMFILE" }));
+    expect(lines.some((l) => l.includes("token.watch_failed") && l.includes("EMFILE"))).toBe(true);
+    const seen: string[] = [];
+    s.onRotated((token) => seen.push(token));
+    await replace(file, T2);
+    await pollOnce(clock);
+    expect(seen).toEqual([T2]);
+  });
+
+  it("re-stats on any watch event, even one without a filename", async () => {
+    await writeFile(file, T1, { mode: 0o600 });
+    let emit: ((event: string, filename: string | null) => void) | undefined;
+    const s = watched({
+      fs: {
+        watch: (_dir, listener) => {
+          emit = listener;
+          return { close() {}, on() {} };
+        },
+      },
+    });
+    await s.get();
+    await idle();
+    const rotated = nextRotation(s);
+    await replace(file, T2);
+    emit?.("rename", null);
+    expect(await rotated).toBe(T2);
   });
 
   it("close() stops the poll and the watcher", async () => {
@@ -135,14 +242,13 @@ describe("watch", () => {
     const seen: string[] = [];
     s.onRotated((token) => seen.push(token));
     await replace(file, `${T1}\n`);
-    await clock.advance(5_000);
+    await pollOnce(clock);
     await rm(file);
-    await clock.advance(5_000);
+    await pollOnce(clock);
     await replace(file, T1);
-    await clock.advance(5_000);
+    await pollOnce(clock);
     await replace(file, T2);
-    await clock.advance(5_000);
-    await waitFor(() => seen.length === 1);
+    await pollOnce(clock);
     expect(seen).toEqual([T2]);
   });
 
@@ -165,6 +271,15 @@ describe("watch", () => {
   });
 });
 
+/** Waits until the next stat poll is armed (the previous one, if any, has finished its check). */
+const armed = (clock: FakeClock) => waitFor(() => clock.pending() === 1);
+/** Runs exactly one stat poll to completion. */
+async function pollOnce(clock: FakeClock) {
+  await armed(clock);
+  await clock.advance(5_000);
+  await armed(clock);
+}
+
 /** Polls a condition across real event-loop turns (for fs work that runs after a fake-clock tick). */
 async function waitFor(condition: () => boolean, limitMs = 5_000) {
   const start = Date.now();
@@ -175,3 +290,6 @@ async function waitFor(condition: () => boolean, limitMs = 5_000) {
 }
 
 const idle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+const nodeWatch = (target: string, listener: (event: string, filename: string | null) => void) =>
+  nodeFsWatch(target, { persistent: false }, (event, filename) => listener(event, filename));
