@@ -290,3 +290,16 @@ describe("other agents", () => {
     expect((error as AuthError).code).toBe("E_AUTH_BAD_OPTIONS");
   });
 });
+
+describe("token-free and network-free by construction", () => {
+  it("the agent-auth module imports no process, network or HTTP API", async () => {
+    const { readFile } = await import("node:fs/promises");
+    const source = await readFile(new URL("./agent-auth.ts", import.meta.url), "utf8");
+    const imports = [...source.matchAll(/from\s+"([^"]+)"/g)].map((m) => m[1]);
+    expect(imports.length).toBeGreaterThan(0);
+    for (const forbidden of ["child_process", "http", "https", "net", "tls", "dgram", "undici"]) {
+      expect(imports.some((i) => i === forbidden || i === `node:${forbidden}`)).toBe(false);
+    }
+    expect(source).not.toMatch(/\bfetch\s*\(/);
+  });
+});
