@@ -179,6 +179,12 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
   const random = options.random ?? Math.random;
   const logger = options.logger ?? silentLogger;
   const http = createHttpClient({ clock, dispatcher: options.dispatcher });
+  if (intervalMs * (1 + jitter) > ttlMs / 2) {
+    logger.warn(
+      { event: "heartbeat.interval_too_long", intervalMs, ttlMs },
+      `intervalMs ${intervalMs} lets beats drift past TTL/2 (${ttlMs / 2} ms); the platform may mark this workspace offline — use a shorter interval`,
+    );
+  }
   const beatUrl = `${base}/registry/heartbeat`;
   const workspaceUrl = `${base}/workspaces/${encodeURIComponent(workspaceId)}`;
 
