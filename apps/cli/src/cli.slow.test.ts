@@ -1,0 +1,245 @@
+import { spawn } from "node:child_process";
+import { chmod, cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+
+// Runs the built bin (`pnpm run build` first; turbo's test task depends on build) as a child process.
+const ROOT = resolve(__dirname, "../../..");
+const BIN = resolve(__dirname, "../dist/bin.js");
+const EXAMPLE = join(ROOT, "examples/workspace");
+const REAL_CLAUDE_DIR = join(ROOT, "node_modules/.bin");
+const WORKSPACE_ID = "3f2c1b7e-9a4d-4c2e-8f1a-0b6d5e7c9a21";
+const WITH_CLAUDE = `${REAL_CLAUDE_DIR}:/usr/bin:/bin`;
+const WITHOUT_CLAUDE = "/usr/bin:/bin";
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let tmp: string;
+let home: string;
+beforeEach(async () => {
+  tmp = await mkdtemp(join(tmpdir(), "molecule-cli-"));
+  home = join(tmp, "home");
+  await mkdir(home);
+});
+afterEach(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+function molecule(args: string[], extraEnv: Record<string, string | undefined> = {}): Promise<Run> {
+  const env: Record<string, string> = {
+    HOME: home,
+    PATH: WITH_CLAUDE,
+    WORKSPACE_ID,
+    PLATFORM_URL: "http://localhost:8080",
+    DISABLE_TELEMETRY: "1",
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+    DISABLE_AUTOUPDATER: "1",
+  };
+  for (const [k, v] of Object.entries(extraEnv)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: tmp, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => {
+      stdout += c;
+    });
+    child.stderr.setEncoding("utf8").on("data", (c: string) => {
+      stderr += c;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+interface JsonReport {
+  ok: boolean;
+  failures: { code: string; check: string; detail: string; fix: string }[];
+  warnings: { code: string; check: string; detail: string }[];
+  checks: { name: string; status: string; detail?: string }[];
+}
+
+const json = (run: Run): JsonReport => JSON.parse(run.stdout) as JsonReport;
+const status = (report: JsonReport, name: string) => report.checks.find((c) => c.name === name)?.status;
+
+async function workspace(configYaml?: string): Promise<string> {
+  const dir = join(tmp, "ws");
+  await cp(EXAMPLE, dir, { recursive: true });
+  if (configYaml !== undefined) await writeFile(join(dir, "config.yaml"), configYaml);
+  return dir;
+}
+
+async function credentials(expiresAt: number, refreshToken?: string) {
+  await mkdir(join(home, ".claude"), { recursive: true });
+  const oauth = {
+    accessToken: "at-secret",
+    scopes: ["user:inference"],
+    expiresAt,
+    ...(refreshToken ? { refreshToken } : {}),
+  };
+  await writeFile(join(home, ".claude", ".credentials.json"), JSON.stringify({ claudeAiOauth: oauth }), {
+    mode: 0o600,
+  });
+}
+
+describe("molecule preflight", () => {
+  it("the README command: example workspace, auth gate off, real claude → exit 0", async () => {
+    const run = await molecule(["preflight", "--config", EXAMPLE, "--no-auth"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toContain("[FAIL]");
+    expect(run.stdout).toContain("[WARN] Agent auth gate is off");
+    expect(run.stdout).toMatch(/Preflight passed: \d+ checks, 1 warning\./);
+    expect(run.stderr).toBe("");
+  });
+
+  it("a good workspace with a valid login passes silently but for the summary; --json shows the version", async () => {
+    await credentials(Date.now() + 7 * 86_400_000);
+    const dir = await workspace();
+    const text = await molecule(["preflight", "--config", dir]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).not.toContain("Preflight checks:");
+    expect(text.stdout).toMatch(/^Preflight passed: \d+ checks, 0 warnings\.\n$/);
+    const report = json(await molecule(["preflight", "--config", dir, "--json"]));
+    expect(report.ok).toBe(true);
+    expect(report.checks.find((c) => c.name === "agent-binary")?.detail).toMatch(/^\d+\.\d+\.\d+ \(Claude Code\)$/);
+    expect(status(report, "agent-auth")).toBe("pass");
+    expect(JSON.stringify(report)).not.toContain("at-secret");
+  });
+
+  it("WORKSPACE_CONFIG_PATH works like --config", async () => {
+    const run = await molecule(["preflight", "--no-auth"], { WORKSPACE_CONFIG_PATH: EXAMPLE });
+    expect(run.code).toBe(0);
+  });
+
+  it("missing config → exit 1 with E_CONFIG_MISSING, config-dependent checks skipped", async () => {
+    const run = await molecule(["preflight", "--config", join(tmp, "nowhere"), "--json"]);
+    expect(run.code).toBe(1);
+    const report = json(run);
+    expect(report.failures.map((f) => f.code)).toContain("E_CONFIG_MISSING");
+    expect(status(report, "runtime")).toBe("skip");
+    expect(status(report, "agent-binary")).toBe("skip");
+    expect(status(report, "workspace-id")).toBe("pass");
+    const text = await molecule(["preflight", "--config", join(tmp, "nowhere")]);
+    expect(text.stdout).toContain("[FAIL] config.yaml missing:");
+    expect(text.stdout).toContain("  Fix: ");
+  });
+
+  it("YAML syntax error → exit 1 naming line and column", async () => {
+    const dir = await workspace("name: x\nrole: [oops\ntier: 1\n");
+    const run = await molecule(["preflight", "--config", dir, "--no-auth"]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/\[FAIL\] config.yaml is not valid YAML: .*line \d+, column \d+/);
+    expect(run.stderr).toBe("");
+  });
+
+  it("a schema error names the field and line, never a stack trace", async () => {
+    const dir = await workspace("a2a:\n  port: abc\n");
+    const run = await molecule(["preflight", "--config", dir, "--no-auth"]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('[FAIL] config.yaml line 2: a2a.port: expected a number, got the string "abc"');
+    expect(run.stdout).not.toMatch(/\n\s+at /);
+  });
+
+  it("a path escape → exit 1 with E_CONFIG_PATH_ESCAPE", async () => {
+    const dir = await workspace("prompt_files:\n  - ../../etc/passwd\n");
+    const run = await molecule(["preflight", "--config", dir, "--json", "--no-auth"]);
+    expect(run.code).toBe(1);
+    expect(json(run).failures).toMatchObject([{ code: "E_CONFIG_PATH_ESCAPE", check: "config" }]);
+  });
+
+  it("missing WORKSPACE_ID and PLATFORM_URL → exit 1, one failure each", async () => {
+    const run = await molecule(["preflight", "--config", EXAMPLE, "--no-auth", "--json"], {
+      WORKSPACE_ID: undefined,
+      PLATFORM_URL: undefined,
+    });
+    expect(run.code).toBe(1);
+    const report = json(run);
+    expect(report.failures.map((f) => [f.check, f.code])).toEqual([
+      ["workspace-id", "E_ENV_MISSING"],
+      ["platform-url", "E_ENV_MISSING"],
+    ]);
+  });
+
+  it("real claude absent from PATH → exit 1 with E_AGENT_BINARY_MISSING", async () => {
+    const run = await molecule(["preflight", "--config", EXAMPLE, "--no-auth"], { PATH: WITHOUT_CLAUDE });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("[FAIL] Agent binary not found: claude is not on PATH");
+  });
+
+  it("expired credentials → exit 1 with a re-login fix; refreshable ones only warn", async () => {
+    await credentials(Date.now() - 3_600_000);
+    const run = await molecule(["preflight", "--config", EXAMPLE]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("[FAIL] Agent is not logged in:");
+    expect(run.stdout).toContain("expired at");
+    expect(run.stdout).toContain("/login");
+    await credentials(Date.now() - 3_600_000, "rt-secret");
+    const refreshable = await molecule(["preflight", "--config", EXAMPLE]);
+    expect(refreshable.code).toBe(0);
+    expect(refreshable.stdout).toContain("[WARN] Agent access token expired");
+    expect(refreshable.stdout).not.toContain("rt-secret");
+  });
+
+  it("warnings never change the exit code (missing skill)", async () => {
+    const dir = await workspace();
+    await rm(join(dir, "skills"), { recursive: true });
+    const run = await molecule(["preflight", "--config", dir, "--no-auth"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("[WARN] Skill missing:");
+  });
+
+  it("--config moves the token dir with it unless CONFIGS_DIR is set", async () => {
+    const dir = await workspace();
+    await writeFile(join(dir, ".auth_token"), "tok\n");
+    await chmod(join(dir, ".auth_token"), 0o644);
+    const run = await molecule(["preflight", "--config", dir, "--no-auth"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`Run chmod 600 ${join(dir, ".auth_token")}.`);
+    const elsewhere = await molecule(["preflight", "--config", dir, "--no-auth"], { CONFIGS_DIR: home });
+    expect(elsewhere.stdout).not.toContain("chmod 600");
+  });
+
+  it("--no-agent skips the agent checks with a warning", async () => {
+    const run = await molecule(["preflight", "--config", EXAMPLE, "--no-agent", "--json"], { PATH: WITHOUT_CLAUDE });
+    expect(run.code).toBe(0);
+    const report = json(run);
+    expect(report.warnings.map((w) => w.code)).toEqual(["W_AGENT_CHECKS_OFF"]);
+    expect(report.checks.map((c) => c.name)).not.toContain("agent-binary");
+  });
+
+  it("no colours when stdout is not a TTY", async () => {
+    const run = await molecule(["preflight", "--config", join(tmp, "nowhere")]);
+    expect(run.stdout).not.toContain("\u001b[");
+  });
+});
+
+describe("usage errors exit 2, help and version exit 0", () => {
+  it.each([
+    [["--bogus"]],
+    [["preflight", "--bogus"]],
+    [["preflight", "extra"]],
+    [["nosuch"]],
+    [[]],
+    [["preflight", "--config"]],
+  ])("%j → 2", async (args) => {
+    const run = await molecule(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).not.toBe("");
+  });
+  it.each([[["--help"]], [["preflight", "--help"]], [["--version"]]])("%j → 0", async (args) => {
+    const run = await molecule(args);
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toBe("");
+  });
+});
