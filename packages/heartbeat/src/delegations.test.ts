@@ -228,9 +228,10 @@ describe("wake-up self-message", () => {
     await rig.platform.control.waitFor(() => p.stats().wakeUpsSent === 2);
     const calls = rig.platform.control.a2aCalls(rig.workspaceId);
     expect(calls.map((c) => c.at - start)).toEqual([0, 60_000]);
-    const text = JSON.stringify(calls[1]?.body);
-    expect(text).toContain("d-2");
-    expect(text).not.toContain("d-1");
+    const text = (calls[1]?.body as { params: { message: { parts: Array<{ text: string }> } } }).params.message.parts[0]
+      ?.text;
+    expect(text).toContain("- d-2: completed");
+    expect(text).not.toContain("- d-1:");
   });
 
   it("never blocks the poller: the poll resolves while the self-message is still held", async () => {

@@ -262,6 +262,7 @@ export function createDelegationPoller(options: DelegationPollerOptions): Delega
       set.delete(oldest);
     }
     try {
+      await mkdir(stateDir, { recursive: true, mode: 0o700 });
       await writeAtomic(seenPath, JSON.stringify([...set]));
     } catch (error) {
       logger.error(
