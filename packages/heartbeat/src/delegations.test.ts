@@ -228,8 +228,8 @@ describe("wake-up self-message", () => {
     await rig.platform.control.waitFor(() => p.stats().wakeUpsSent === 2);
     const calls = rig.platform.control.a2aCalls(rig.workspaceId);
     expect(calls.map((c) => c.at - start)).toEqual([0, 60_000]);
-    const text = (calls[1]?.body as { params: { message: { parts: Array<{ text: string }> } } }).params.message.parts[0]
-      ?.text;
+    const body = calls[1]?.body as { params?: { message?: { parts?: Array<{ text?: string }> } } } | undefined;
+    const text = body?.params?.message?.parts?.[0]?.text;
     expect(text).toContain("- d-2: completed");
     expect(text).not.toContain("- d-1:");
   });

@@ -206,7 +206,7 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
   let lastImmediateAt = Number.NEGATIVE_INFINITY;
   let inFlight: Promise<void> | undefined;
   let checksInFlight = 0;
-  const aborter = { controller: new AbortController() };
+  const aborter = new AbortController();
 
   let lastSentKey: string | undefined;
   let lastSentAuth: string | undefined;
@@ -437,7 +437,7 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
         url: workspaceUrl,
         headers: noAuth,
         timeoutMs: requestTimeoutMs,
-        signal: aborter.controller.signal,
+        signal: aborter.signal,
       });
       if (res.kind !== "response") return;
       let lost: string | undefined;
@@ -486,7 +486,7 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
     const task = (async () => {
       let outcome: { result: BeatResult; classified?: Classified };
       try {
-        outcome = await beatOnce(kind, force, aborter.controller.signal, requestTimeoutMs);
+        outcome = await beatOnce(kind, force, aborter.signal, requestTimeoutMs);
       } catch (error) {
         logger.error({ event: "heartbeat.bug", err: errorText(error) }, "unexpected error in the heartbeat loop");
         outcome = { result: { ok: false, error: errorText(error) } };
@@ -586,7 +586,7 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
         pending = undefined;
         pendingTick = false;
         // Whatever is in flight carries state the final beat supersedes.
-        aborter.controller.abort();
+        aborter.abort();
         if (inFlight) await inFlight;
         if (started) {
           const controller = new AbortController();
