@@ -41,7 +41,7 @@ const beats = () => rig.platform.control.beats(rig.workspaceId);
 const t0 = () => 1_700_000_000_000;
 const at = (ms: number) => t0() + ms;
 
-async function setup(options: { watch?: boolean } = {}) {
+async function setup(options: { watch?: boolean; orgId?: string } = {}) {
   rig = await createRig(options);
   tasks = createTaskTracker({ clock: rig.clock });
   log = recordingLogger(rig.clock);
@@ -422,6 +422,25 @@ describe("failures and backoff", () => {
     ]);
   });
 
+  it("a state change during backoff adds no attempt: the next backoff attempt carries it", async () => {
+    const hb = heartbeat();
+    hb.start();
+    await idle(busyOf(hb));
+    rig.platform.control.failNext("heartbeat", { status: 500 });
+    await advanceTo(rig.clock, at(INTERVAL), busyOf(hb));
+    markWedged("stuck");
+    tasks.start("a turn");
+    await idle(busyOf(hb));
+    expect(beats()).toHaveLength(2);
+    await advanceTo(rig.clock, at(INTERVAL + 1_000), busyOf(hb));
+    expect(beats().map((b) => [(b.at - t0()) / 1_000, b.status, b.body.runtime_state ?? ""])).toEqual([
+      [0, 200, ""],
+      [30, 500, ""],
+      [31, 200, "wedged"],
+    ]);
+    expect(beats()[2]?.body.active_tasks).toBe(1);
+  });
+
   it("429 honours a larger Retry-After (up to the interval)", async () => {
     const hb = heartbeat();
     hb.start();
@@ -533,6 +552,45 @@ describe("the platform's view of us", () => {
     const checks = rig.platform.control.requests("workspace");
     expect(checks).toHaveLength(1);
     expect(checks[0]?.headers.authorization).toBeUndefined();
+  });
+});
+
+describe("multi-tenant platform", () => {
+  it("sends X-Molecule-Org-Id on beats and on the platform check, so the check does not misread a 404", async () => {
+    await setup({ orgId: "org-7" });
+    const hb = heartbeat({ platformCheckEvery: 1 });
+    const recovered: OutageRecoveredEvent[] = [];
+    hb.onOutageRecovered((event) => recovered.push(event));
+    hb.start();
+    await advanceTo(rig.clock, at(INTERVAL), busyOf(hb));
+    expect(beats().every((b) => b.headers["x-molecule-org-id"] === "org-7")).toBe(true);
+    const checks = rig.platform.control.requests("workspace");
+    expect(checks.map((c) => [c.status, c.headers["x-molecule-org-id"]])).toEqual([
+      [200, "org-7"],
+      [200, "org-7"],
+    ]);
+    expect(hb.stats().platformStatus).toBe("online");
+    expect(recovered).toHaveLength(0);
+  });
+});
+
+describe("metadata", () => {
+  beforeEach(() => setup());
+
+  it("a throwing metadata callback is logged once and the last good runtime_metadata is sent", async () => {
+    let fail = false;
+    const hb = heartbeat({
+      metadata: () => {
+        if (fail) throw new Error("config reload in progress");
+        return METADATA;
+      },
+    });
+    hb.start();
+    await idle(busyOf(hb));
+    fail = true;
+    await advanceTo(rig.clock, at(2 * INTERVAL), busyOf(hb));
+    expect(beats().map((b) => b.body.runtime_metadata)).toEqual([METADATA, METADATA, METADATA]);
+    expect(log.entries.filter((e) => e.obj.event === "heartbeat.metadata_failed")).toHaveLength(1);
   });
 });
 

@@ -52,14 +52,20 @@ export interface Rig {
 }
 
 /** A fake clock, a test platform on that clock, a temp configs dir and a token store; registered. */
-export async function createRig(options: { watch?: boolean; register?: boolean } = {}): Promise<Rig> {
+export async function createRig(options: { watch?: boolean; register?: boolean; orgId?: string } = {}): Promise<Rig> {
   const clock = createFakeClock(1_700_000_000_000);
-  const platform = await startTestPlatform({ clock });
+  const platform = await startTestPlatform(options.orgId === undefined ? { clock } : { clock, orgId: options.orgId });
   const dir = await mkdtemp(join(tmpdir(), "heartbeat-test-"));
   const configsDir = join(dir, "configs");
   const workspaceId = randomUUID();
   await mkdir(configsDir, { mode: 0o700 }); // exists before the store watches it, as /configs does
-  const tokens = createTokenStore({ configsDir, watch: options.watch ?? false, clock, pollIntervalMs: 3_600_000 });
+  const tokens = createTokenStore({
+    configsDir,
+    watch: options.watch ?? false,
+    clock,
+    pollIntervalMs: 3_600_000,
+    env: options.orgId === undefined ? {} : { MOLECULE_ORG_ID: options.orgId },
+  });
   const register = async () => {
     const res = await fetch(`${platform.url}/registry/register`, {
       method: "POST",
