@@ -1,0 +1,23 @@
+import type { PreflightReport } from "@molecule/preflight";
+
+const MARKER = Symbol.for("molecule.error.RuntimeError");
+
+export type RuntimeErrorCode = "E_PREFLIGHT" | "E_LISTEN" | "E_SELF_PROBE";
+
+/** Boot failures: the message is what to print (for E_PREFLIGHT, the rendered report); exit 1. */
+export class RuntimeError extends Error {
+  readonly code: RuntimeErrorCode;
+  readonly report: PreflightReport | undefined;
+  readonly [MARKER] = true;
+
+  constructor(options: { code: RuntimeErrorCode; message: string; report?: PreflightReport; cause?: unknown }) {
+    super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "RuntimeError";
+    this.code = options.code;
+    this.report = options.report;
+  }
+
+  static isInstance(error: unknown): error is RuntimeError {
+    return typeof error === "object" && error !== null && (error as Record<symbol, unknown>)[MARKER] === true;
+  }
+}

@@ -1,0 +1,65 @@
+import type { TurnOutcome } from "@molecule/heartbeat";
+
+export type { TurnOutcome };
+
+/** One turn handed to an executor. */
+export interface TurnRequest {
+  /** The task id (the A2A message's taskId or messageId). */
+  taskId: string;
+  /** The user's message, as text. */
+  text: string;
+  /** Aborted on `tasks/cancel` and on shutdown when the grace budget runs out. */
+  signal: AbortSignal;
+  /** Report progress (e.g. "model API retry 2/10"); shown as the task label and logged. */
+  progress(note: string): void;
+}
+
+/**
+ * What a turn came to. The daemon does the side effects for every executor alike:
+ * `ok` clears the wedge and the observed auth failure, `auth` holds readiness down,
+ * `wedged` marks the process wedged with `wedgeReason`.
+ */
+export interface TurnReply {
+  outcome: TurnOutcome;
+  /** The agent's answer (for `ok`). */
+  text?: string;
+  /** Safe for the caller: no stderr, no secrets. Defaults to a generic text per outcome. */
+  error?: string;
+  /** Full detail for the (redacted) log only; never sent to the caller. */
+  detail?: string;
+  /** For `wedged`: the short, operator-actionable reason. */
+  wedgeReason?: string;
+}
+
+/** What adapter authors implement to run another agent inside the daemon. */
+export interface Executor {
+  readonly name: string;
+  runTurn(turn: TurnRequest): Promise<TurnReply>;
+  /** Called once on shutdown. */
+  close?(): Promise<void>;
+}
+
+/** The reply text the caller sees for a failed turn. Never the agent's own output. @internal */
+export function safeError(reply: TurnReply, timeoutSeconds: number): string {
+  if (reply.error) return reply.error;
+  switch (reply.outcome) {
+    case "auth":
+      return "agent is not logged in — re-login required";
+    case "wedged":
+      return `agent runtime is wedged (${reply.wedgeReason ?? "unknown reason"})`;
+    case "timeout":
+      return timeoutSeconds > 0 ? `the agent did not finish within ${timeoutSeconds} s` : "the agent did not finish";
+    case "crash":
+      return "the agent process could not be started or crashed";
+    case "rate-limited":
+      return "the model API is rate-limited or overloaded; try again later";
+    case "cancelled":
+      return "the turn was cancelled";
+    case "busy":
+      return "the workspace is busy; try again later";
+    case "bad-request":
+      return "the request could not be handled";
+    default:
+      return "the agent failed to produce a result";
+  }
+}

@@ -1,0 +1,62 @@
+import { isAuthFailureText } from "@molecule/auth";
+import type { Executor, TurnReply, TurnRequest } from "../executor.js";
+import { classifyRun } from "./classify.js";
+import { runProcess } from "./process.js";
+
+export interface CommandExecutorOptions {
+  name?: string;
+  command: string;
+  args?: readonly string[];
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+  /** 0 = no limit. */
+  timeoutMs: number;
+  killGraceMs?: number;
+}
+
+const neverMissing = () => false;
+
+/**
+ * The generic executor for codex, gemini-cli or any command: `command args…` with the message on
+ * stdin; stdout is the reply. Same timeout/kill/empty-output rules as the built-in one.
+ */
+export function createCommandExecutor(options: CommandExecutorOptions): Executor {
+  return {
+    name: options.name ?? "command",
+    async runTurn(turn: TurnRequest): Promise<TurnReply> {
+      const run = await runProcess({
+        command: options.command,
+        args: options.args ?? [],
+        cwd: options.cwd,
+        env: options.env ?? process.env,
+        stdin: turn.text,
+        timeoutMs: options.timeoutMs,
+        ...(options.killGraceMs !== undefined ? { killGraceMs: options.killGraceMs } : {}),
+        signal: turn.signal,
+      });
+      // Plain-text agents: exit 0 with non-empty stdout is the answer.
+      if (!run.spawnError && !run.timedOut && !run.cancelled && run.exitCode === 0) {
+        const text = run.stdout.trim();
+        if (text && !/control request timeout: initialize/i.test(`${run.stdout}\n${run.stderr}`)) {
+          return { outcome: "ok", text };
+        }
+      }
+      const verdict = classifyRun(run, { isAuthFailureText, isMissingSessionError: neverMissing });
+      switch (verdict.kind) {
+        case "ok":
+          return { outcome: "ok", text: verdict.text };
+        case "init-timeout":
+          return { outcome: "wedged", wedgeReason: `${options.name ?? "agent"} init timeout — restart workspace` };
+        case "session-missing":
+          return { outcome: "agent-error", detail: "session missing" };
+        case "rate-limited":
+          return { outcome: "rate-limited", detail: verdict.detail };
+        case "timeout":
+        case "cancelled":
+          return { outcome: verdict.kind };
+        default:
+          return { outcome: verdict.kind, detail: verdict.detail };
+      }
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { execFileSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { runProcess, SHUTDOWN } from "./process.js";
+
+const node = process.execPath;
+
+/** True while `pid` exists and is not a zombie. */
+function running(pid: number): boolean {
+  try {
+    const stat = execFileSync("ps", ["-o", "stat=", "-p", String(pid)], { encoding: "utf8" }).trim();
+    return stat !== "" && !stat.startsWith("Z");
+  } catch {
+    return false; // ps exits 1 when there is no such process
+  }
+}
+
+async function waitUntil(predicate: () => boolean, timeoutMs = 5_000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (predicate()) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return predicate();
+}
+
+describe("runProcess", () => {
+  it("passes the message on stdin and collects stdout, stderr and the exit code", async () => {
+    const run = await runProcess({
+      command: node,
+      args: [
+        "-e",
+        "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{console.log('got:'+s);console.error('warn');process.exit(3)})",
+      ],
+      cwd: process.cwd(),
+      env: process.env,
+      stdin: "hello",
+      timeoutMs: 10_000,
+    });
+    expect(run.stdout.trim()).toBe("got:hello");
+    expect(run.stderr.trim()).toBe("warn");
+    expect(run.exitCode).toBe(3);
+    expect(run.timedOut).toBe(false);
+  });
+
+  it("reports a binary that does not exist as a spawn error", async () => {
+    const run = await runProcess({
+      command: "/nonexistent/agent-cli",
+      args: [],
+      cwd: process.cwd(),
+      env: process.env,
+      stdin: "",
+      timeoutMs: 1_000,
+    });
+    expect(run.spawnError?.code).toBe("ENOENT");
+  });
+
+  it("on timeout kills the whole process group, grandchildren included, and leaves no process behind", async () => {
+    // The agent starts a grandchild that ignores SIGTERM, prints its pid, and both hang.
+    const script = `
+      const { spawn } = require("node:child_process");
+      const g = spawn(process.execPath, ["-e", "process.on('SIGTERM',()=>{});setInterval(()=>{},1000)"], { stdio: "ignore" });
+      console.log(JSON.stringify({ grandchild: g.pid }));
+      process.on("SIGTERM", () => {});
+      setInterval(() => {}, 1000);
+    `;
+    const run = await runProcess({
+      command: node,
+      args: ["-e", script],
+      cwd: process.cwd(),
+      env: process.env,
+      stdin: "",
+      timeoutMs: 300,
+      killGraceMs: 200,
+    });
+    expect(run.timedOut).toBe(true);
+    expect(run.signal).toBe("SIGKILL");
+    const { grandchild } = JSON.parse(run.stdout.trim()) as { grandchild: number };
+    // Killed with the group: gone, or at most a zombie waiting for init to reap it (it is not our child).
+    expect(await waitUntil(() => !running(grandchild))).toBe(true);
+  });
+
+  it("cancel terminates the group; a shutdown abort uses the short grace", async () => {
+    const controller = new AbortController();
+    const pending = runProcess({
+      command: node,
+      args: ["-e", "process.on('SIGTERM',()=>{});console.log('started');setInterval(()=>{},1000)"],
+      cwd: process.cwd(),
+      env: process.env,
+      stdin: "",
+      timeoutMs: 0,
+      killGraceMs: 60_000,
+      signal: controller.signal,
+      onStdoutLine: (line) => {
+        if (line === "started") controller.abort(SHUTDOWN);
+      },
+    });
+    const run = await pending;
+    expect(run.cancelled).toBe(true);
+    expect(run.signal).toBe("SIGKILL");
+  });
+
+  it("delivers stdout line by line as it arrives", async () => {
+    const lines: string[] = [];
+    await runProcess({
+      command: node,
+      args: ["-e", "process.stdout.write('a\\nb');setTimeout(()=>process.stdout.write('c\\nd'),20)"],
+      cwd: process.cwd(),
+      env: process.env,
+      stdin: "",
+      timeoutMs: 5_000,
+      onStdoutLine: (line) => lines.push(line),
+    });
+    expect(lines).toEqual(["a", "bc", "d"]);
+  });
+});

@@ -1,0 +1,109 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { type A2AHandler, handleRpc, RPC } from "./a2a.js";
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface Probe {
+  ok: boolean;
+  body: Record<string, unknown>;
+}
+
+export interface RoutesOptions {
+  a2a: A2AHandler;
+  card(): Record<string, unknown>;
+  livez(): Probe;
+  readyz(): Promise<Probe>;
+  metrics(): Promise<{ contentType: string; body: string }>;
+  onError(error: unknown): void;
+}
+
+function send(res: ServerResponse, status: number, body: unknown, contentType = "application/json") {
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": contentType,
+    "content-length": Buffer.byteLength(text),
+    "cache-control": "no-store",
+  });
+  res.end(text);
+}
+
+/** Reads the body, refusing more than MAX_BODY_BYTES. Resolves undefined when it was too large. */
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (declared > MAX_BODY_BYTES) {
+      req.resume();
+      resolve(undefined);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on("end", () => resolve(tooLarge ? undefined : Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+/**
+ * The daemon's one HTTP listener: A2A JSON-RPC at `POST /`, the agent card, and the orchestrator's
+ * probes (`/livez`, `/readyz`, `/metrics` — they carry no secrets). @internal
+ */
+export function createHttpServer(options: RoutesOptions): Server {
+  const server = createServer((req, res) => {
+    const url = (req.url ?? "/").split("?")[0];
+    const route = `${req.method ?? "GET"} ${url}`;
+    const handle = async () => {
+      switch (route) {
+        case "POST /": {
+          const body = await readBody(req);
+          if (body === undefined) {
+            send(res, 413, {
+              jsonrpc: "2.0",
+              id: null,
+              error: { code: RPC.INVALID_REQUEST, message: `Request body larger than ${MAX_BODY_BYTES} bytes` },
+            });
+            return;
+          }
+          send(res, 200, await handleRpc(body, options.a2a));
+          return;
+        }
+        case "GET /.well-known/agent-card.json":
+        case "GET /.well-known/agent.json":
+          send(res, 200, options.card());
+          return;
+        case "GET /livez": {
+          const probe = options.livez();
+          send(res, probe.ok ? 200 : 503, probe.body);
+          return;
+        }
+        case "GET /readyz": {
+          const probe = await options.readyz();
+          send(res, probe.ok ? 200 : 503, probe.body);
+          return;
+        }
+        case "GET /metrics": {
+          const metrics = await options.metrics();
+          send(res, 200, metrics.body, metrics.contentType);
+          return;
+        }
+        default:
+          send(res, 404, { error: "not found" });
+      }
+    };
+    handle().catch((error: unknown) => {
+      options.onError(error);
+      if (!res.headersSent) send(res, 500, { error: "internal error" });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  // A turn can take many minutes: the platform holds the request open until it finishes.
+  server.requestTimeout = 0;
+  return server;
+}

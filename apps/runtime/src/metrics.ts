@@ -1,0 +1,54 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** The daemon's Prometheus metrics, on a registry of its own (never the global one). @internal */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
+  const prefix = "molecule_";
+  return {
+    registry,
+    heartbeats: new Counter({
+      name: `${prefix}heartbeats_total`,
+      help: "Heartbeats sent, by result (ok, failed)",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    unauthorized: new Counter({
+      name: `${prefix}heartbeat_unauthorized_total`,
+      help: "Heartbeats answered 401",
+      registers: [registry],
+    }),
+    registerAttempts: new Counter({
+      name: `${prefix}register_attempts_total`,
+      help: "Register attempts, by result (ok, failed)",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    turns: new Counter({
+      name: `${prefix}turns_total`,
+      help: "Finished turns, by outcome",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+    turnDuration: new Histogram({
+      name: `${prefix}turn_duration_seconds`,
+      help: "Turn duration in seconds",
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+      registers: [registry],
+    }),
+    wedged: new Gauge({ name: `${prefix}wedged`, help: "1 while the runtime is wedged", registers: [registry] }),
+    activeTasks: new Gauge({ name: `${prefix}active_tasks`, help: "Turns running now", registers: [registry] }),
+    delegationsDelivered: new Counter({
+      name: `${prefix}delegations_delivered_total`,
+      help: "Delegation results delivered",
+      registers: [registry],
+    }),
+    delegationsRejected: new Counter({
+      name: `${prefix}delegations_rejected_total`,
+      help: "Delegation rows rejected (source is not this workspace)",
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
