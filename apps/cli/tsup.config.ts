@@ -1,14 +1,23 @@
 import { moleculeBuild } from "../../tsup.base";
 
-// An application, not a library: ESM with its shebang, no declarations. Every dependency is bundled
+// An application, not a library: ESM with its shebang, no declarations. Most dependencies are bundled
 // (a cold `molecule preflight` spends most of its time resolving and loading modules otherwise),
 // split so that `molecule --help` does not load the preflight code. `require` is provided for the
 // CommonJS dependencies (commander) inside the ESM bundle.
+//
+// Kept external and loaded lazily (dynamic import) by the commands that need them: the daemon
+// (`@molecule/runtime`: pino's transports run in worker threads resolved by file path, prom-client keeps
+// process-wide state) and the testkit that `molecule dev` starts. `molecule preflight` never loads them.
+const EXTERNAL = ["@molecule/runtime", "@molecule/testkit", "pino", "pino-pretty", "prom-client"];
+const escaped = EXTERNAL.map((name) => name.replace(/[/.-]/g, "\\$&")).join("|");
+
 export default moleculeBuild({
   entry: ["src/bin.ts"],
   format: ["esm"],
   dts: false,
-  noExternal: [/.*/],
+  // tsup lets noExternal win over external, so the bundled set is "everything but these".
+  noExternal: [new RegExp(`^(?!(?:${escaped})(?:/|$))`)],
+  external: EXTERNAL,
   splitting: true,
   minify: true,
   banner: {

@@ -1,18 +1,46 @@
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { version } from "../package.json";
-import { type PreflightCommandOptions, preflightCommand } from "./preflight.js";
+import type { AuthCheckOptions } from "./auth.js";
+import type { DevCommandOptions } from "./dev/dev.js";
+import type { PreflightCommandOptions } from "./preflight.js";
+import type { RunCommandOptions } from "./run.js";
+import type { SendCommandOptions } from "./send.js";
+import type { SessionCheckOptions } from "./session.js";
+import type { StatusCommandOptions, TaskCommandOptions } from "./status.js";
 
-/** Where the CLI writes; tests and embedders can pass their own. */
+/** Where the CLI reads and writes; tests and embedders can pass their own. */
 export interface Io {
   stdout: { write(text: string): unknown; isTTY?: boolean };
   stderr: { write(text: string): unknown; isTTY?: boolean };
   env: Readonly<Record<string, string | undefined>>;
+  /** `molecule dev` reads messages from it when it is a TTY (default `process.stdin`). */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
 /** Exit codes (DESIGN.md): 0 ok, 1 anything a report shows, 2 command-line usage errors only. */
 export const EXIT_OK = 0;
 export const EXIT_REPORT = 1;
 export const EXIT_USAGE = 2;
+
+/** The scenarios of `molecule dev --scenario` (kept here so `--help` loads no dev code). */
+export const DEV_SCENARIOS = [
+  "stale-session",
+  "logged-out",
+  "wedge",
+  "token-rotation",
+  "platform-outage",
+  "empty-output",
+] as const;
+
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number of seconds.");
+  return n;
+}
+
+const CONFIG_HELP = "directory holding config.yaml (sets WORKSPACE_CONFIG_PATH)";
+const STATE_DIR_HELP =
+  "the daemon's state dir holding admin.sock (default MOLECULE_STATE_DIR, else <config>/.molecule)";
 
 /** Runs the `molecule` command line and resolves to its exit code. Never calls process.exit. */
 export async function main(argv: readonly string[], io: Io = process): Promise<number> {
@@ -26,6 +54,7 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
       writeErr: (text) => io.stderr.write(text),
     })
     .showSuggestionAfterError(true);
+  // Subcommands created below inherit exitOverride and the output streams.
 
   program
     .command("preflight")
@@ -43,7 +72,116 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
     )
     .option("--no-agent", "skip the agent checks (binary, --version, login); a warning says so")
     .action(async (options: PreflightCommandOptions) => {
+      const { preflightCommand } = await import("./preflight.js");
       code = await preflightCommand(options, io);
+    });
+
+  program
+    .command("run")
+    .description(
+      "Run the workspace daemon in the foreground until SIGTERM/SIGINT (preflight, A2A server, register, heartbeat). Exit 0 after a graceful stop, 1 when preflight or boot fails.",
+    )
+    .option("--config <dir>", CONFIG_HELP)
+    .option("--workspace-dir <dir>", "the directory the agent works in (default: the current directory)")
+    .option("--state-dir <dir>", "session store, delegation files, admin socket (sets MOLECULE_STATE_DIR)")
+    .option("--grace <seconds>", "whole shutdown budget (default 10)", positiveSeconds)
+    .option("--pretty", "pretty log lines (default: only when stdout is a TTY)")
+    .action(async (options: RunCommandOptions) => {
+      const { runCommand } = await import("./run.js");
+      code = await runCommand(options, io);
+    });
+
+  program
+    .command("status")
+    .description(
+      "Show the running daemon's view (platform status as last seen, registration, wedge, current task, last turn, beats) from its admin socket. Exit 1 when no daemon answers.",
+    )
+    .option("--config <dir>", CONFIG_HELP)
+    .option("--state-dir <dir>", STATE_DIR_HELP)
+    .option("--json", "print the status object as JSON")
+    .action(async (options: StatusCommandOptions) => {
+      const { statusCommand } = await import("./status.js");
+      code = await statusCommand(options, io);
+    });
+
+  program
+    .command("task")
+    .description("Set (or --clear) the current task label the heartbeat reports, through the running daemon.")
+    .argument("[label]", "the label (the platform shows it as current_task)")
+    .option("--clear", "clear the label")
+    .option("--config <dir>", CONFIG_HELP)
+    .option("--state-dir <dir>", STATE_DIR_HELP)
+    .option("--json", "print the result as JSON")
+    .action(async (label: string | undefined, options: TaskCommandOptions, command: Command) => {
+      if ((label === undefined) === (options.clear !== true)) {
+        command.error("error: give a label, or --clear (not both)", { exitCode: EXIT_USAGE });
+      }
+      const { taskCommand } = await import("./status.js");
+      code = await taskCommand(label, options, io);
+    });
+
+  const auth = program.command("auth").description("Agent and platform credentials.");
+  auth
+    .command("check")
+    .description(
+      "Check the agent's login for the config's runtime (token-free, network-free) and the platform token file. Never prints a token. Exit 1 when not logged in.",
+    )
+    .option("--config <dir>", "directory holding config.yaml (its runtime picks the agent; the token dir follows)")
+    .option("--agent <name>", "check this agent instead of the config's runtime (claude-code, codex, gemini-cli)")
+    .option("--json", "print the result as JSON")
+    .action(async (options: AuthCheckOptions) => {
+      const { authCheckCommand } = await import("./auth.js");
+      code = await authCheckCommand(options, io);
+    });
+
+  const session = program.command("session").description("Agent sessions.");
+  session
+    .command("check")
+    .description(
+      "Would `--resume <id>` work in DIR? Prints the reason (found, relocated, missing, invalid-id, empty-file) and the transcript path. Exit 1 when the next turn would start fresh.",
+    )
+    .argument("<id>", "the Claude Code session id")
+    .option("--cwd <dir>", "the directory the agent runs in (default: the current directory)")
+    .option("--no-relocate", "only report; do not copy a transcript found under another project dir")
+    .option("--json", "print the resolution as JSON")
+    .action(async (id: string, options: SessionCheckOptions) => {
+      const { sessionCheckCommand } = await import("./session.js");
+      code = await sessionCheckCommand(id, options, io);
+    });
+
+  program
+    .command("send")
+    .description(
+      "Send one message to an A2A endpoint (JSON-RPC message/send) and print the reply, or the JSON-RPC error (exit 1).",
+    )
+    .argument("<url>", "the workspace's A2A URL, e.g. http://localhost:8000/")
+    .argument("<text>", "the message")
+    .option("--timeout <seconds>", "give up after this long (default 900)", (v) => String(positiveSeconds(v)))
+    .option("--context-id <id>", "A2A context id")
+    .option("--json", "print the whole JSON-RPC response")
+    .action(async (url: string, text: string, options: SendCommandOptions, command: Command) => {
+      if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+        command.error(`error: not an http(s) URL: ${url}`, { exitCode: EXIT_USAGE });
+      }
+      const { sendCommand } = await import("./send.js");
+      code = await sendCommand(url, text, options, io);
+    });
+
+  program
+    .command("dev")
+    .description(
+      "Try it with nothing set up: a test platform, a fake model API and the daemon on the example workspace driving the real Claude Code CLI, all on loopback. TTY: a live status line and your messages; otherwise two scripted messages. --scenario shows one silent failure being caught (exit 0 when it was).",
+    )
+    .option("--config <dir>", "the workspace to copy (default: examples/workspace of this repository)")
+    .option("--live-model", "use your own Claude login or ANTHROPIC_API_KEY (and HOME) instead of the fake model API")
+    .addOption(new Option("--scenario <name>", "run one failure scenario and exit").choices([...DEV_SCENARIOS]))
+    .option("--keep", "keep the temp directory (configs, state, HOME, workspace) after exit")
+    .action(async (options: DevCommandOptions, command: Command) => {
+      if (options.scenario !== undefined && options.liveModel) {
+        command.error("error: --scenario runs against the fake model API; drop --live-model", { exitCode: EXIT_USAGE });
+      }
+      const { devCommand } = await import("./dev/dev.js");
+      code = await devCommand(options, io);
     });
 
   try {

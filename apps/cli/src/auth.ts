@@ -1,0 +1,115 @@
+import { readFile, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { Io } from "./cli.js";
+import { colorEnabled, createStyle } from "./style.js";
+
+export interface AuthCheckOptions {
+  config?: string;
+  agent?: string;
+  json?: boolean;
+}
+
+/** The platform token file, described without its content. */
+export interface TokenFileState {
+  file: string;
+  state: "absent" | "ok" | "loose-mode" | "empty" | "unreadable";
+  mode?: string;
+  detail: string;
+}
+
+async function tokenFileState(file: string): Promise<TokenFileState> {
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "unknown error";
+    if (code === "ENOENT")
+      return { file, state: "absent", detail: "absent (the platform issues one at the first register)" };
+    return { file, state: "unreadable", detail: `unreadable (${code})` };
+  }
+  const mode = `0${(info.mode & 0o777).toString(8)}`;
+  if (!info.isFile()) return { file, state: "unreadable", mode, detail: "not a regular file" };
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    return { file, state: "unreadable", mode, detail: `unreadable (${(error as NodeJS.ErrnoException).code})` };
+  }
+  if (text.trim() === "")
+    return { file, state: "empty", mode, detail: `empty (mode ${mode}); remove it so the platform issues a new one` };
+  if ((info.mode & 0o077) !== 0) {
+    return {
+      file,
+      state: "loose-mode",
+      mode,
+      detail: `present, mode ${mode}: readable by others; run chmod 600 ${file}`,
+    };
+  }
+  return { file, state: "ok", mode, detail: `present, mode ${mode}` };
+}
+
+/**
+ * `molecule auth check`: the agent's credentials for the config's runtime (token-free, network-free,
+ * `checkAgentAuth`) and the state of the platform token file. Never prints a token.
+ * Exit 1 when the agent is not logged in or the token file is unusable.
+ */
+export async function authCheckCommand(options: AuthCheckOptions, io: Io): Promise<number> {
+  const [{ resolveSettings, loadConfig, ConfigError }, { checkAgentAuth, AuthError }] = await Promise.all([
+    import("@molecule/config"),
+    import("@molecule/auth"),
+  ]);
+  const env: Record<string, string | undefined> = { ...io.env };
+  if (options.config !== undefined) env.WORKSPACE_CONFIG_PATH = resolve(options.config);
+  const { settings } = resolveSettings(env);
+
+  let agent = options.agent;
+  let configProblem: string | undefined;
+  if (agent === undefined) {
+    try {
+      agent = (await loadConfig(settings.configPath, { env })).config.runtime;
+    } catch (error) {
+      if (!ConfigError.isInstance(error)) throw error;
+      configProblem = error.message;
+      agent = "claude-code";
+    }
+  }
+
+  let result: { ok: boolean; state: string; reason: string; warnings: string[]; method?: string; expiresAt?: number };
+  try {
+    result = await checkAgentAuth({ agent, env });
+  } catch (error) {
+    if (!AuthError.isInstance(error) || error.code !== "E_AUTH_UNKNOWN_AGENT") throw error;
+    result = {
+      ok: true,
+      state: "unchecked",
+      reason: `no credential probe for agent "${agent}"; not checked`,
+      warnings: [],
+    };
+  }
+  const token = await tokenFileState(join(settings.configsDir, ".auth_token"));
+  const tokenOk = token.state === "absent" || token.state === "ok" || token.state === "loose-mode";
+  const ok = result.ok && tokenOk;
+
+  if (options.json) {
+    io.stdout.write(
+      `${JSON.stringify({ ok, agent: { name: agent, ...result }, platformToken: token, ...(configProblem ? { configProblem } : {}) }, null, 2)}\n`,
+    );
+    return ok ? 0 : 1;
+  }
+  const style = createStyle(colorEnabled(io.stdout, io.env));
+  const mark = (good: boolean, warn = false) =>
+    good ? (warn ? style.yellow("[WARN]") : style.green("[ OK ]")) : style.red("[FAIL]");
+  const lines: string[] = [];
+  if (configProblem)
+    lines.push(
+      `${style.yellow("[WARN]")} config.yaml not loaded (checking claude-code): ${configProblem.split("\n")[0]}`,
+    );
+  const expires = result.expiresAt ? ` (expires ${new Date(result.expiresAt).toISOString()})` : "";
+  lines.push(
+    `${mark(result.ok, result.state === "unchecked")} Agent auth (${agent}): ${result.state}${result.method ? ` via ${result.method}` : ""}${expires} — ${result.reason}`,
+  );
+  for (const warning of result.warnings) lines.push(`       ${style.yellow("warning:")} ${warning}`);
+  lines.push(`${mark(tokenOk, token.state === "loose-mode")} Platform token ${token.file}: ${token.detail}`);
+  io.stdout.write(`${lines.join("\n")}\n`);
+  return ok ? 0 : 1;
+}

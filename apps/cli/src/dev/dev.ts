@@ -1,0 +1,242 @@
+import { createInterface } from "node:readline";
+import type { Io } from "../cli.js";
+import { CliError } from "../errors.js";
+import type { SendResult } from "../send.js";
+import { colorEnabled, createStyle, type Style } from "../style.js";
+import { createReporter, describeView, type Reporter } from "./report.js";
+import { SCENARIOS } from "./scenarios.js";
+import { createDevSetup, type DevSetup, earlierTurns } from "./setup.js";
+
+export const SCENARIO_NAMES = SCENARIOS.map((s) => s.name);
+
+export interface DevCommandOptions {
+  config?: string;
+  liveModel?: boolean;
+  scenario?: string;
+  keep?: boolean;
+}
+
+/** A scenario must show its failure within this budget (the command's whole budget is 60 s). */
+const SCENARIO_BUDGET_MS = 48_000;
+
+const SCRIPT = ["Hello! Please introduce yourself in one sentence.", "What did I just ask you?"];
+
+function interruptSignal(): { promise: Promise<"interrupted">; dispose(): void } {
+  let onSignal: () => void = () => undefined;
+  const promise = new Promise<"interrupted">((resolve) => {
+    onSignal = () => resolve("interrupted");
+  });
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  return {
+    promise,
+    dispose: () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
+function header(setup: DevSetup, report: Reporter, live: boolean): void {
+  const s = report.style;
+  report.line(`  ${s.dim("platform:      ")} ${setup.platform.url} (testkit; workspace ${setup.workspaceId})`);
+  report.line(
+    `  ${s.dim("model:         ")} ${live ? "your own Claude login / ANTHROPIC_API_KEY (--live-model)" : `${setup.modelApi?.url} (fake Anthropic API; the real Claude Code CLI talks to it)`}`,
+  );
+  if (setup.runtime) {
+    report.line(`  ${s.dim("daemon:        ")} http://127.0.0.1:${setup.runtime.port}/ (A2A)`);
+  }
+  report.line(`  ${s.dim("daemon log:    ")} ${setup.logFile}`);
+}
+
+function showResult(report: Reporter, result: SendResult): void {
+  if (result.ok) report.reply(result.text);
+  else report.error(`JSON-RPC ${result.code}: ${result.message}`);
+}
+
+async function scripted(setup: DevSetup, report: Reporter, live: boolean): Promise<boolean> {
+  let allOk = true;
+  for (const [i, text] of SCRIPT.entries()) {
+    report.step(`message ${i + 1}: "${text}"`);
+    const result = await setup.send(text, live ? 300_000 : 120_000);
+    showResult(report, result);
+    allOk &&= result.ok;
+    await setup.nextBeat(Date.now()).catch(() => undefined);
+    report.platform(setup.view());
+  }
+  if (!live) {
+    const last = [...(setup.modelApi?.messages() ?? [])]
+      .reverse()
+      .find((r) => JSON.stringify(r.body).includes(SCRIPT[1] ?? ""));
+    const earlier = earlierTurns(last);
+    if (earlier > 0) {
+      report.caught(
+        `message 2 resumed the session of message 1: the model saw ${earlier} earlier turn${earlier === 1 ? "" : "s"}`,
+      );
+    }
+  }
+  return allOk;
+}
+
+function statusPrompt(setup: DevSetup, style: Style): string {
+  const view = setup.view();
+  const st = setup.runtime?.status();
+  const status =
+    view.status === "online"
+      ? style.green(view.status)
+      : view.status === "degraded"
+        ? style.red(view.status)
+        : style.yellow(view.status);
+  const wedge = st?.wedge.wedged ? style.red("WEDGED") : "not wedged";
+  const last = st?.lastOutcome ?? "none";
+  return `${style.dim("[")}${status} · beats ${st?.beats.ok ?? 0} ok/${st?.beats.failed ?? 0} failed · ${wedge} · last turn ${last === "ok" || last === "none" ? last : style.red(last)}${style.dim("]")} › `;
+}
+
+async function interactive(
+  setup: DevSetup,
+  report: Reporter,
+  io: Io,
+  interrupted: Promise<"interrupted">,
+): Promise<void> {
+  const style = report.style;
+  report.line(
+    `Type a message and press Enter; it goes to the daemon over A2A. ${style.dim("/status prints the platform's view, /quit or Ctrl-D exits.")}`,
+  );
+  report.line(style.dim(`(in another shell: molecule status --state-dir ${setup.stateDir})`));
+  const input = io.stdin ?? process.stdin;
+  const rl = createInterface({ input, output: process.stdout, terminal: true });
+  let busy = false;
+  const refresh = () => {
+    if (busy) return;
+    rl.setPrompt(statusPrompt(setup, style));
+    rl.prompt(true);
+  };
+  const timer = setInterval(refresh, 1_000);
+  refresh();
+  const closed = new Promise<void>((resolve) => rl.once("close", () => resolve()));
+  rl.on("SIGINT", () => rl.close());
+  rl.on("line", (line) => {
+    const text = line.trim();
+    if (text === "/quit" || text === "/exit") return rl.close();
+    if (text === "/status") {
+      report.platform(setup.view());
+      return refresh();
+    }
+    if (text === "") return refresh();
+    busy = true;
+    report.line(style.dim("… the agent is working"));
+    void setup
+      .send(text, 600_000)
+      .then(
+        (result) => showResult(report, result),
+        (error: unknown) => report.error(error instanceof Error ? error.message : String(error)),
+      )
+      .finally(() => {
+        busy = false;
+        refresh();
+      });
+  });
+  await Promise.race([closed, interrupted]);
+  clearInterval(timer);
+  rl.close();
+  report.line("");
+}
+
+/**
+ * `molecule dev`: the testkit platform, the fake model API (or your own login with --live-model) and the
+ * daemon on the example workspace driving the real Claude Code CLI, all on loopback. TTY: a live status line
+ * and your messages; otherwise two scripted messages. `--scenario <name>` shows one silent failure being caught.
+ */
+export async function devCommand(options: DevCommandOptions, io: Io): Promise<number> {
+  const style = createStyle(colorEnabled(io.stdout, io.env));
+  const report = createReporter((text) => io.stdout.write(text), style);
+  const scenario = options.scenario === undefined ? undefined : SCENARIOS.find((s) => s.name === options.scenario);
+  const live = options.liveModel === true && scenario === undefined;
+  const started = Date.now();
+  const interrupt = interruptSignal();
+
+  let setup: DevSetup;
+  try {
+    setup = await createDevSetup(
+      {
+        ...(options.config !== undefined ? { config: options.config } : {}),
+        liveModel: live,
+        keep: options.keep === true,
+      },
+      io.env,
+    );
+  } catch (error) {
+    interrupt.dispose();
+    if (CliError.isInstance(error)) {
+      io.stderr.write(`molecule dev: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+
+  try {
+    if (scenario) {
+      report.line(style.bold(`molecule dev --scenario ${scenario.name}: ${scenario.title}`));
+      header(setup, report, false);
+      let timer: NodeJS.Timeout | undefined;
+      const budget = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), SCENARIO_BUDGET_MS);
+      });
+      let verdict: boolean | "timeout" | "interrupted";
+      try {
+        verdict = await Promise.race([scenario.run({ setup, report }), budget, interrupt.promise]);
+      } catch (error) {
+        report.missed(`the scenario stopped: ${error instanceof Error ? error.message : String(error)}`);
+        verdict = false;
+      } finally {
+        clearTimeout(timer);
+      }
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      if (verdict === true) {
+        report.line(style.green(`PASS ${scenario.name}: the failure was caught and shown (${seconds} s)`));
+        return 0;
+      }
+      const why =
+        verdict === "timeout"
+          ? "ran out of time"
+          : verdict === "interrupted"
+            ? "interrupted"
+            : "the failure was not caught";
+      report.line(style.red(`FAIL ${scenario.name}: ${why} (${seconds} s); daemon log: ${setup.logFile}`));
+      return 1;
+    }
+
+    report.line(
+      style.bold(
+        "molecule dev: the workspace daemon on the example workspace, driving the real Claude Code CLI, all on loopback",
+      ),
+    );
+    const boot = await Promise.race([setup.startDaemon(), interrupt.promise]);
+    if (boot === "interrupted") return 0;
+    header(setup, report, live);
+    await setup.nextBeat(0).catch(() => undefined);
+    report.platform(setup.view());
+
+    const stdin = io.stdin ?? process.stdin;
+    if (stdin.isTTY === true) {
+      await interactive(setup, report, io, interrupt.promise);
+      return 0;
+    }
+    const done = await Promise.race([scripted(setup, report, live), interrupt.promise]);
+    if (done === "interrupted") return 0;
+    report.line(`Platform's final view: ${describeView(setup.view())}`);
+    return done ? 0 : 1;
+  } catch (error) {
+    const { RuntimeError } = setup.runtimeModule;
+    if (RuntimeError.isInstance(error)) {
+      io.stderr.write(`${error.message.trimEnd()}\n`);
+      return 1;
+    }
+    throw error;
+  } finally {
+    interrupt.dispose();
+    report.line(style.dim("shutting down…"));
+    await setup.close();
+    report.line(style.dim(`stopped. Daemon log kept at ${setup.logFile}`));
+  }
+}

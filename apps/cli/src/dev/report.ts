@@ -1,0 +1,46 @@
+import type { Style } from "../style.js";
+import type { PlatformView } from "./setup.js";
+
+/** The lines `molecule dev` prints: steps, replies, what was caught, what the platform saw. */
+export interface Reporter {
+  readonly style: Style;
+  line(text: string): void;
+  step(text: string): void;
+  reply(text: string): void;
+  error(text: string): void;
+  caught(text: string): void;
+  missed(text: string): void;
+  platform(view: PlatformView, label?: string): void;
+}
+
+const oneLine = (text: string, max = 300) => {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+};
+
+export function describeView(view: PlatformView): string {
+  return `status ${view.status}, beats ${view.beatsOk} ok${view.beatsRejected ? ` / ${view.beatsRejected} rejected` : ""}, runtime_state ${JSON.stringify(view.runtimeState)}, error_rate ${view.errorRate}, active_tasks ${view.activeTasks}`;
+}
+
+export function createReporter(write: (text: string) => void, style: Style): Reporter {
+  return {
+    style,
+    line: (text) => write(`${text}\n`),
+    step: (text) => write(`${style.cyan("→")} ${text}\n`),
+    reply: (text) => write(`${style.green("←")} reply: ${oneLine(text)}\n`),
+    error: (text) => write(`${style.red("←")} error: ${oneLine(text)}\n`),
+    caught: (text) => write(`${style.green("✓")} ${text}\n`),
+    missed: (text) => write(`${style.red("✗")} ${text}\n`),
+    platform: (view, label = "Platform sees") => {
+      const status =
+        view.status === "online"
+          ? style.green(view.status)
+          : view.status === "degraded"
+            ? style.red(view.status)
+            : style.yellow(view.status);
+      write(
+        `  ${style.bold(`${label}:`)} ${describeView(view).replace(`status ${view.status}`, `status ${status}`)}\n`,
+      );
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import { adminRequest, adminSocketPath, type DaemonStatus, fetchDaemonStatus } from "./admin.js";
+import type { Io } from "./cli.js";
+import { CliError } from "./errors.js";
+import { colorEnabled, createStyle, type Style } from "./style.js";
+
+export interface DaemonTarget {
+  config?: string;
+  stateDir?: string;
+}
+
+export interface StatusCommandOptions extends DaemonTarget {
+  json?: boolean;
+}
+
+/** Renders the daemon's status as aligned `name  value` lines. */
+export function renderStatus(s: DaemonStatus, style: Style): string {
+  const platform = s.platformStatus ?? "not seen yet";
+  const platformText =
+    platform === "online" ? style.green(platform) : platform === "not seen yet" ? platform : style.red(platform);
+  const wedge = s.wedge.wedged
+    ? style.red(`WEDGED: ${s.wedge.reason}${s.wedge.since ? ` (since ${s.wedge.since})` : ""}`)
+    : style.green("not wedged");
+  const task = s.currentTask
+    ? `"${s.currentTask}" (${s.activeTasks} active, ${s.queuedTasks} queued)`
+    : s.activeTasks > 0
+      ? `${s.activeTasks} active, ${s.queuedTasks} queued`
+      : "idle";
+  const outcome = s.lastOutcome ?? "no turn yet";
+  const rows: [string, string][] = [
+    ["Workspace", `${s.workspaceId}  ${s.url}`],
+    ["Platform", `${platformText} (as last seen by the heartbeat)`],
+    ["Registered", s.registered ? "yes" : style.yellow("no")],
+    ["Ready", s.ready ? "yes" : style.yellow(s.draining ? "no (draining)" : "no")],
+    ["Wedge", wedge],
+    ["Current task", task],
+    ["Last turn", s.lastOutcome === undefined || s.lastOutcome === "ok" ? outcome : style.red(outcome)],
+    ["Beats", `${s.beats.ok} ok, ${s.beats.failed} failed`],
+    ["Uptime", `${s.uptimeSeconds} s`],
+  ];
+  return `${rows.map(([k, v]) => `${k.padEnd(13)}${v}`).join("\n")}\n`;
+}
+
+function reportError(error: unknown, io: Io): number {
+  if (CliError.isInstance(error)) {
+    io.stderr.write(`molecule: ${error.message}\n`);
+    return 1;
+  }
+  throw error;
+}
+
+/** `molecule status`: the daemon's view from its admin socket. Exit 1 when no daemon answers. */
+export async function statusCommand(options: StatusCommandOptions, io: Io): Promise<number> {
+  try {
+    const socket = await adminSocketPath(io.env, options);
+    const status = await fetchDaemonStatus(socket);
+    if (options.json) io.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    else io.stdout.write(renderStatus(status, createStyle(colorEnabled(io.stdout, io.env))));
+    return 0;
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
+
+export interface TaskCommandOptions extends DaemonTarget {
+  clear?: boolean;
+  json?: boolean;
+}
+
+/** `molecule task <label>` / `molecule task --clear`: sets the label the heartbeat reports, through the daemon. */
+export async function taskCommand(label: string | undefined, options: TaskCommandOptions, io: Io): Promise<number> {
+  try {
+    const socket = await adminSocketPath(io.env, options);
+    const { status, json } = await adminRequest(socket, "POST", "/task", { label: options.clear ? null : label });
+    const current =
+      typeof json === "object" && json !== null && "currentTask" in json && typeof json.currentTask === "string"
+        ? json.currentTask
+        : undefined;
+    if (status !== 200 || current === undefined) {
+      const why =
+        typeof json === "object" && json !== null && "error" in json && typeof json.error === "string"
+          ? json.error
+          : `status ${status}`;
+      io.stderr.write(`molecule: the daemon refused the task label: ${why}\n`);
+      return 1;
+    }
+    if (options.json) io.stdout.write(`${JSON.stringify({ currentTask: current })}\n`);
+    else io.stdout.write(current ? `Current task: ${current}\n` : "Current task cleared.\n");
+    return 0;
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
