@@ -1,4 +1,5 @@
 import { RuntimeError } from "./errors.js";
+import { killRunningAgents } from "./executors/process.js";
 import { type RuntimeHandle, type RuntimeOptions, startRuntime } from "./runtime.js";
 
 export interface RunDaemonOptions extends RuntimeOptions {
@@ -29,6 +30,8 @@ export async function runDaemon(options: RunDaemonOptions = {}): Promise<number>
     const onSignal = (signal: NodeJS.Signals) => {
       signals += 1;
       if (signals > 1) {
+        // Exit at once, but never leave an agent running on its own (it has a process group of its own).
+        killRunningAgents("SIGKILL");
         process.exit(1);
       }
       void handle.stop(signal).then(() => {

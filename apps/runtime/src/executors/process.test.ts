@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { runProcess, SHUTDOWN } from "./process.js";
+import { killRunningAgents, runProcess, SHUTDOWN } from "./process.js";
 
 const node = process.execPath;
 
@@ -111,5 +111,28 @@ describe("runProcess", () => {
       onStdoutLine: (line) => lines.push(line),
     });
     expect(lines).toEqual(["a", "bc", "d"]);
+  });
+
+  it("killRunningAgents kills every agent group still running (a hard exit orphans none), and only those", async () => {
+    let started: () => void = () => undefined;
+    const ready = new Promise<void>((r) => {
+      started = r;
+    });
+    const pending = runProcess({
+      command: node,
+      args: ["-e", "process.on('SIGTERM',()=>{});console.log('started');setInterval(()=>{},1000)"],
+      cwd: process.cwd(),
+      env: process.env,
+      stdin: "",
+      timeoutMs: 0,
+      onStdoutLine: (line) => {
+        if (line === "started") started();
+      },
+    });
+    await ready;
+    expect(killRunningAgents("SIGKILL")).toBe(1);
+    const run = await pending;
+    expect(run.signal).toBe("SIGKILL");
+    expect(killRunningAgents("SIGKILL")).toBe(0); // finished runs are forgotten
   });
 });

@@ -34,6 +34,28 @@ const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
 /** The abort reason the daemon uses when the grace budget for the turn in flight has run out. @internal */
 export const SHUTDOWN = "shutdown";
 
+// Process groups of agents still running: a hard exit (a second signal) must not orphan them,
+// since each runs in a group of its own that no signal to the daemon reaches.
+const liveGroups = new Set<number>();
+
+/**
+ * Sends `sig` to every agent process group still running, synchronously (safe right before
+ * `process.exit`). Returns how many groups were signalled.
+ * @internal
+ */
+export function killRunningAgents(sig: NodeJS.Signals = "SIGKILL"): number {
+  let signalled = 0;
+  for (const pid of liveGroups) {
+    try {
+      process.kill(-pid, sig);
+      signalled += 1;
+    } catch {
+      // already gone
+    }
+  }
+  return signalled;
+}
+
 /**
  * Runs an agent CLI in its own process group with the message on stdin. On timeout or cancel the
  * whole group gets SIGTERM, then SIGKILL after the grace; the promise resolves only once the
@@ -61,9 +83,12 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessRun> {
       stdio: ["pipe", "pipe", "pipe"],
     });
 
+    if (child.pid !== undefined) liveGroups.add(child.pid);
+
     const finish = (run: Omit<ProcessRun, "durationMs" | "stdout" | "stderr" | "timedOut" | "cancelled">) => {
       if (settled) return;
       settled = true;
+      if (child.pid !== undefined) liveGroups.delete(child.pid);
       if (timeoutTimer) clearTimeout(timeoutTimer);
       if (killTimer) clearTimeout(killTimer);
       options.signal?.removeEventListener("abort", onAbort);

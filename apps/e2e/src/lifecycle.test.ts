@@ -1,0 +1,236 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  type FakeAgentBehaviour,
+  fakeAgentCli,
+  readFakeAgentCalls,
+  startTestPlatform,
+  type TestPlatform,
+} from "@molecule/testkit";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  type Daemon,
+  getJson,
+  isRunning,
+  killPids,
+  metricValue,
+  onCleanup,
+  type RpcResponse,
+  replyText,
+  sendMessage,
+  startDaemon,
+  stopAllDaemons,
+  writeTokenFile,
+} from "./support/daemon.js";
+import { view } from "./support/platform-view.js";
+
+let platform: TestPlatform;
+let tmp: string;
+
+beforeAll(async () => {
+  platform = await startTestPlatform();
+});
+afterAll(async () => {
+  await platform.close();
+});
+beforeEach(async () => {
+  tmp = await mkdtemp(join(tmpdir(), "molecule-e2e-life-"));
+});
+afterEach(async () => {
+  await platform.control.up().catch(() => undefined);
+  await stopAllDaemons();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+async function fake(behaviour: FakeAgentBehaviour | FakeAgentBehaviour[] = "ok"): Promise<string> {
+  const cli = await fakeAgentCli({ dir: tmp, behaviour, reply: "done" });
+  onCleanup(async () => killPids((await readFakeAgentCalls(cli)).map((c) => c.pid)));
+  return cli;
+}
+
+async function ready(d: Daemon) {
+  await d.waitForLog((l) => l.event === "runtime.ready");
+  const v = view(platform, d.id);
+  await v.waitStatus("online");
+  return v;
+}
+
+const turnCalls = async (cli: string) => (await readFakeAgentCalls(cli)).filter((c) => c.kind === "turn");
+
+describe("registration", () => {
+  it("retries register with backoff while the platform is down at boot, and registers once it is back", async () => {
+    const cli = await fake();
+    await platform.control.down();
+    const d = await startDaemon({ platform, config: { runtime_config: { command: cli } } });
+    // It serves A2A before it is registered, and says so on /readyz.
+    const failed = await d.waitForLog((l) => l.event === "register.failed");
+    expect(failed.hint).toContain("unreachable");
+    const notReady = await getJson<{ reasons: string[] }>(d, "/readyz");
+    expect(notReady.status).toBe(503);
+    expect(notReady.json.reasons).toContain("not registered with the platform yet");
+    expect(platform.control.registrations(d.id)).toHaveLength(0);
+
+    await platform.control.up();
+    const ok = await d.waitForLog((l) => l.event === "register.ok", 20_000);
+    expect(Number(ok.attempt)).toBeGreaterThanOrEqual(2);
+    const v = await ready(d);
+    // The platform saw exactly the one register that got through, issued a token, and then beats with it.
+    const regs = platform.control.registrations(d.id);
+    expect(regs.map((r) => r.status)).toEqual([200]);
+    const token = regs[0]?.issuedToken;
+    expect(token).toBeTruthy();
+    await v.waitBeat(() => true);
+    expect(v.beats().at(-1)?.token).toBe(token);
+    expect(v.beats().at(-1)?.auth).toBe("ok");
+    expect((await readFile(join(d.configsDir, ".auth_token"), "utf8")).trim()).toBe(token);
+    expect((await getJson(d, "/readyz")).status).toBe(200);
+    const metrics = (await getJson(d, "/metrics")).text;
+    expect(metricValue(metrics, "molecule_register_attempts_total", 'result="failed"')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(metrics, "molecule_register_attempts_total", 'result="ok"')).toBe(1);
+  });
+
+  it("re-registers within 5 beats after the platform loses the workspace", async () => {
+    const d = await startDaemon({ platform, config: { runtime_config: { command: await fake() } } });
+    const v = await ready(d);
+    await v.waitBeat((b) => b.active_tasks === 0);
+    const oldToken = platform.control.token(d.id);
+    expect(oldToken).toBeTruthy();
+
+    platform.control.forget(d.id);
+    expect(v.status()).toBeUndefined();
+    const beatsAtForget = v.beats().length;
+    const beatsUntilReRegister = await platform.control.waitFor(
+      () => platform.control.registrations(d.id).length === 2 && v.beats().length - beatsAtForget,
+      15_000,
+    );
+    expect(beatsUntilReRegister).toBeLessThanOrEqual(5);
+    await d.waitForLog((l) => l.event === "register.ok" && l.why !== "boot");
+    expect(v.status()).toBe("online");
+    expect(v.workspace()?.liveUntil).not.toBeNull();
+
+    // The platform issued a fresh token (it had forgotten the old one); later beats carry it.
+    const newToken = platform.control.registrations(d.id)[1]?.issuedToken;
+    expect(newToken).toBeTruthy();
+    expect(newToken).not.toBe(oldToken);
+    const after = v.beats().length;
+    await platform.control.waitFor(() =>
+      v
+        .beats()
+        .slice(after)
+        .some((b) => b.status === 200 && b.auth === "ok" && b.token === newToken),
+    );
+  });
+
+  it("recovers from a token rotation: 401s until the new token file appears, then good beats again", async () => {
+    const d = await startDaemon({ platform, config: { runtime_config: { command: await fake() } } });
+    const v = await ready(d);
+    await v.waitBeat((b) => b.active_tasks === 0);
+
+    const rotated = platform.control.rotateToken(d.id); // the daemon is not told
+    const atRotation = v.beats().length;
+    await platform.control.waitFor(
+      () =>
+        v
+          .beats()
+          .slice(atRotation)
+          .filter((b) => b.status === 401 && b.auth === "invalid").length >= 2,
+      10_000,
+    );
+    const unauthorized = metricValue((await getJson(d, "/metrics")).text, "molecule_heartbeat_unauthorized_total");
+    expect(unauthorized).toBeGreaterThanOrEqual(1);
+
+    await writeTokenFile(d, rotated); // the provisioner writes the new token
+    const atWrite = v.beats().length;
+    await platform.control.waitFor(
+      () =>
+        v
+          .beats()
+          .slice(atWrite)
+          .some((b) => b.status === 200 && b.auth === "ok" && b.token === rotated),
+      10_000,
+    );
+    expect(v.status()).toBe("online");
+    // No token ever reaches a log line.
+    const logText = JSON.stringify(d.logs) + d.stderr();
+    expect(logText).not.toContain(rotated);
+    expect(logText).not.toContain(platform.control.registrations(d.id)[0]?.issuedToken ?? "<none>");
+  });
+});
+
+describe("shutdown", () => {
+  it("SIGTERM mid-turn: the turn gets grace − 4 s, then its process group is killed; final beat active_tasks 0; exit 0", async () => {
+    const cli = await fake("slow:60000");
+    const d = await startDaemon({ platform, grace: 5, config: { runtime_config: { command: cli } } });
+    const v = await ready(d);
+    const pending: Promise<RpcResponse | Error> = sendMessage(d, "a long job").catch((e: Error) => e);
+    const [call] = await platform.control.waitFor(async () => {
+      const calls = await turnCalls(cli);
+      return calls.length > 0 ? calls : undefined;
+    }, 10_000);
+    await v.waitBeat((b) => b.active_tasks === 1);
+    expect(isRunning(call?.pid ?? 0)).toBe(true);
+
+    d.child.kill("SIGTERM");
+    const exit = await d.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(isRunning(call?.pid ?? 0)).toBe(false);
+    const last = v.beats().at(-1);
+    expect(last?.status).toBe(200);
+    expect(last?.body.active_tasks).toBe(0);
+    expect(d.logs.map((l) => l.event).filter((e) => e?.startsWith("runtime."))).toEqual([
+      "runtime.ready",
+      "runtime.stopping",
+      "runtime.turn_aborted",
+      "runtime.stopped",
+    ]);
+    // The caller is answered before the listener closes: the turn was cancelled.
+    const answer = await pending;
+    expect(answer).not.toBeInstanceOf(Error);
+    expect((answer as RpcResponse).error).toMatchObject({ code: -32000, data: { outcome: "cancelled" } });
+    // A cancelled turn is not the workspace's failure: error_rate stays 0.
+    expect(last?.body.error_rate).toBe(0);
+  });
+
+  it("SIGTERM while a short turn runs: new messages are refused, the turn finishes and is answered, then exit 0", async () => {
+    const cli = await fake(["slow:2000", "ok"]);
+    const d = await startDaemon({ platform, grace: 10, config: { runtime_config: { command: cli } } });
+    const v = await ready(d);
+    const pending = sendMessage(d, "a short job");
+    await platform.control.waitFor(async () => (await turnCalls(cli)).length > 0, 10_000);
+    await v.waitBeat((b) => b.active_tasks === 1);
+
+    d.child.kill("SIGTERM");
+    await d.waitForLog((l) => l.event === "runtime.stopping");
+    const notReady = await getJson<{ reasons: string[] }>(d, "/readyz");
+    expect(notReady.status).toBe(503);
+    expect(notReady.json.reasons).toContain("draining: shutting down");
+    const refused = await sendMessage(d, "one more");
+    expect(refused.error?.code).toBe(-32010);
+
+    expect(replyText(await pending)).toBe("done");
+    expect(await d.exited).toEqual({ code: 0, signal: null });
+    expect(await turnCalls(cli)).toHaveLength(1); // the refused message never reached the agent
+    expect(v.beats().at(-1)?.body.active_tasks).toBe(0);
+    expect(d.logs.some((l) => l.event === "runtime.turn_aborted")).toBe(false);
+  });
+
+  it("a second signal exits at once, and takes the agent's process group with it", async () => {
+    const cli = await fake("slow:60000");
+    const d = await startDaemon({ platform, grace: 30, config: { runtime_config: { command: cli } } });
+    const v = await ready(d);
+    const pending = sendMessage(d, "a long job").catch((e: Error) => e);
+    const [call] = await platform.control.waitFor(async () => {
+      const calls = await turnCalls(cli);
+      return calls.length > 0 ? calls : undefined;
+    }, 10_000);
+    await v.waitBeat((b) => b.active_tasks === 1);
+    d.child.kill("SIGTERM");
+    await d.waitForLog((l) => l.event === "runtime.stopping");
+    d.child.kill("SIGTERM");
+    const exit = await d.exited;
+    expect(exit.code).toBe(1);
+    await pending;
+    expect(isRunning(call?.pid ?? 0)).toBe(false);
+  });
+});
