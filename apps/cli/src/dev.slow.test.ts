@@ -1,8 +1,9 @@
+import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BASE_ENV, runBin } from "./test-util.js";
+import { BASE_ENV, BIN, runBin, startBin, waitFor } from "./test-util.js";
 
 // `molecule dev` as CI and the README run it: the built bin, stdin not a TTY, nothing but loopback.
 let tmp: string;
@@ -45,6 +46,43 @@ describe("molecule dev (non-TTY)", () => {
     expect(lines.map((l) => (JSON.parse(l) as { event?: string }).event)).toContain("runtime.ready");
     expect(lines.join("\n")).not.toContain("molecule-dev-fake-key");
   }, 80_000);
+});
+
+describe("molecule dev (shutdown and TTY)", () => {
+  it("SIGINT while a message is in flight → clean shutdown, exit 0", async () => {
+    const run = startBin(["dev"], { env, cwd: tmp, timeoutMs: 60_000 });
+    await waitFor(() => run.output().stdout.includes("→ message 1:"), 30_000);
+    run.child.kill("SIGINT");
+    const result = await run.exited;
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("stopped. Daemon log kept at");
+    expect(result.stderr).toBe("");
+  }, 60_000);
+
+  // A real pseudo-terminal through util-linux `script` (Linux): the live status line, a typed message
+  // answered over A2A, /status, and Ctrl-D → exit 0.
+  it("TTY: status line, a typed message answered, /status, Ctrl-D exits 0", async () => {
+    const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} dev`;
+    const run = spawn("script", ["-qfec", command, "/dev/null"], { cwd: tmp, env, stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    run.stdout.setEncoding("utf8").on("data", (c: string) => {
+      out += c;
+    });
+    const exited = new Promise<number | null>((resolve) => run.on("close", resolve));
+    const killer = setTimeout(() => run.kill("SIGKILL"), 55_000);
+    await waitFor(() => /beats \d+ ok\/0 failed · not wedged · last turn none/.test(out), 30_000);
+    run.stdin.write("hello there\r");
+    await waitFor(() => out.includes("reply: Hello from the fake model API"), 30_000);
+    await waitFor(() => out.includes("last turn ok"), 10_000);
+    run.stdin.write("/status\r");
+    await waitFor(() => out.includes("Platform sees:"), 10_000);
+    run.stdin.write("\u0004");
+    const code = await exited;
+    clearTimeout(killer);
+    expect(code).toBe(0);
+    expect(out).toContain("\u001b[32monline");
+    expect(out).toContain("stopped. Daemon log kept at");
+  }, 60_000);
 });
 
 describe("molecule dev --scenario", () => {

@@ -230,6 +230,8 @@ export async function devCommand(options: DevCommandOptions, io: Io): Promise<nu
     const { RuntimeError } = setup.runtimeModule;
     if (RuntimeError.isInstance(error)) {
       io.stderr.write(`${error.message.trimEnd()}\n`);
+      if (live)
+        io.stderr.write("molecule dev: --live-model uses your own Claude login; without one, drop --live-model.\n");
       return 1;
     }
     throw error;
