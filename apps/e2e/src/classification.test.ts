@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -60,7 +60,8 @@ const turns = async (cli: string) => (await readFakeAgentCalls(cli)).filter((c) 
 
 describe("classification through the platform's eyes (fake agent CLI)", () => {
   it("ok: the caller gets the agent's result; the platform sees the task start and end, error_rate 0", async () => {
-    const { d, cli, v } = await daemonWithFake("ok");
+    // Turns longer than the heartbeat's 250 ms push spacing, so the platform sees each start.
+    const { d, cli, v } = await daemonWithFake("slow:600");
     const rpc = await sendMessage(d, "Summarise the repo\nwith details below");
     expect(replyText(rpc)).toBe(REPLY);
     expect(rpc.result?.kind).toBe("message");
@@ -87,6 +88,19 @@ describe("classification through the platform's eyes (fake agent CLI)", () => {
     expect(metricValue(metrics.text, "molecule_turns_total", 'outcome="ok"')).toBe(1);
     expect((await getJson(d, "/readyz")).status).toBe(200);
     expect((await getJson(d, "/livez")).status).toBe(200);
+
+    // Every beat is a full body: runtime_metadata on each (absent would clear the platform's overrides).
+    expect(v.beats().every((b) => typeof b.body.runtime_metadata === "object")).toBe(true);
+    // A long first line becomes a label of at most 80 characters.
+    const long = `${"word ".repeat(40)}end`;
+    expect(replyText(await sendMessage(d, long))).toBe(REPLY);
+    await v.waitBeat((b) => String(b.current_task).startsWith("word word"));
+    const longLabel = v
+      .events("TASK_UPDATED")
+      .map((e) => String(e.data.current_task))
+      .find((l) => l.startsWith("word word"));
+    expect(longLabel?.length).toBeLessThanOrEqual(80);
+    expect(longLabel?.endsWith("…")).toBe(true);
   });
 
   it("auth: a safe error, no retry, /readyz 503 until a turn succeeds; the platform sees the failed turn", async () => {
@@ -113,6 +127,19 @@ describe("classification through the platform's eyes (fake agent CLI)", () => {
     // A turn that succeeds proves the agent can work again: readiness comes back.
     expect(replyText(await sendMessage(d, "again"))).toBe(REPLY);
     expect((await getJson(d, "/readyz")).status).toBe(200);
+  });
+
+  it("auth: readiness also comes back when the agent's credentials change (a re-login writes its credentials file)", async () => {
+    const { d } = await daemonWithFake("not-logged-in");
+    expect((await sendMessage(d, "hello")).error?.data?.outcome).toBe("auth");
+    expect((await getJson(d, "/readyz")).status).toBe(503);
+    await mkdir(join(d.home, ".claude"), { recursive: true });
+    await writeFile(
+      join(d.home, ".claude", ".credentials.json"),
+      JSON.stringify({ claudeAiOauth: { accessToken: "at", refreshToken: "rt", expiresAt: Date.now() + 86_400_000 } }),
+      { mode: 0o600 },
+    );
+    await platform.control.waitFor(async () => (await getJson(d, "/readyz")).status === 200, 10_000);
   });
 
   it("missing session: the id is dropped and the turn retried once without --resume; the caller sees only the fresh answer", async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -16,6 +16,7 @@ import {
   killPids,
   metricValue,
   onCleanup,
+  plantTranscript,
   type RpcResponse,
   replyText,
   sendMessage,
@@ -232,5 +233,71 @@ describe("shutdown", () => {
     expect(exit.code).toBe(1);
     await pending;
     expect(isRunning(call?.pid ?? 0)).toBe(false);
+  });
+});
+
+describe("restarts", () => {
+  it("a restart keeps the platform token and the session; the initial prompt is sent once, never again", async () => {
+    const cli = await fake(["ok", "ok"]);
+    const config = { runtime_config: { command: cli }, initial_prompt: "Introduce yourself to the team." };
+    const a = await startDaemon({ platform, config });
+    const v = await ready(a);
+    // The initial prompt goes to the platform's A2A route as a self-message, with our id and token.
+    const [self] = await platform.control.waitFor(() => {
+      const calls = platform.control.a2aCalls(a.id);
+      return calls.length > 0 ? calls : undefined;
+    }, 10_000);
+    const token = platform.control.token(a.id);
+    expect(self?.headers["x-workspace-id"]).toBe(a.id);
+    expect(self?.token).toBe(token);
+    expect(JSON.stringify(self?.body)).toContain("Introduce yourself to the team.");
+    expect((await stat(join(a.stateDir, "initial_prompt_done"))).isFile()).toBe(true);
+
+    expect(replyText(await sendMessage(a, "first"))).toBe("done");
+    const session = (await turnCalls(cli))[0]?.sessionId ?? "";
+    expect(session).not.toBe("");
+    await plantTranscript(a, session);
+    a.child.kill("SIGTERM");
+    expect((await a.exited).code).toBe(0);
+
+    const b = await startDaemon({ platform, config, restartOf: a });
+    await b.waitForLog((l) => l.event === "runtime.ready");
+    await v.waitStatus("online");
+    // Registered again with the saved token: no new token issued.
+    const regs = platform.control.registrations(a.id);
+    expect(regs).toHaveLength(2);
+    expect(regs[1]?.auth).toBe("ok");
+    expect(regs[1]?.issuedToken).toBeNull();
+    expect(platform.control.token(a.id)).toBe(token);
+    // The remembered session is resumed by the new process.
+    expect(replyText(await sendMessage(b, "second"))).toBe("done");
+    expect((await turnCalls(cli)).map((c) => c.resume)).toEqual([null, session]);
+    // Two beats after the restarted daemon was answered: still the one initial prompt.
+    const at = v.beats().length;
+    await v.waitBeat(() => true, at);
+    await v.waitBeat(() => true, at + 1);
+    expect(platform.control.a2aCalls(a.id)).toHaveLength(1);
+  });
+});
+
+describe("multi-tenant platform (MOLECULE_ORG_ID)", () => {
+  it("every call carries X-Molecule-Org-Id, so the platform check never mistakes the workspace for lost", async () => {
+    const org = "org-e2e-1";
+    const tenant = await startTestPlatform({ orgId: org });
+    onCleanup(() => tenant.close());
+    const cli = await fake();
+    const d = await startDaemon({
+      platform: tenant,
+      config: { runtime_config: { command: cli } },
+      env: { MOLECULE_ORG_ID: org },
+    });
+    await d.waitForLog((l) => l.event === "runtime.ready");
+    // Past the 5th good beat the heartbeat asks GET /workspaces/:id (org-scoped) whether it is still known.
+    await tenant.control.waitFor(() => tenant.control.requests("workspace").length >= 1, 15_000);
+    await tenant.control.waitFor(() => tenant.control.beats(d.id).length >= 7, 15_000);
+    expect(tenant.control.requests("workspace").every((r) => r.status === 200)).toBe(true);
+    expect(tenant.control.registrations(d.id)).toHaveLength(1);
+    expect(tenant.control.beats(d.id).every((b) => b.headers["x-molecule-org-id"] === org)).toBe(true);
+    expect(d.logs.some((l) => l.event === "heartbeat.platform_lost")).toBe(false);
   });
 });

@@ -26,8 +26,8 @@ export interface StartDaemonOptions {
   env?: Record<string, string | undefined>;
   /** `--grace` seconds. */
   grace?: number;
-  /** Reuse dirs (e.g. a HOME) of an earlier daemon. */
-  home?: string;
+  /** A restart: the same workspace id and dirs (configs, state, HOME, workspace) as this earlier daemon. */
+  restartOf?: Daemon;
   /** Wait for the `a2a.listening` line before resolving (default true). */
   waitListening?: boolean;
 }
@@ -103,11 +103,12 @@ export function repoPath(): string {
  * in fresh temp dirs: configs (config.yaml, .auth_token), state, HOME and the workspace dir.
  */
 export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> {
-  const id = randomUUID();
-  const root = await realpath(await mkdtemp(join(tmpdir(), "molecule-e2e-")));
+  const earlier = options.restartOf;
+  const id = earlier?.id ?? randomUUID();
+  const root = earlier?.root ?? (await realpath(await mkdtemp(join(tmpdir(), "molecule-e2e-"))));
   const configsDir = join(root, "configs");
   const stateDir = join(root, "state");
-  const home = options.home ?? join(root, "home");
+  const home = join(root, "home");
   const workspaceDir = join(root, "workspace");
   await Promise.all([configsDir, home, workspaceDir].map((d) => mkdir(d, { recursive: true, mode: 0o700 })));
   const config = merge(defaultConfig(), options.config ?? {});
