@@ -91,6 +91,48 @@ describe("registration", () => {
     expect(metricValue(metrics, "molecule_register_attempts_total", 'result="ok"')).toBe(1);
   });
 
+  it("SIGTERM while still retrying register at boot: the turn in flight finishes, then a clean exit 0", async () => {
+    const cli = await fake("slow:1500");
+    await platform.control.down();
+    const d = await startDaemon({ platform, config: { runtime_config: { command: cli } } });
+    await d.waitForLog((l) => l.event === "register.failed");
+    // Served before it is registered (the platform may dispatch at once); a turn is running …
+    const pending = sendMessage(d, "work while the platform is away");
+    const [call] = await platform.control.waitFor(async () => {
+      const calls = await turnCalls(cli);
+      return calls.length > 0 ? calls : undefined;
+    }, 10_000);
+    d.child.kill("SIGTERM"); // … when the orchestrator stops the workspace
+    expect(replyText(await pending)).toBe("done");
+    expect(await d.exited).toEqual({ code: 0, signal: null });
+    expect(isRunning(call?.pid ?? 0)).toBe(false);
+    expect(d.logs.some((l) => l.event === "runtime.stopped")).toBe(true);
+    await expect(stat(join(d.stateDir, "admin.sock"))).rejects.toMatchObject({ code: "ENOENT" });
+    expect(d.stderr()).toBe("");
+  });
+
+  it("register answered 401 at boot (the token was rotated while it was down) recovers once the new token file is written", async () => {
+    const cli = await fake();
+    const a = await startDaemon({ platform, config: { runtime_config: { command: cli } } });
+    await ready(a);
+    a.child.kill("SIGTERM");
+    expect((await a.exited).code).toBe(0);
+    const rotated = platform.control.rotateToken(a.id); // re-provisioned; the file still holds the old token
+
+    const b = await startDaemon({ platform, config: { runtime_config: { command: cli } }, restartOf: a });
+    const failed = await b.waitForLog((l) => l.event === "register.failed");
+    expect(failed.status).toBe(401);
+    expect(String(failed.hint)).toContain(".auth_token");
+    await writeTokenFile(b, rotated);
+    await b.waitForLog((l) => l.event === "register.ok", 20_000);
+    const v = view(platform, a.id);
+    await v.waitStatus("online");
+    const at = v.beats().length;
+    await v.waitBeat(() => true, at);
+    expect(v.beats().at(-1)?.token).toBe(rotated);
+    expect(platform.control.registrations(a.id).at(-1)).toMatchObject({ status: 200, auth: "ok", issuedToken: null });
+  });
+
   it("re-registers within 5 beats after the platform loses the workspace", async () => {
     const d = await startDaemon({ platform, config: { runtime_config: { command: await fake() } } });
     const v = await ready(d);

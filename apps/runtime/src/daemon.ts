@@ -14,10 +14,42 @@ export interface RunDaemonOptions extends RuntimeOptions {
  */
 export async function runDaemon(options: RunDaemonOptions = {}): Promise<number> {
   const write = options.write ?? ((text: string) => process.stderr.write(text));
-  let handle: RuntimeHandle;
+  // Signals are handled from the start: a SIGTERM while boot still retrying register (the platform
+  // down) must shut down as cleanly as one later, not kill the process mid-turn.
+  const boot = new AbortController();
+  let handle: RuntimeHandle | undefined;
+  let signals = 0;
+  let finished: (code: number) => void = () => undefined;
+  const done = new Promise<number>((resolve) => {
+    finished = resolve;
+  });
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      // Exit at once, but never leave an agent running on its own (it has a process group of its own).
+      killRunningAgents("SIGKILL");
+      process.exit(1);
+    }
+    if (!handle) {
+      boot.abort(signal); // startRuntime shuts down what it started and rejects with E_BOOT_ABORTED
+      return;
+    }
+    void handle.stop(signal).then(() => finished(0));
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  const off = () => {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+  };
   try {
-    handle = await startRuntime(options);
+    handle = await startRuntime({
+      ...options,
+      signal: options.signal ? AbortSignal.any([options.signal, boot.signal]) : boot.signal,
+    });
   } catch (error) {
+    off();
+    if (RuntimeError.isInstance(error) && error.code === "E_BOOT_ABORTED") return 0;
     if (RuntimeError.isInstance(error)) {
       write(`${error.message.trimEnd()}\n`);
       return 1;
@@ -25,22 +57,9 @@ export async function runDaemon(options: RunDaemonOptions = {}): Promise<number>
     write(`molecule-runtime: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
-  return new Promise<number>((resolve) => {
-    let signals = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      signals += 1;
-      if (signals > 1) {
-        // Exit at once, but never leave an agent running on its own (it has a process group of its own).
-        killRunningAgents("SIGKILL");
-        process.exit(1);
-      }
-      void handle.stop(signal).then(() => {
-        process.off("SIGTERM", onSignal);
-        process.off("SIGINT", onSignal);
-        resolve(0);
-      });
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  });
+  const running = handle;
+  options.signal?.addEventListener("abort", () => void running.stop("aborted").then(() => finished(0)), { once: true });
+  const code = await done;
+  off();
+  return code;
 }

@@ -62,6 +62,11 @@ export interface RuntimeOptions {
   host?: string;
   /** Override `a2a.port` from the config (0 = a free port). */
   port?: number;
+  /**
+   * Aborting it shuts the daemon down. During boot (e.g. still retrying register while the platform
+   * is down) the boot stops cleanly and `startRuntime` rejects with `E_BOOT_ABORTED`.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RuntimeStatus {
@@ -396,6 +401,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const registerOptions = { platformUrl, workspaceId, url, agentCard: agentCard(config, url), tokens, logger: log };
   let registering: Promise<void> | undefined;
   let stopped = false;
+  // Declared before boot can be aborted: stop() may run from here on.
+  let stopping: Promise<void> | undefined;
+  const graceMs = options.graceMs ?? 10_000;
+  let idleTimer: NodeJS.Timeout | undefined;
+  let offWedge: (() => void) | undefined;
   const stopWaiters = new Set<() => void>();
   const pause = (ms: number) =>
     new Promise<void>((resolvePause) => {
@@ -444,7 +454,16 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     return registering;
   }
 
+  const abortBoot = () => void stop("aborted");
+  if (options.signal?.aborted) abortBoot();
+  else options.signal?.addEventListener("abort", abortBoot, { once: true });
+
   await register("boot");
+  if (stopped) {
+    // A signal while still registering: nothing more starts; shut down what did.
+    await stop("aborted");
+    throw new RuntimeError({ code: "E_BOOT_ABORTED", message: "boot aborted before the daemon was registered" });
+  }
 
   // 5–6. Heartbeat and delegation poller.
   const metadata = (): RuntimeMetadata => ({
@@ -474,7 +493,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   });
   heartbeat.onUnauthorizedStreak(() => undefined);
   heartbeat.start();
-  const offWedge = onWedgeChange((state) => {
+  offWedge = onWedgeChange((state) => {
     metrics.wedged.set(state.wedged ? 1 : 0);
   });
   poller = createDelegationPoller({
@@ -522,7 +541,6 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     void selfMessage(initialPrompt, "initial_prompt");
   }
   const idlePrompt = await readOptionalText(configDir, config.idle_prompt, config.idle_prompt_file);
-  let idleTimer: NodeJS.Timeout | undefined;
   let idleInFlight = false;
   if (idlePrompt) {
     idleTimer = setInterval(() => {
@@ -599,9 +617,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     });
   }
 
-  let stopping: Promise<void> | undefined;
-  const graceMs = options.graceMs ?? 10_000;
-  const stop = (reason = "stop"): Promise<void> => {
+  // A declaration (hoisted): an abort during boot calls it before this line runs.
+  function stop(reason = "stop"): Promise<void> {
     if (stopping) return stopping;
     stopping = (async () => {
       const t0 = Date.now();
@@ -625,7 +642,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       }
       await poller?.stop();
       await heartbeat?.stop(); // final beat with active_tasks 0, at most 2 s
-      offWedge();
+      offWedge?.();
       tokens.close();
       await executor.close?.();
       await Promise.race([
@@ -636,7 +653,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       log.info({ event: "runtime.stopped", ms: Date.now() - t0 }, "stopped");
     })();
     return stopping;
-  };
+  }
 
   return {
     url,
