@@ -6,6 +6,7 @@ import {
   type Daemon,
   getJson,
   metricValue,
+  processesIn,
   projectDir,
   replyText,
   sendMessage,
@@ -192,6 +193,34 @@ describe("the real Claude Code CLI, logged out", () => {
       await v.waitStatus("degraded");
       expect(v.workspace()?.sampleError).toContain("not logged in");
       expect(api.messages().length).toBe(before); // logged out: the CLI never called the model
+    },
+    TURN_TIMEOUT,
+  );
+});
+
+describe("the real Claude Code CLI, model API hangs", () => {
+  it(
+    "the turn times out, the CLI's whole process group is gone, and the next turn works",
+    async () => {
+      const d = await startDaemon({
+        platform,
+        config: { runtime_config: { timeout: 5 } },
+        env: { ANTHROPIC_BASE_URL: api.url, ANTHROPIC_API_KEY: "test-key" },
+      });
+      await d.waitForLog((l) => l.event === "runtime.ready", 30_000);
+      const v = view(platform, d.id);
+      api.setMode("hang");
+      const pending = sendMessage(d, "Turn that never ends.");
+      await platform.control.waitFor(() => processesIn(d.workspaceDir).length > 0, 30_000);
+      const rpc = await pending;
+      expect(rpc.error?.data?.outcome).toBe("timeout");
+      expect(rpc.error?.message).toBe("the agent did not finish within 5 s");
+      expect(processesIn(d.workspaceDir)).toEqual([]);
+      await v.waitBeat((b) => b.error_rate === 1 && b.active_tasks === 0);
+
+      api.setMode("ok");
+      expect(replyText(await sendMessage(d, "And now?"))).toBe(REPLY);
+      expect(processesIn(d.workspaceDir)).toEqual([]);
     },
     TURN_TIMEOUT,
   );

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { mkdir, mkdtemp, realpath, rename, rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
@@ -135,7 +135,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
 
   const args = [DAEMON_BIN, "--workspace-dir", workspaceDir];
   if (options.grace !== undefined) args.push("--grace", String(options.grace));
-  const child = spawn(process.execPath, args, { cwd: workspaceDir, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
 
   const logs: LogLine[] = [];
   const listeners = new Set<() => void>();
@@ -274,6 +274,20 @@ export function isRunning(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Live processes whose working directory is `dir` (the agent and anything it started there). */
+export function processesIn(dir: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/cwd`) === dir && isRunning(Number(entry))) found.push(Number(entry));
+    } catch {
+      // gone, or not ours to inspect
+    }
+  }
+  return found;
 }
 
 /** Kills leftover pids (test cleanup; an assertion decides whether any were left). */
