@@ -135,7 +135,10 @@ describe("registration", () => {
   });
 
   it("re-registers within 5 beats after the platform loses the workspace", async () => {
-    const d = await startDaemon({ platform, config: { runtime_config: { command: await fake() } } });
+    const d = await startDaemon({
+      platform,
+      config: { runtime_config: { command: await fake() }, heartbeat: { interval_seconds: 1, jitter: 0 } },
+    });
     const v = await ready(d);
     await v.waitBeat((b) => b.active_tasks === 0);
     const oldToken = platform.control.token(d.id);

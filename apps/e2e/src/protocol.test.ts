@@ -1,7 +1,13 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fakeAgentCli, readFakeAgentCalls, startTestPlatform, type TestPlatform } from "@molecule/testkit";
+import {
+  type FakeAgentBehaviour,
+  fakeAgentCli,
+  readFakeAgentCalls,
+  startTestPlatform,
+  type TestPlatform,
+} from "@molecule/testkit";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   admin,
@@ -36,7 +42,7 @@ afterEach(async () => {
 });
 
 async function daemon(
-  behaviour: "ok" | `slow:${number}` = "ok",
+  behaviour: FakeAgentBehaviour | FakeAgentBehaviour[] = "ok",
   config: Record<string, unknown> = {},
 ): Promise<{ d: Daemon; cli: string }> {
   const cli = await fakeAgentCli({ dir: tmp, behaviour, reply: "pong" });
@@ -117,7 +123,8 @@ describe("A2A JSON-RPC", () => {
   });
 
   it("busy FIFO overflow: with one turn running and a queue of one, the third message gets -32010", async () => {
-    const { d, cli } = await daemon("slow:1500", { max_concurrent_tasks: 1, queue_size: 1 });
+    // The first turn is long enough for the second to be seen queued; the second is quick.
+    const { d, cli } = await daemon(["slow:4000", "ok"], { max_concurrent_tasks: 1, queue_size: 1 });
     const v = view(platform, d.id);
     const first = sendMessage(d, "first");
     await platform.control.waitFor(async () => (await turnCalls(cli)).length === 1, 10_000);
