@@ -32,6 +32,7 @@ const env = {
   npm_config_user_agent: `pnpm/${pnpmVersion} npm/? node/${process.version} ${process.platform} ${process.arch}`,
 };
 const timings = [];
+const SCENARIOS = ["stale-session", "logged-out", "wedge", "token-rotation", "platform-outage", "empty-output"];
 const started = Date.now();
 
 function fail(message) {
@@ -55,9 +56,9 @@ function step(name, command, args, options = {}) {
 function summary() {
   process.stdout.write("\nStep times:\n");
   for (const [name, seconds, ok] of timings) {
-    process.stdout.write(`  ${ok ? "ok  " : "FAIL"} ${name.padEnd(28)} ${seconds.toFixed(1).padStart(7)} s\n`);
+    process.stdout.write(`  ${ok ? "ok  " : "FAIL"} ${name.padEnd(44)} ${seconds.toFixed(1).padStart(7)} s\n`);
   }
-  process.stdout.write(`  total${" ".repeat(28)}${((Date.now() - started) / 1000).toFixed(1).padStart(7)} s\n`);
+  process.stdout.write(`  total${" ".repeat(44)}${((Date.now() - started) / 1000).toFixed(1).padStart(7)} s\n`);
 }
 
 /** Puts the pinned pnpm on PATH: the one already there if it is the pinned version, else a cached install. */
@@ -96,6 +97,13 @@ function ci() {
   step("typecheck", "pnpm", ["exec", "turbo", "run", "typecheck"]);
   step("lint (biome)", "pnpm", ["exec", "biome", "ci", "."]);
   step("tests + package shape", "pnpm", ["exec", "turbo", "run", "test", "--concurrency=2"]);
+  // The main job and every silent-failure demo, exactly as a user runs them (stdin not a TTY).
+  step("main job: molecule dev", "node", ["apps/cli/dist/bin.js", "dev"], { stdio: ["ignore", "inherit", "inherit"] });
+  for (const scenario of SCENARIOS) {
+    step(`molecule dev --scenario ${scenario}`, "node", ["apps/cli/dist/bin.js", "dev", "--scenario", scenario], {
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+  }
   const { passed, failed, skipped, files } = countTests(testReports());
   summary();
   if (files === 0) fail("no test report was written: did any test run?");

@@ -7,5 +7,7 @@ export type { ClaudeCodeExecutorOptions } from "./executors/claude-code.js";
 export { createClaudeCodeExecutor } from "./executors/claude-code.js";
 export type { CommandExecutorOptions } from "./executors/command.js";
 export { createCommandExecutor } from "./executors/command.js";
+export type { CreateLoggerOptions, Logger } from "./logger.js";
+export { createLogger } from "./logger.js";
 export type { RuntimeHandle, RuntimeOptions, RuntimeStatus } from "./runtime.js";
 export { startRuntime } from "./runtime.js";

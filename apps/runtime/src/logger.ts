@@ -50,12 +50,15 @@ export function redactText(text: string): string {
 }
 
 export interface CreateLoggerOptions {
+  /** pino level (default "info"). */
   level?: string;
+  /** Human-readable lines through pino-pretty (default false; the daemon turns it on for a TTY). */
   pretty?: boolean;
-  /** Where lines go (default stdout). */
-  destination?: NodeJS.WritableStream;
+  /** Append JSON lines to this file (mode 0600) instead of stdout. */
+  file?: string;
 }
 
+/** The daemon's logger: pino JSON lines with `redact` for authorization headers, tokens and credentials. */
 export function createLogger(options: CreateLoggerOptions = {}): pino.Logger {
   const base: pino.LoggerOptions = {
     level: options.level ?? "info",
@@ -70,7 +73,11 @@ export function createLogger(options: CreateLoggerOptions = {}): pino.Logger {
       transport: { target: "pino-pretty", options: { colorize: true, translateTime: "SYS:HH:MM:ss" } },
     });
   }
-  return options.destination
-    ? pino(base, options.destination as pino.DestinationStream)
-    : pino(base, pino.destination({ fd: 1, sync: false }));
+  // Synchronous writes: a daemon's log volume is small, and nothing is lost when it exits.
+  return pino(
+    base,
+    options.file
+      ? pino.destination({ dest: options.file, sync: true, append: true, mode: 0o600, mkdir: true })
+      : pino.destination({ fd: 1, sync: true }),
+  );
 }

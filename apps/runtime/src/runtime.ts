@@ -564,7 +564,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       workspaceId,
       url,
       registered,
-      ready: registered && !draining && !wedge.wedged,
+      ready: registered && !draining && !wedge.wedged && (gate.lastReport?.ok ?? true),
       draining,
       platformStatus: hb?.platformStatus,
       wedge: {

@@ -9,7 +9,6 @@ import type { RuntimeHandle } from "@molecule/runtime";
 import type { FakeModelApi, ModelApiRequest, TestPlatform } from "@molecule/testkit";
 import { CliError } from "../errors.js";
 import { type SendResult, sendMessage } from "../send.js";
-import { createFileLogger, type DevLogger } from "./file-logger.js";
 import { setYamlValue } from "./yaml-edit.js";
 
 /** The dev workspace's config.yaml comes from examples/workspace; these keys are adjusted on the copy. */
@@ -205,7 +204,8 @@ export async function createDevSetup(
     }
   }
 
-  const loggers: DevLogger[] = [];
+  // The daemon's own logger (pino, redacted), writing to the log file so the screen stays clean.
+  const loggers: Array<{ flush(): void }> = [];
   const setup: DevSetup = {
     workspaceId,
     dir,
@@ -230,7 +230,7 @@ export async function createDevSetup(
       await writeFile(configFile, text);
     },
     async startDaemon() {
-      const logger = createFileLogger(logFile);
+      const logger = runtimeModule.createLogger({ level: "info", file: logFile });
       loggers.push(logger);
       const handle = await runtimeModule.startRuntime({
         env: setup.env,
@@ -274,7 +274,7 @@ export async function createDevSetup(
       setup.runtime = undefined;
       if (runtime) await runtime.stop("molecule dev exiting").catch(() => undefined);
       await Promise.allSettled([platform.close(), modelApi?.close()]);
-      await Promise.all(loggers.map((l) => l.close()));
+      for (const logger of loggers) logger.flush();
       if (!options.keep) await rm(dir, { recursive: true, force: true });
     },
   };
