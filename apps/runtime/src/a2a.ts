@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 
 /** JSON-RPC 2.0 error codes the daemon answers with. */
 export const RPC = {

@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import type { Clock } from "./clock.js";
 import { AuthError, errnoCode } from "./errors.js";
 

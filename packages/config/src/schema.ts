@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** The `effort` values the agent understands. */
 export const EFFORT_LEVELS = ["low", "medium", "high", "xhigh", "max"] as const;

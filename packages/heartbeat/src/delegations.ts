@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Dispatcher } from "undici";
-import { z } from "zod";
+import * as z from "zod";
 import { HeartbeatError } from "./errors.js";
 import { createHttpClient, type HttpRequest, type HttpResult } from "./http.js";
 import { authorizationOf, positive, tokenOf, validateBase } from "./options.js";

@@ -1,6 +1,6 @@
 import { onWedgeChange, wedgeState } from "@molecule/wedge";
 import type { Dispatcher } from "undici";
-import { z } from "zod";
+import * as z from "zod";
 import { buildHeartbeatBody, type HeartbeatBody, type RuntimeMetadata } from "./body.js";
 import { HeartbeatError } from "./errors.js";
 import { createHttpClient, type HttpResult } from "./http.js";

@@ -1,6 +1,6 @@
 import { readFile, unlink } from "node:fs/promises";
 import { resolve } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { writeFileAtomic } from "./atomic.js";
 import { SessionError } from "./errors.js";
 import { isValidSessionId, printableId } from "./ids.js";

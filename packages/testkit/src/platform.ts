@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import { isIP } from "node:net";
 import { basename, dirname, join } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 import { type Clock, realClock } from "./clock.js";
 import { TestkitError } from "./errors.js";
 import { parseJson, plainHeaders, readBody, realSleep, sendJson } from "./http-util.js";
