@@ -97,6 +97,8 @@ function ci() {
   step("typecheck", "pnpm", ["exec", "turbo", "run", "typecheck"]);
   step("lint (biome)", "pnpm", ["exec", "biome", "ci", "."]);
   step("tests + package shape", "pnpm", ["exec", "turbo", "run", "test", "--concurrency=2"]);
+  // The committed API reports must match what was built (a changed export needs a changeset).
+  step("api reports (api:check)", "pnpm", ["run", "--silent", "api:check"]);
   // The main job and every silent-failure demo, exactly as a user runs them (stdin not a TTY).
   step("main job: molecule dev", "node", ["apps/cli/dist/bin.js", "dev"], { stdio: ["ignore", "inherit", "inherit"] });
   for (const scenario of SCENARIOS) {

@@ -1,3 +1,3 @@
 import { moleculeBuild } from "../../tsup.base";
 
-export default moleculeBuild();
+export default moleculeBuild({ entry: ["src/index.ts", "src/test.ts"] });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildHeartbeatBody, type RuntimeMetadata } from "./index.js";
+import { buildHeartbeatBody, type RuntimeMetadata } from "./body.js";
 
 const metadata: RuntimeMetadata = {
   capabilities: {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { clearWedge, markWedged, resetWedgeForTests } from "@molecule/wedge";
+import { clearWedge, markWedged } from "@molecule/wedge";
+import { resetWedgeForTests } from "@molecule/wedge/test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   createHeartbeat,

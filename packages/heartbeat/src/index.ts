@@ -1,5 +1,4 @@
 export type { HeartbeatBody, HeartbeatBodyInput, RuntimeMetadata } from "./body.js";
-export { buildHeartbeatBody } from "./body.js";
 export type {
   DelegationPoller,
   DelegationPollerOptions,
@@ -19,7 +18,6 @@ export type {
   UnauthorizedStreakEvent,
 } from "./heartbeat.js";
 export { createHeartbeat } from "./heartbeat.js";
-export { backoffDelayMs, nextBeatDelayMs } from "./schedule.js";
 export type { TaskDone, TaskSnapshot, TaskTracker, TaskTrackerOptions } from "./tasks.js";
-export { createTaskTracker, isCountedOutcome } from "./tasks.js";
+export { createTaskTracker } from "./tasks.js";
 export type { Clock, HeartbeatLogger, PlatformTokens, TurnOutcome } from "./types.js";

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelayMs, nextBeatDelayMs } from "./index.js";
-import { parseRetryAfterMs } from "./schedule.js";
+import { backoffDelayMs, nextBeatDelayMs, parseRetryAfterMs } from "./schedule.js";
 import { seeded } from "./test-support.js";
 
 describe("nextBeatDelayMs", () => {

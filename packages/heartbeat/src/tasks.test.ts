@@ -1,6 +1,7 @@
 import { createFakeClock } from "@molecule/testkit";
 import { describe, expect, it } from "vitest";
-import { createTaskTracker, isCountedOutcome, type TurnOutcome } from "./index.js";
+import { createTaskTracker, isCountedOutcome } from "./tasks.js";
+import type { TurnOutcome } from "./types.js";
 
 describe("createTaskTracker", () => {
   it("is idle and healthy when nothing ran", () => {

@@ -6,7 +6,6 @@ export {
   isWedged,
   markWedged,
   onWedgeChange,
-  resetWedgeForTests,
   setWedgeLogger,
   wedgeReason,
   wedgeState,

@@ -5,13 +5,13 @@ import {
   isWedged,
   markWedged,
   onWedgeChange,
-  resetWedgeForTests,
   setWedgeLogger,
   WedgeError,
   type WedgeState,
   wedgeReason,
   wedgeState,
 } from "./index.js";
+import { resetWedgeForTests } from "./test.js";
 
 beforeEach(() => resetWedgeForTests());
 afterEach(() => resetWedgeForTests());
