@@ -3,7 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { createFakeClock } from "@molecule/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type AgentAuthProbe, checkAgentAuth, describeJsonError } from "./agent-auth.js";
+import { type AgentAuthProbe, checkAgentAuth } from "./agent-auth.js";
+import { describeJsonError } from "./agent-probes.js";
 import { AuthError } from "./errors.js";
 
 const NOW = Date.parse("2030-01-01T00:00:00.000Z");
@@ -276,7 +277,6 @@ describe("other agents", () => {
 
   it("a custom probe gets the resolved context", async () => {
     const probe: AgentAuthProbe = {
-      agent: "my-agent",
       async check(ctx) {
         return { ok: ctx.env.MY_KEY === "k", state: "ok", reason: `home ${ctx.home} at ${ctx.now}`, warnings: [] };
       },
@@ -292,14 +292,17 @@ describe("other agents", () => {
 });
 
 describe("token-free and network-free by construction", () => {
-  it("the agent-auth module imports no process, network or HTTP API", async () => {
-    const { readFile } = await import("node:fs/promises");
-    const source = await readFile(new URL("./agent-auth.ts", import.meta.url), "utf8");
-    const imports = [...source.matchAll(/from\s+"([^"]+)"/g)].map((m) => m[1]);
-    expect(imports.length).toBeGreaterThan(0);
-    for (const forbidden of ["child_process", "http", "https", "net", "tls", "dgram", "undici"]) {
-      expect(imports.some((i) => i === forbidden || i === `node:${forbidden}`)).toBe(false);
-    }
-    expect(source).not.toMatch(/\bfetch\s*\(/);
-  });
+  it.each(["agent-auth.ts", "agent-probes.ts", "agents.ts"])(
+    "%s imports no process, network or HTTP API",
+    async (file) => {
+      const { readFile } = await import("node:fs/promises");
+      const source = await readFile(new URL(`./${file}`, import.meta.url), "utf8");
+      const imports = [...source.matchAll(/from\s+"([^"]+)"/g)].map((m) => m[1]);
+      expect(imports.length).toBeGreaterThan(0);
+      for (const forbidden of ["child_process", "http", "https", "net", "tls", "dgram", "undici"]) {
+        expect(imports.some((i) => i === forbidden || i === `node:${forbidden}`)).toBe(false);
+      }
+      expect(source).not.toMatch(/\bfetch\s*\(/);
+    },
+  );
 });

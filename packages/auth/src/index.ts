@@ -5,9 +5,10 @@ export type {
   AgentAuthResult,
   AgentAuthState,
   CheckAgentAuthOptions,
-  KnownAgent,
 } from "./agent-auth.js";
 export { checkAgentAuth } from "./agent-auth.js";
+export type { AgentDescriptor, KnownAgent, KnownBadVersion } from "./agents.js";
+export { AGENTS, getAgent } from "./agents.js";
 export { isAuthFailureText } from "./auth-failure-text.js";
 export type { Clock } from "./clock.js";
 export type { AuthErrorCode } from "./errors.js";

@@ -1,0 +1,109 @@
+import type { AgentAuthProbe } from "./agent-auth.js";
+import {
+  checkClaudeCodeCredentials,
+  checkCodexCredentials,
+  checkGeminiCliCredentials,
+  claudeCodeCredentialFiles,
+  codexCredentialFiles,
+} from "./agent-probes.js";
+
+/** An agent version that is known to misbehave, and why. */
+export interface KnownBadVersion {
+  /** A semver range, e.g. `">=2.1.0 <2.1.5"` (`@molecule/preflight` matches it against `--version`). */
+  readonly range: string;
+  /** One sentence for an operator: what goes wrong with these versions. */
+  readonly reason: string;
+}
+
+/**
+ * Everything the runtime, preflight and the CLI need to know about one agent CLI. The one place
+ * an agent's facts live: add an agent by adding a descriptor (and its probe) here.
+ */
+export interface AgentDescriptor<Id extends string = string> {
+  /** The `runtime` value in config.yaml that selects this agent, e.g. `"claude-code"`. */
+  readonly id: Id;
+  /** The executable looked up on `PATH` (`runtime_config.command` overrides it). */
+  readonly binary: string;
+  /** The arguments that make the binary print its version and exit 0, e.g. `["--version"]`. */
+  readonly versionArgs: readonly string[];
+  /** Env vars that carry the agent's credentials (the env alternative to a login), in precedence order. */
+  readonly credentialEnv: readonly string[];
+  /** One sentence (a fix) telling an operator how to log the agent in again. */
+  readonly reloginHint: string;
+  /** How to install the binary; preflight's fix when it is not on `PATH`. */
+  readonly installHint?: string;
+  /** The token-free, network-free credential check (`checkAgentAuth` runs it). */
+  readonly authProbe: AgentAuthProbe;
+  /** True when the runtime resumes this agent's sessions across turns (claude-code's `--resume`). */
+  readonly supportsResume: boolean;
+  /** Versions preflight warns about (a warning, never a failure). Default: none. */
+  readonly knownBadVersions?: readonly KnownBadVersion[];
+}
+
+/** Keeps a descriptor's `id` as a literal type, so `KnownAgent` follows the list below. */
+const descriptor = <const Id extends string>(agent: AgentDescriptor<Id>): AgentDescriptor<Id> => agent;
+
+const BUILT_IN = [
+  descriptor({
+    id: "claude-code",
+    binary: "claude",
+    versionArgs: ["--version"],
+    credentialEnv: ["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_AUTH_TOKEN"],
+    reloginHint:
+      "Log the agent in again as the user the runtime runs as: run `claude` and `/login` (or `claude setup-token` and set CLAUDE_CODE_OAUTH_TOKEN), or set ANTHROPIC_API_KEY.",
+    installHint: "Install Claude Code (npm install -g @anthropic-ai/claude-code) so `claude` is on PATH.",
+    authProbe: { check: checkClaudeCodeCredentials, credentialFiles: claudeCodeCredentialFiles },
+    supportsResume: true,
+    knownBadVersions: [],
+  }),
+  descriptor({
+    id: "codex",
+    binary: "codex",
+    versionArgs: ["--version"],
+    credentialEnv: ["OPENAI_API_KEY"],
+    reloginHint: "Run `codex login` as the user the runtime runs as, or set OPENAI_API_KEY.",
+    installHint: "Install Codex (npm install -g @openai/codex) so `codex` is on PATH.",
+    authProbe: { check: checkCodexCredentials, credentialFiles: codexCredentialFiles },
+    supportsResume: false,
+    knownBadVersions: [],
+  }),
+  descriptor({
+    id: "gemini-cli",
+    binary: "gemini",
+    versionArgs: ["--version"],
+    credentialEnv: ["GEMINI_API_KEY"],
+    reloginHint: "Set GEMINI_API_KEY in the runtime's environment.",
+    installHint: "Install Gemini CLI (npm install -g @google/gemini-cli) so `gemini` is on PATH.",
+    authProbe: { check: checkGeminiCliCredentials },
+    supportsResume: false,
+    knownBadVersions: [],
+  }),
+];
+
+/** The id of a built-in agent: `"claude-code" | "codex" | "gemini-cli"`. */
+export type KnownAgent = (typeof BUILT_IN)[number]["id"];
+
+function freeze(descriptor: AgentDescriptor<KnownAgent>): AgentDescriptor<KnownAgent> {
+  const knownBad = descriptor.knownBadVersions?.map((v) => Object.freeze({ ...v }));
+  return Object.freeze({
+    ...descriptor,
+    versionArgs: Object.freeze([...descriptor.versionArgs]),
+    credentialEnv: Object.freeze([...descriptor.credentialEnv]),
+    authProbe: Object.freeze({ ...descriptor.authProbe }),
+    ...(knownBad ? { knownBadVersions: Object.freeze(knownBad) } : {}),
+  });
+}
+
+/**
+ * The built-in agents, one frozen descriptor each, in a stable order (claude-code first). Pass your
+ * own list (e.g. `[...AGENTS, myAgent]`) where a package takes `agents`.
+ */
+export const AGENTS: readonly AgentDescriptor<KnownAgent>[] = Object.freeze(BUILT_IN.map(freeze));
+
+/**
+ * The built-in descriptor whose `id` is `id` (a config's `runtime`), or `undefined` when there is
+ * none — e.g. for the `command` runtime, which runs any executable and is not an agent. Never throws.
+ */
+export function getAgent(id: string): AgentDescriptor<KnownAgent> | undefined {
+  return AGENTS.find((agent) => agent.id === id);
+}
