@@ -1,9 +1,16 @@
 // The real Claude Code CLI 2.1.197, offline and logged out, in an isolated HOME and cwd.
 // A logged-out `claude -p hi` still writes a transcript, which is all these tests need.
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, rm, stat, symlink } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import {
+  CLAUDE_BIN,
+  OFFLINE_CLAUDE_ENV,
+  type ProcessResult,
+  removeDir,
+  runProcess,
+  tempDir,
+} from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   createSessionStore,
@@ -13,64 +20,32 @@ import {
   resolveResume,
   sessionIdFromError,
 } from "./index.js";
-import { tempDir } from "./test-util.js";
 
-const REPO_ROOT = resolve(import.meta.dirname, "../../..");
-const CLAUDE = resolve(REPO_ROOT, "node_modules/.bin/claude");
 const RUN_TIMEOUT_MS = 60_000;
 
 // Never skipped in CI; locally only when the binary is absent, and then visibly.
 const skipReason =
-  !existsSync(CLAUDE) && process.env.CI !== "true"
-    ? `the real Claude Code CLI is not installed at ${CLAUDE} (run pnpm install at the repo root)`
+  !existsSync(CLAUDE_BIN) && process.env.CI !== "true"
+    ? `the real Claude Code CLI is not installed at ${CLAUDE_BIN} (run pnpm install at the repo root)`
     : undefined;
 if (skipReason) console.warn(`[@molecule/session] skipping the real-CLI tests: ${skipReason}`);
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the real CLI with an isolated HOME and cwd, no credentials, no network extras; killed after 60 s. */
-function claude(args: string[], { home, cwd }: { home: string; cwd: string }): Promise<Run> {
+function claude(args: string[], { home, cwd }: { home: string; cwd: string }): Promise<ProcessResult> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: home,
     PWD: cwd, // as a shell would set it: for a symlinked cwd this is the link, not the realpath
-    DISABLE_TELEMETRY: "1",
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-    DISABLE_AUTOUPDATER: "1",
+    ...OFFLINE_CLAUDE_ENV,
   };
-  return new Promise((done, fail) => {
-    const child = spawn(CLAUDE, args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-      fail(new Error(`claude ${args.join(" ")} did not finish within ${RUN_TIMEOUT_MS} ms (killed)`));
-    }, RUN_TIMEOUT_MS);
-    child.on("error", (error) => {
-      clearTimeout(timer);
-      fail(error);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
+  return runProcess(CLAUDE_BIN, args, { cwd, env, killGroup: true, timeoutMs: RUN_TIMEOUT_MS });
 }
 
 let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => ({ dir, cleanup } = await tempDir("molecule-session-cli-")));
-afterEach(() => cleanup());
+beforeEach(async () => {
+  dir = await tempDir("molecule-session-cli-");
+});
+afterEach(() => removeDir(dir));
 
 async function newHome(name: string): Promise<string> {
   const home = join(dir, "homes", name);

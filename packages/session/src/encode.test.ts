@@ -1,14 +1,15 @@
 import { mkdir, symlink } from "node:fs/promises";
 import { join, relative } from "node:path";
+import { removeDir, tempDir } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { encodeResolvedPath } from "./encode.js";
 import { encodeProjectDir, SessionError } from "./index.js";
-import { tempDir } from "./test-util.js";
 
 let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => ({ dir, cleanup } = await tempDir()));
-afterEach(() => cleanup());
+beforeEach(async () => {
+  dir = await tempDir("molecule-session-");
+});
+afterEach(() => removeDir(dir));
 
 describe("encodeResolvedPath (the CLI's rule)", () => {
   it("replaces every character outside [A-Za-z0-9] with -", () => {

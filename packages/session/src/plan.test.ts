@@ -1,5 +1,6 @@
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { removeDir, sinkLogger, tempDir } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   createSessionStore,
@@ -9,25 +10,23 @@ import {
   recordTurn,
   type SessionStore,
 } from "./index.js";
-import { sinkLogger, tempDir } from "./test-util.js";
 
 const ID = "3f2b8c1e-9d4a-4e6b-8f00-1a2b3c4d5e6f";
 const NEW_ID = "0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d";
 
 let dir: string;
-let cleanup: () => Promise<void>;
 let store: SessionStore;
 let storeFile: string;
 let opts: ResolveResumeOptions;
 beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
+  dir = await tempDir("molecule-session-");
   const cwd = join(dir, "work");
   await mkdir(cwd);
   storeFile = join(dir, "state", "session.json");
   store = createSessionStore({ file: storeFile });
   opts = { agent: "claude-code", cwd, claudeDir: join(dir, "claude"), searchDirs: [] };
 });
-afterEach(() => cleanup());
+afterEach(() => removeDir(dir));
 
 async function transcript(forCwd: string, id: string, content = "{}\n"): Promise<void> {
   const projectDir = join(dir, "claude", "projects", await encodeProjectDir(forCwd));

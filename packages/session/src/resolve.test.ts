@@ -1,23 +1,22 @@
 import { mkdir, readdir, readFile, stat, symlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { removeDir, sinkLogger, tempDir } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { encodeProjectDir, type ResolveResumeOptions, resolveResume, SessionError } from "./index.js";
-import { sinkLogger, tempDir } from "./test-util.js";
 
 const ID = "3f2b8c1e-9d4a-4e6b-8f00-1a2b3c4d5e6f";
 const LINE = '{"type":"user","message":{"role":"user","content":"hi"}}\n';
 
 let dir: string;
-let cleanup: () => Promise<void>;
 let claudeDir: string;
 let cwd: string;
 beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
+  dir = await tempDir("molecule-session-");
   claudeDir = join(dir, "claude");
   cwd = join(dir, "work", "repo");
   await mkdir(cwd, { recursive: true });
 });
-afterEach(() => cleanup());
+afterEach(() => removeDir(dir));
 
 function options(extra: Partial<ResolveResumeOptions> = {}): ResolveResumeOptions {
   return { agent: "claude-code", cwd, claudeDir, searchDirs: [], ...extra };

@@ -1,16 +1,17 @@
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { removeDir, sinkLogger, tempDir } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createSessionStore, SessionError } from "./index.js";
-import { sinkLogger, tempDir } from "./test-util.js";
 
 const ID = "3f2b8c1e-9d4a-4e6b-8f00-1a2b3c4d5e6f";
 const ID2 = "0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d";
 
 let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => ({ dir, cleanup } = await tempDir()));
-afterEach(() => cleanup());
+beforeEach(async () => {
+  dir = await tempDir("molecule-session-");
+});
+afterEach(() => removeDir(dir));
 
 describe("createSessionStore", () => {
   it("is empty before anything is stored", async () => {

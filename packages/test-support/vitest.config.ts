@@ -1,0 +1,3 @@
+import { moleculeProject } from "../../vitest.shared.ts";
+
+export default moleculeProject("test-support");
