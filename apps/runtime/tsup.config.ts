@@ -1,3 +1,4 @@
 import { moleculeBuild } from "../../tsup.base";
 
-export default moleculeBuild({ entry: ["src/index.ts", "src/bin.ts"] });
+// `admin` is the `@molecule/runtime/admin` subpath: the admin socket's protocol (zod schemas and types).
+export default moleculeBuild({ entry: { index: "src/index.ts", bin: "src/bin.ts", admin: "src/admin/index.ts" } });

@@ -1,5 +1,7 @@
 import { request } from "undici";
 import * as z from "zod";
+import { agentCard } from "./agent-card.js";
+import { pause, type RuntimeContext } from "./context.js";
 import type { Logger } from "./logger.js";
 
 const RegisterResponse = z.looseObject({
@@ -81,4 +83,55 @@ export function registerHint(result: RegisterResult): string {
     return "the platform has a live token for this workspace and ours is missing or wrong: check <configs>/.auth_token or re-provision";
   if (result.status === undefined) return "the platform is unreachable: check PLATFORM_URL and the network";
   return "the platform failed; retrying with backoff";
+}
+
+/**
+ * Registration that retries with backoff until it succeeds or shutdown begins. Concurrent calls share
+ * the attempt in progress. Sets `ctx.state.registered`. @internal
+ */
+export function createRegistrar(ctx: RuntimeContext): (why: string) => Promise<void> {
+  let registering: Promise<void> | undefined;
+  return function register(why: string): Promise<void> {
+    if (registering) return registering;
+    const url = ctx.state.url;
+    const options: RegisterOptions = {
+      platformUrl: ctx.platformUrl,
+      workspaceId: ctx.workspaceId,
+      url,
+      agentCard: agentCard(ctx.config, url),
+      tokens: ctx.tokens,
+      logger: ctx.log,
+    };
+    registering = (async () => {
+      for (let attempt = 1; !ctx.halt.aborted; attempt += 1) {
+        const result = await registerOnce(options);
+        ctx.metrics.registerAttempts.inc({ result: result.ok ? "ok" : "failed" });
+        if (result.ok) {
+          ctx.state.registered = true;
+          ctx.log.info(
+            { event: "register.ok", why, attempt, tokenIssued: result.tokenIssued },
+            "registered with the platform",
+          );
+          return;
+        }
+        const waitMs = registerBackoffMs(attempt);
+        ctx.log.warn(
+          {
+            event: "register.failed",
+            why,
+            attempt,
+            status: result.status,
+            error: result.error,
+            retryInMs: waitMs,
+            hint: registerHint(result),
+          },
+          "register failed; retrying",
+        );
+        await pause(waitMs, ctx.halt);
+      }
+    })().finally(() => {
+      registering = undefined;
+    });
+    return registering;
+  };
 }

@@ -1,0 +1,62 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { WorkspaceConfig } from "@molecule/config";
+import type { SessionStore } from "@molecule/session";
+import type { Executor } from "./executor.js";
+import { createClaudeCodeExecutor } from "./executors/claude-code.js";
+import { createCommandExecutor } from "./executors/command.js";
+import type { Logger } from "./logger.js";
+
+/** The binary each known agent runtime runs when `runtime_config.command` does not say. */
+const AGENT_BINARY: Record<string, string> = { "claude-code": "claude", codex: "codex", "gemini-cli": "gemini" };
+
+export interface ChooseExecutorOptions {
+  config: WorkspaceConfig;
+  configDir: string;
+  /** The agent's cwd. */
+  workspaceDir: string;
+  env: NodeJS.ProcessEnv;
+  sessionStore: SessionStore;
+  logger: Logger;
+}
+
+async function readPromptFiles(configDir: string, files: readonly string[]): Promise<string> {
+  const parts: string[] = [];
+  for (const file of files) {
+    try {
+      parts.push((await readFile(join(configDir, file), "utf8")).trim());
+    } catch {
+      // preflight already warned about a missing prompt file
+    }
+  }
+  return parts.filter(Boolean).join("\n\n");
+}
+
+/** The built-in executor for `config.runtime`: Claude Code's own, or the generic command one. @internal */
+export async function chooseExecutor(options: ChooseExecutorOptions): Promise<Executor> {
+  const { config, env, workspaceDir } = options;
+  const timeoutMs = config.runtime_config.timeout * 1000;
+  if (config.runtime === "claude-code") {
+    const model = config.runtime_config.model ?? config.model;
+    return createClaudeCodeExecutor({
+      command: config.runtime_config.command ?? "claude",
+      cwd: workspaceDir,
+      env,
+      sessionStore: options.sessionStore,
+      timeoutMs,
+      ...(model ? { model } : {}),
+      systemPrompt: await readPromptFiles(options.configDir, config.prompt_files),
+      ...(config.effort ? { effort: config.effort } : {}),
+      extraArgs: config.runtime_config.args,
+      logger: options.logger,
+    });
+  }
+  return createCommandExecutor({
+    name: config.runtime,
+    command: config.runtime_config.command ?? AGENT_BINARY[config.runtime] ?? config.runtime,
+    args: config.runtime_config.args,
+    cwd: workspaceDir,
+    env,
+    timeoutMs,
+  });
+}

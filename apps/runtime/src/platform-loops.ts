@@ -1,0 +1,54 @@
+import { join } from "node:path";
+import { createDelegationPoller, createHeartbeat, type RuntimeMetadata } from "@molecule/heartbeat";
+import { onWedgeChange } from "@molecule/wedge";
+import type { RuntimeContext } from "./context.js";
+
+/**
+ * Starts the heartbeat (re-registering after an outage the platform lost us in) and the delegation
+ * poller, and keeps the wedge gauge current. Records them in `ctx.parts` for status and shutdown. @internal
+ */
+export function startPlatformLoops(ctx: RuntimeContext, register: (why: string) => Promise<void>): void {
+  const { config, log, platformUrl, stateDir, tokens, workspaceId } = ctx;
+  const metadata = (): RuntimeMetadata => ({
+    capabilities: {
+      heartbeat: true,
+      scheduler: false,
+      session: config.runtime === "claude-code",
+      status_mgmt: true,
+      retry: true,
+      activity_decoration: false,
+      channel_dispatch: false,
+    },
+  });
+  const heartbeat = createHeartbeat({
+    platformUrl,
+    workspaceId,
+    tokens,
+    intervalMs: config.heartbeat.interval_seconds * 1000,
+    jitter: config.heartbeat.jitter,
+    metadata,
+    tasks: ctx.tasks,
+    logger: log,
+  });
+  ctx.parts.heartbeat = heartbeat;
+  heartbeat.onOutageRecovered(() => {
+    ctx.state.registered = false;
+    void register("platform lost us or a long outage");
+  });
+  heartbeat.onUnauthorizedStreak(() => undefined);
+  heartbeat.start();
+  ctx.parts.offWedge = onWedgeChange((state) => {
+    ctx.metrics.wedged.set(state.wedged ? 1 : 0);
+  });
+  const poller = createDelegationPoller({
+    platformUrl,
+    workspaceId,
+    tokens,
+    intervalMs: config.delegation.poll_interval_seconds * 1000,
+    resultsFile: join(stateDir, "delegation_results.jsonl"),
+    stateDir,
+    logger: log,
+  });
+  ctx.parts.poller = poller;
+  poller.start();
+}

@@ -1,0 +1,97 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { resolveAdvertiseUrl } from "@molecule/config";
+import { isWedged, wedgeReason, wedgeState } from "@molecule/wedge";
+import { request } from "undici";
+import { agentCard } from "./agent-card.js";
+import { errorText, type RuntimeContext } from "./context.js";
+import { RuntimeError } from "./errors.js";
+import { createHttpServer, type Probe } from "./http.js";
+import { createA2AHandler } from "./turns.js";
+
+function livez(): Probe {
+  const state = wedgeState();
+  return state.wedged ? { ok: false, body: { wedged: true, reason: state.reason } } : { ok: true, body: { ok: true } };
+}
+
+/** `/readyz`: ready only when registered, not wedged, not draining and the gate's re-checks pass. */
+async function readyz(ctx: RuntimeContext): Promise<Probe> {
+  const reasons: string[] = [];
+  if (ctx.state.draining) reasons.push("draining: shutting down");
+  if (!ctx.state.registered) reasons.push("not registered with the platform yet");
+  if (isWedged()) reasons.push(`wedged: ${wedgeReason()}`);
+  const gated = await ctx.gate.check();
+  for (const failure of gated.failures) reasons.push(`${failure.code}: ${failure.title}`);
+  return reasons.length === 0 ? { ok: true, body: { ready: true } } : { ok: false, body: { ready: false, reasons } };
+}
+
+/** `/metrics`: the counters the heartbeat and poller keep become Prometheus counters (by difference). */
+function createMetricsRoute(ctx: RuntimeContext) {
+  const { metrics } = ctx;
+  let lastBeats = { ok: 0, failed: 0, unauthorized: 0 };
+  let lastDelegations = { delivered: 0, rejected: 0 };
+  return async () => {
+    const hb = ctx.parts.heartbeat?.stats();
+    if (hb) {
+      metrics.heartbeats.inc({ result: "ok" }, Math.max(0, hb.beatsOk - lastBeats.ok));
+      metrics.heartbeats.inc({ result: "failed" }, Math.max(0, hb.beatsFailed - lastBeats.failed));
+      // 401s: every rise of the streak is one more (the streak resets on success).
+      const streak = hb.unauthorizedStreak;
+      metrics.unauthorized.inc(Math.max(0, streak - lastBeats.unauthorized));
+      lastBeats = { ok: hb.beatsOk, failed: hb.beatsFailed, unauthorized: streak };
+    }
+    const dp = ctx.parts.poller?.stats();
+    if (dp) {
+      metrics.delegationsDelivered.inc(Math.max(0, dp.delivered - lastDelegations.delivered));
+      metrics.delegationsRejected.inc(Math.max(0, dp.rejected - lastDelegations.rejected));
+      lastDelegations = { delivered: dp.delivered, rejected: dp.rejected };
+    }
+    metrics.wedged.set(isWedged() ? 1 : 0);
+    metrics.activeTasks.set(ctx.tasks.snapshot().active);
+    return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+  };
+}
+
+/**
+ * Serves A2A and the probes on `host:port`, sets `ctx.state.url` to the advertised URL, and probes
+ * its own agent-card route before anyone is told about it. Throws `E_LISTEN` / `E_SELF_PROBE`. @internal
+ */
+export async function serveA2A(
+  ctx: RuntimeContext,
+  options: { host: string; port: number },
+): Promise<{ server: Server; port: number }> {
+  const { host, port } = options;
+  const server = createHttpServer({
+    a2a: createA2AHandler(ctx),
+    card: () => agentCard(ctx.config, ctx.state.url),
+    livez,
+    readyz: () => readyz(ctx),
+    metrics: createMetricsRoute(ctx),
+    onError: (error) => ctx.log.error({ event: "http.error", err: errorText(error) }, "request failed"),
+  });
+  await new Promise<void>((resolveListen, rejectListen) => {
+    server.once("error", rejectListen);
+    server.listen(port, host, () => {
+      server.off("error", rejectListen);
+      resolveListen();
+    });
+  }).catch((error: NodeJS.ErrnoException) => {
+    throw new RuntimeError({
+      code: "E_LISTEN",
+      message: `cannot listen on ${host}:${port} (${error.code ?? error.message}); set a2a.port in config.yaml to a free port, or 0 for any`,
+      cause: error,
+    });
+  });
+  const boundPort = (server.address() as AddressInfo).port;
+  ctx.state.url = resolveAdvertiseUrl(ctx.settings, boundPort);
+
+  // Probe our own agent-card route before telling the platform about it.
+  const probe = await request(`http://127.0.0.1:${boundPort}/.well-known/agent-card.json`, { headersTimeout: 5_000 });
+  await probe.body.text();
+  if (probe.statusCode !== 200) {
+    server.close();
+    throw new RuntimeError({ code: "E_SELF_PROBE", message: `own agent-card route answered ${probe.statusCode}` });
+  }
+  ctx.log.info({ event: "a2a.listening", port: boundPort, url: ctx.state.url }, "serving A2A");
+  return { server, port: boundPort };
+}
