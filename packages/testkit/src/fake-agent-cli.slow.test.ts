@@ -1,60 +1,31 @@
-import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import {
+  CLAUDE_BIN as CLAUDE,
+  OFFLINE_CLAUDE_ENV,
+  type ProcessResult,
+  removeDir,
+  runProcess,
+  tempDir,
+} from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { fakeAgentCli, startFakeModelApi } from "./index.js";
 
 // The fakes must look like the real Claude Code CLI: compare them with it (offline). Never skipped.
-const CLAUDE = resolve(import.meta.dirname, "../../../node_modules/.bin/claude");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let home: string;
 let cwd: string;
 let dir: string;
 beforeEach(async () => {
-  home = await mkdtemp(join(tmpdir(), "claude-home-"));
-  cwd = await mkdtemp(join(tmpdir(), "claude-cwd-"));
-  dir = await mkdtemp(join(tmpdir(), "fake-cli-"));
+  home = await tempDir("claude-home-");
+  cwd = await tempDir("claude-cwd-");
+  dir = await tempDir("fake-cli-");
 });
 afterEach(async () => {
-  for (const d of [home, cwd, dir]) await rm(d, { recursive: true, force: true });
+  for (const d of [home, cwd, dir]) await removeDir(d);
 });
 
-function run(bin: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(bin, args, {
-      cwd,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: home,
-        DISABLE_TELEMETRY: "1",
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-        DISABLE_AUTOUPDATER: "1",
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 50_000);
-    child.on("error", fail);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      done({ code, stdout, stderr });
-    });
-  });
+function run(bin: string, args: string[], env: Record<string, string> = {}): Promise<ProcessResult> {
+  const childEnv = { PATH: process.env.PATH ?? "", HOME: home, ...OFFLINE_CLAUDE_ENV, ...env };
+  return runProcess(bin, args, { cwd, env: childEnv, timeoutMs: 50_000 });
 }
 
 const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
@@ -64,7 +35,7 @@ describe("fakeAgentCli looks like the real CLI", { timeout: 120_000 }, () => {
   it("--version", async () => {
     const real = await run(CLAUDE, ["--version"]);
     const fake = await run(await fakeAgentCli({ dir }), ["--version"]);
-    expect(fake).toEqual({ code: real.code, stdout: real.stdout, stderr: "" });
+    expect(fake).toEqual({ code: real.code, signal: null, stdout: real.stdout, stderr: "" });
   });
 
   it("not-logged-in: same exit code, same text, same key fields in json", async () => {

@@ -1,43 +1,20 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type ProcessResult, runProcess } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type FakeAgentBehaviour, fakeAgentCli, readFakeAgentCalls, TestkitError } from "./index.js";
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
 
 function run(
   cli: string,
   args: string[],
   opts: { cwd?: string; env?: Record<string, string>; stdin?: string; timeoutMs?: number } = {},
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cli, args, {
-      cwd: opts.cwd ?? tmpdir(),
-      env: { PATH: process.env.PATH ?? "", ...opts.env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 10_000);
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-    if (opts.stdin !== undefined) child.stdin.end(opts.stdin);
+): Promise<ProcessResult> {
+  return runProcess(cli, args, {
+    cwd: opts.cwd ?? tmpdir(),
+    env: { PATH: process.env.PATH ?? "", ...opts.env },
+    input: opts.stdin,
+    timeoutMs: opts.timeoutMs ?? 10_000,
   });
 }
 

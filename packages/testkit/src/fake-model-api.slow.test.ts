@@ -1,17 +1,18 @@
-import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import {
+  CLAUDE_BIN,
+  modelRequestTexts,
+  OFFLINE_CLAUDE_ENV,
+  type ProcessResult,
+  removeDir,
+  runProcess,
+  tempDir,
+} from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type FakeModelApi, startFakeModelApi } from "./index.js";
 
 // The real Claude Code CLI, driven offline against the fake model API. Never skipped (CI runs it).
-const CLAUDE = resolve(import.meta.dirname, "../../../node_modules/.bin/claude");
 
-interface Turn {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+interface Turn extends ProcessResult {
   result: Record<string, unknown> | undefined;
 }
 
@@ -20,67 +21,35 @@ let cwd: string;
 let api: FakeModelApi | undefined;
 
 beforeEach(async () => {
-  home = await mkdtemp(join(tmpdir(), "claude-home-"));
-  cwd = await mkdtemp(join(tmpdir(), "claude-cwd-"));
+  home = await tempDir("claude-home-");
+  cwd = await tempDir("claude-cwd-");
 });
 
 afterEach(async () => {
   await api?.close();
   api = undefined;
-  await rm(home, { recursive: true, force: true });
-  await rm(cwd, { recursive: true, force: true });
+  await removeDir(home);
+  await removeDir(cwd);
 });
 
-function claude(baseUrl: string, args: string[], extraEnv: Record<string, string> = {}): Promise<Turn> {
-  return new Promise((done, fail) => {
-    const child = spawn(CLAUDE, ["-p", "--output-format", "json", ...args], {
-      cwd,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: home,
-        ANTHROPIC_BASE_URL: baseUrl,
-        ANTHROPIC_API_KEY: "test-key",
-        DISABLE_TELEMETRY: "1",
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-        DISABLE_AUTOUPDATER: "1",
-        CLAUDE_CODE_MAX_RETRIES: "2",
-        ...extraEnv,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 50_000);
-    child.on("error", fail);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      let result: Record<string, unknown> | undefined;
-      try {
-        result = JSON.parse(stdout) as Record<string, unknown>;
-      } catch {
-        result = undefined;
-      }
-      done({ code, stdout, stderr, result });
-    });
-  });
-}
-
-/** every text the request's `messages` carried, flattened */
-function texts(body: unknown): string[] {
-  const out: string[] = [];
-  const walk = (v: unknown) => {
-    if (typeof v === "string") out.push(v);
-    else if (Array.isArray(v)) for (const x of v) walk(x);
-    else if (typeof v === "object" && v !== null) for (const x of Object.values(v)) walk(x);
+async function claude(baseUrl: string, args: string[], extraEnv: Record<string, string> = {}): Promise<Turn> {
+  const env = {
+    PATH: process.env.PATH ?? "",
+    HOME: home,
+    ANTHROPIC_BASE_URL: baseUrl,
+    ANTHROPIC_API_KEY: "test-key",
+    ...OFFLINE_CLAUDE_ENV,
+    CLAUDE_CODE_MAX_RETRIES: "2",
+    ...extraEnv,
   };
-  walk(typeof body === "object" && body !== null && "messages" in body ? body.messages : undefined);
-  return out;
+  const run = await runProcess(CLAUDE_BIN, ["-p", "--output-format", "json", ...args], { cwd, env, timeoutMs: 50_000 });
+  let result: Record<string, unknown> | undefined;
+  try {
+    result = JSON.parse(run.stdout) as Record<string, unknown>;
+  } catch {
+    result = undefined;
+  }
+  return { ...run, result };
 }
 
 describe("the real Claude Code CLI against startFakeModelApi", { timeout: 120_000 }, () => {
@@ -102,7 +71,7 @@ describe("the real Claude Code CLI against startFakeModelApi", { timeout: 120_00
     expect(second.code).toBe(0);
     expect(second.result).toMatchObject({ is_error: false, result: "fake reply number 2", session_id: sessionId });
     const resumed = api.messages().at(-1);
-    const carried = texts(resumed?.body).join("\n");
+    const carried = modelRequestTexts(resumed?.body).join("\n");
     expect(carried).toContain("first question alpha");
     expect(carried).toContain("fake reply number 1");
     expect(carried).toContain("second question beta");
