@@ -1,16 +1,14 @@
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { CLAUDE_BIN, OFFLINE_CLAUDE_ENV, removeDir, runProcess, tempDir } from "@molecule/test-support";
 import { describe, expect, it } from "vitest";
 import { checkAgentAuth } from "./agent-auth.js";
 
 // The real Claude Code CLI (root devDependency, pinned 2.1.197). `claude auth status` reads the same
 // credentials file offline; these tests check that our token-free verdict agrees with the CLI's.
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-const claude = path.resolve(repoRoot, "node_modules/.bin/claude");
+const claude = CLAUDE_BIN;
 const present = existsSync(claude);
 const skipReason = "the Claude Code CLI is not installed at node_modules/.bin/claude (run pnpm install at the root)";
 if (!present && process.env.CI !== "true") console.warn(`skipping real-CLI auth tests: ${skipReason}`);
@@ -18,33 +16,18 @@ if (!present && process.env.CI !== "true") console.warn(`skipping real-CLI auth 
 const FAR = Date.parse("2100-01-01T00:00:00Z");
 
 async function cliLoggedIn(home: string): Promise<boolean> {
-  const cwd = await mkdtemp(path.join(os.tmpdir(), "auth-cli-cwd-"));
+  const cwd = await tempDir("auth-cli-cwd-");
   try {
-    const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(
-        claude,
-        ["auth", "status"],
-        {
-          cwd,
-          timeout: 20_000,
-          env: {
-            PATH: process.env.PATH ?? "",
-            HOME: home,
-            DISABLE_TELEMETRY: "1",
-            CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-            DISABLE_AUTOUPDATER: "1",
-          },
-        },
-        // exit 1 when logged out: the JSON on stdout is what we read
-        (error, out) => (out ? resolve(out) : reject(error ?? new Error("no output from claude auth status"))),
-      );
-    });
+    const env = { PATH: process.env.PATH ?? "", HOME: home, ...OFFLINE_CLAUDE_ENV };
+    // exit 1 when logged out: the JSON on stdout is what we read
+    const { stdout, stderr } = await runProcess(claude, ["auth", "status"], { cwd, env, timeoutMs: 20_000 });
+    if (!stdout) throw new Error(`no output from claude auth status; stderr: ${stderr}`);
     const status: unknown = JSON.parse(stdout);
     if (typeof status !== "object" || status === null || !("loggedIn" in status))
       throw new Error(`unexpected: ${stdout}`);
     return status.loggedIn === true;
   } finally {
-    await rm(cwd, { recursive: true, force: true });
+    await removeDir(cwd);
   }
 }
 

@@ -1,9 +1,9 @@
 import * as fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { sinkLogger } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AuthError } from "./errors.js";
-import type { AuthLogger } from "./logger.js";
 import type { TokenFileHandle, TokenStoreFs } from "./token-fs.js";
 import { createTokenStore } from "./token-store.js";
 
@@ -105,15 +105,6 @@ function faultyFs(failAt: number, mode: Mode) {
   return { fs, steps, injected: () => injected };
 }
 
-const silentSink = () => {
-  const lines: string[] = [];
-  const sink = (obj: object, msg?: string) => {
-    lines.push(`${JSON.stringify(obj)} ${msg ?? ""}`);
-  };
-  const logger: AuthLogger = { debug: sink, info: sink, warn: sink, error: sink };
-  return { logger, lines };
-};
-
 describe.each<[Mode, string | undefined]>([
   ["error", OLD],
   ["crash", OLD],
@@ -128,7 +119,7 @@ describe.each<[Mode, string | undefined]>([
       await fsp.mkdir(dir, { mode: 0o700 });
       if (old !== undefined) await fsp.writeFile(file, `${old}\n`, { mode: 0o600 });
       const faulty = faultyFs(failAt, mode);
-      const { logger, lines } = silentSink();
+      const { logger, text: logText } = sinkLogger();
       const store = createTokenStore({ configsDir: dir, env: {}, fs: faulty.fs, logger });
 
       const outcome = await store.save(NEW).then(
@@ -166,7 +157,7 @@ describe.each<[Mode, string | undefined]>([
       expect(await fsp.readFile(file, "utf8"), where).toBe(`${NEW}\n`);
 
       // Nothing secret reached a log line or an error message.
-      const text = [...lines, outcome instanceof Error ? `${outcome.message} ${outcome.stack}` : ""].join("\n");
+      const text = [logText(), outcome instanceof Error ? `${outcome.message} ${outcome.stack}` : ""].join("\n");
       expect(text, where).not.toContain(NEW);
       if (old !== undefined) expect(text, where).not.toContain(old);
     }

@@ -1,11 +1,11 @@
 import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { sinkLogger } from "@molecule/test-support";
 import { createFakeClock } from "@molecule/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { checkAgentAuth } from "./agent-auth.js";
 import { AuthError } from "./errors.js";
-import type { AuthLogger } from "./logger.js";
 import { createTokenStore, type TokenStore } from "./token-store.js";
 
 const T1 = "tok1-Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eA";
@@ -14,19 +14,6 @@ const T2 = "tok2-cm90YXRlZHJvdGF0ZWRyb3RhdGVkcm90YXRlZA";
 let dir: string;
 let file: string;
 const stores: TokenStore[] = [];
-
-/** A pino-shaped logger that records every call, at every level. */
-function sinkLogger() {
-  const records: Array<{ level: string; obj: object; msg: string | undefined }> = [];
-  const at =
-    (level: string) =>
-    (obj: object, msg?: string): void => {
-      records.push({ level, obj, msg });
-    };
-  const logger: AuthLogger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
-  const text = () => records.map((r) => `${r.level} ${JSON.stringify(r.obj)} ${r.msg ?? ""}`).join("\n");
-  return { logger, records, text };
-}
 
 /** Everything an error could show: message, stack, own fields, and the same for its cause chain. */
 function errorText(error: unknown): string {
@@ -57,7 +44,7 @@ describe("loose mode", () => {
   it("warns once when the token file is group/world readable, naming the file, the mode and the fix", async () => {
     await writeFile(file, T1);
     await chmod(file, 0o644);
-    const { logger, records } = sinkLogger();
+    const { logger, lines: records } = sinkLogger();
     const s = createTokenStore({ configsDir: dir, env: {}, logger });
     expect(await s.get()).toBe(T1);
     await rename(await writeTemp(T2, 0o644), file); // re-read of another loose file
@@ -71,7 +58,7 @@ describe("loose mode", () => {
   });
 
   it("does not warn for a 0600 or 0400 file", async () => {
-    const { logger, records } = sinkLogger();
+    const { logger, lines: records } = sinkLogger();
     await writeFile(file, T1, { mode: 0o600 });
     await createTokenStore({ configsDir: dir, env: {}, logger }).get();
     await chmod(file, 0o400);

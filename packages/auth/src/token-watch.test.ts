@@ -2,9 +2,9 @@ import { watch as nodeFsWatch } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { sinkLogger, waitFor } from "@molecule/test-support";
 import { createFakeClock, type FakeClock } from "@molecule/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { AuthLogger } from "./logger.js";
 import { createTokenStore, type TokenStore, type TokenStoreOptions } from "./token-store.js";
 
 const T1 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
@@ -254,11 +254,8 @@ describe("watch", () => {
 
   it("a listener that throws is logged (without the token) and the others still run", async () => {
     await writeFile(file, T1, { mode: 0o600 });
-    const lines: string[] = [];
-    const sink = (level: string) => (obj: object, msg?: string) =>
-      lines.push(`${level} ${JSON.stringify(obj)} ${msg ?? ""}`);
-    const logger: AuthLogger = { debug: sink("debug"), info: sink("info"), warn: sink("warn"), error: sink("error") };
-    const s = watched({ logger });
+    const sink = sinkLogger();
+    const s = watched({ logger: sink.logger });
     await s.get();
     s.onRotated((token) => {
       throw new Error(`cannot use ${token}`);
@@ -266,27 +263,18 @@ describe("watch", () => {
     const rotated = nextRotation(s);
     await replace(file, T2);
     expect(await rotated).toBe(T2);
-    expect(lines.some((l) => l.includes("token.listener_failed"))).toBe(true);
-    expect(lines.join("\n")).not.toContain(T2);
+    expect(sink.events()).toContain("token.listener_failed");
+    expect(sink.text()).not.toContain(T2);
   });
 });
 
 /** Waits until the next stat poll is armed (the previous one, if any, has finished its check). */
-const armed = (clock: FakeClock) => waitFor(() => clock.pending() === 1);
+const armed = (clock: FakeClock) => waitFor(() => clock.pending() === 1, 5_000, 5);
 /** Runs exactly one stat poll to completion. */
 async function pollOnce(clock: FakeClock) {
   await armed(clock);
   await clock.advance(5_000);
   await armed(clock);
-}
-
-/** Polls a condition across real event-loop turns (for fs work that runs after a fake-clock tick). */
-async function waitFor(condition: () => boolean, limitMs = 5_000) {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > limitMs) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 const idle = () => new Promise((resolve) => setTimeout(resolve, 50));
