@@ -1,7 +1,12 @@
 const MARKER = Symbol.for("molecule.error.ConfigError");
 
 /** Codes a `ConfigError` (or one of its field problems) carries. */
-export type ConfigErrorCode = "E_CONFIG_MISSING" | "E_CONFIG_YAML" | "E_CONFIG_INVALID" | "E_CONFIG_PATH_ESCAPE";
+export type ConfigErrorCode =
+  | "E_CONFIG_MISSING"
+  | "E_CONFIG_YAML"
+  | "E_CONFIG_INVALID"
+  | "E_CONFIG_PATH_ESCAPE"
+  | "E_CONFIG_TOO_LARGE";
 
 /** One thing wrong with one field of config.yaml. */
 export interface ConfigFieldProblem {
@@ -19,8 +24,9 @@ export interface ConfigFieldProblem {
 /**
  * Thrown by `loadConfig` when config.yaml cannot be used: missing (`E_CONFIG_MISSING`), not valid
  * YAML (`E_CONFIG_YAML`, with line and column), failing the schema (`E_CONFIG_INVALID`) or naming a
- * path outside the config directory (`E_CONFIG_PATH_ESCAPE`). The message names the file, the
- * line or field, and the fix.
+ * path outside the config directory (`E_CONFIG_PATH_ESCAPE`); or too large or too complex to be a
+ * config (`E_CONFIG_TOO_LARGE`: over 1 MiB, 10,000 keys, 64 levels of nesting or 100 aliases). The
+ * message names the file, the line or field, and the fix.
  */
 export class ConfigError extends Error {
   readonly code: ConfigErrorCode;

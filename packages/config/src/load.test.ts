@@ -43,11 +43,12 @@ describe("loadConfig", () => {
       tools: [],
       prompt_files: ["system-prompt.md"],
       shared_context: [],
-      a2a: { port: 8000, streaming: true, push_notifications: true },
+      a2a: { port: 8000, streaming: true, push_notifications: false, max_connections: 256 },
       max_concurrent_tasks: 1,
       queue_size: 16,
       delegation: { retry_attempts: 3, retry_delay: 5, timeout: 120, escalate: true, poll_interval_seconds: 30 },
-      heartbeat: { interval_seconds: 30, jitter: 0.1 },
+      heartbeat: { interval_seconds: 30, jitter: 0.1, ttl_seconds: 180 },
+      sessions: { max_contexts: 256 },
       task_budget: 0,
     });
     expect(config.effort).toBeUndefined();
@@ -66,7 +67,7 @@ describe("loadConfig", () => {
     await write("runtime: codex\na2a:\n  port: 0\nruntime_config:\n  required_env_any_of: [[A, B]]\neffort: xhigh\n");
     const { config } = await loadConfig(dir, { env: {} });
     expect(config.runtime).toBe("codex");
-    expect(config.a2a).toEqual({ port: 0, streaming: true, push_notifications: true });
+    expect(config.a2a).toEqual({ port: 0, streaming: true, push_notifications: false, max_connections: 256 });
     expect(config.runtime_config.required_env_any_of).toEqual([["A", "B"]]);
     expect(config.effort).toBe("xhigh");
   });

@@ -1,9 +1,11 @@
-import { readFile, realpath } from "node:fs/promises";
+import { realpath } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { type Document, LineCounter, parseDocument } from "yaml";
+import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
+import { CONFIG_LIMITS, documentViolation, flowDepthViolation, positionOf, readBounded } from "./bounds.js";
 import { ConfigError, type ConfigFieldProblem } from "./errors.js";
-import { KNOWN_KEYS, type WorkspaceConfig, workspaceConfigSchema } from "./schema.js";
+import { type WorkspaceConfig, workspaceConfigSchema } from "./schema.js";
+import { collectWarnings } from "./warnings.js";
 
 /** The file `loadConfig` reads inside the config directory. */
 export const CONFIG_FILE_NAME = "config.yaml";
@@ -43,9 +45,9 @@ export async function loadConfig(dir: string, options: LoadConfigOptions = {}): 
   const configDir = resolve(dir);
   const file = join(configDir, CONFIG_FILE_NAME);
 
-  let text: string;
+  let read: Awaited<ReturnType<typeof readBounded>>;
   try {
-    text = await readFile(file, "utf8");
+    read = await readBounded(file, CONFIG_LIMITS.maxBytes);
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException | undefined)?.code;
     const absent = code === "ENOENT" || code === "ENOTDIR";
@@ -62,8 +64,35 @@ export async function loadConfig(dir: string, options: LoadConfigOptions = {}): 
     });
   }
 
+  if ("tooLarge" in read) {
+    throw new ConfigError({
+      code: "E_CONFIG_TOO_LARGE",
+      file,
+      message: `${file} is larger than ${CONFIG_LIMITS.maxBytes / 1024} KiB. Fix: keep config.yaml small; put long prompts in prompt files (prompt_files, initial_prompt_file) instead.`,
+      fix: "Keep config.yaml small; put long prompts in prompt files (prompt_files, initial_prompt_file) instead.",
+    });
+  }
+  const { text } = read;
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  const tooDeep = flowDepthViolation(text, CONFIG_LIMITS.maxDepth);
+  // uniqueKeys is checked by documentViolation: the parser's own check is quadratic in the keys.
+  const doc = tooDeep ? undefined : parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: false });
+  const violation = tooDeep ?? (doc && doc.errors.length === 0 ? documentViolation(doc, CONFIG_LIMITS) : undefined);
+  if (violation || !doc) {
+    const where = positionOf(text, violation?.offset);
+    const at = where.line === undefined ? "" : ` line ${where.line}, column ${where.column}`;
+    const duplicate = violation?.kind === "duplicate-key";
+    const fix = duplicate
+      ? "Remove one of the two entries (a key may appear once per mapping)."
+      : `Keep config.yaml plain: at most ${CONFIG_LIMITS.maxKeys} keys, ${CONFIG_LIMITS.maxDepth} levels of nesting and ${CONFIG_LIMITS.maxAliases} aliases.`;
+    throw new ConfigError({
+      code: duplicate ? "E_CONFIG_YAML" : "E_CONFIG_TOO_LARGE",
+      file,
+      message: `${file}${at}: ${duplicate ? "not valid YAML: " : "refused: "}${violation?.message ?? "too complex"}. Fix: ${fix}`,
+      fix,
+      ...where,
+    });
+  }
   const yamlError = doc.errors[0];
   if (yamlError) {
     const pos = yamlError.linePos?.[0];
@@ -88,7 +117,20 @@ export async function loadConfig(dir: string, options: LoadConfigOptions = {}): 
     return undefined;
   };
 
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: CONFIG_LIMITS.maxAliases }) ?? {};
+  } catch (cause) {
+    // yaml counts what aliases expand to: a few aliases of aliases can still explode.
+    const fix = `Keep config.yaml plain: at most ${CONFIG_LIMITS.maxAliases} aliases, and no aliases of aliases that multiply.`;
+    throw new ConfigError({
+      code: "E_CONFIG_TOO_LARGE",
+      file,
+      message: `${file}: refused: aliases expand too far. Fix: ${fix}`,
+      fix,
+      cause,
+    });
+  }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     const problem: ConfigFieldProblem = {
       code: "E_CONFIG_INVALID",
@@ -273,99 +315,4 @@ async function pathProblems(dir: string, raw: Record<string, unknown>): Promise<
 function inside(base: string, target: string): boolean {
   const rel = relative(base, target);
   return rel !== "" && rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel);
-}
-
-function collectWarnings(
-  doc: Document,
-  raw: Record<string, unknown>,
-  lineOf: (path: Path) => number | undefined,
-): ConfigWarning[] {
-  const warnings: ConfigWarning[] = [];
-  const add = (w: Omit<ConfigWarning, "line">, path: Path) => {
-    const line = lineOf(path);
-    warnings.push({ ...w, ...(line === undefined ? {} : { line }) });
-  };
-
-  for (const [section, known] of Object.entries(KNOWN_KEYS)) {
-    const mapping = section === "" ? raw : raw[section];
-    if (typeof mapping !== "object" || mapping === null || Array.isArray(mapping)) continue;
-    for (const key of Object.keys(mapping)) {
-      if (known.includes(key)) continue;
-      const field = section === "" ? key : `${section}.${key}`;
-      const hint = suggest(key, known) ?? (section === "" ? nestedHome(key) : undefined);
-      add(
-        {
-          code: "W_CONFIG_UNKNOWN_KEY",
-          field,
-          message: `unknown key ${field} is ignored${hint ? ` (did you mean ${hint}?)` : ""}`,
-          fix: hint
-            ? `rename ${field} to ${hint}`
-            : `remove ${field}, or check the spelling against the config reference`,
-        },
-        section === "" ? [key] : [section, key],
-      );
-    }
-  }
-
-  const rc = raw.runtime_config;
-  if (typeof rc === "object" && rc !== null) {
-    for (const key of ["auth_token_env", "auth_token_file"] as const) {
-      if ((rc as Record<string, unknown>)[key] === undefined) continue;
-      add(
-        {
-          code: "W_CONFIG_DEPRECATED",
-          field: `runtime_config.${key}`,
-          message: `runtime_config.${key} is deprecated`,
-          fix: "list the agent's credential variables in runtime_config.required_env_any_of instead",
-        },
-        ["runtime_config", key],
-      );
-    }
-  }
-
-  for (const w of doc.warnings) {
-    const line = w.linePos?.[0]?.line;
-    warnings.push({
-      code: "W_CONFIG_YAML",
-      field: "",
-      ...(line === undefined ? {} : { line }),
-      message: w.message.split("\n")[0] ?? w.message,
-      fix: "correct the YAML at that spot",
-    });
-  }
-  return warnings;
-}
-
-function nestedHome(key: string): string | undefined {
-  for (const [section, known] of Object.entries(KNOWN_KEYS)) {
-    if (section !== "" && known.includes(key)) return `${section}.${key}`;
-  }
-  return undefined;
-}
-
-function suggest(key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.max(1, Math.floor(key.length / 3)) + 1;
-  for (const candidate of known) {
-    const d = distance(key.toLowerCase(), candidate);
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-/** Levenshtein distance. */
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i += 1) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j += 1) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
 }

@@ -27,8 +27,17 @@ const runtimeConfigSchema = z.looseObject({
 const a2aSchema = z.looseObject({
   /** 0 picks a free port. */
   port: z.int().min(0).max(65535).default(8000),
+  /** `message/stream` / `SendStreamingMessage` (SSE); false turns them off and the card says so. */
   streaming: z.boolean().default(true),
-  push_notifications: z.boolean().default(true),
+  /** A2A push notifications: not implemented by the daemon; true only warns in preflight. */
+  push_notifications: z.boolean().default(false),
+  /** Open connections the A2A server accepts at once (turns, queue, streams and probes included). */
+  max_connections: z.int().min(1).default(256),
+});
+
+const sessionsSchema = z.looseObject({
+  /** Conversations (A2A contexts) remembered; the least recently used beyond this are forgotten. */
+  max_contexts: z.int().min(1).default(256),
 });
 
 const delegationSchema = z.looseObject({
@@ -45,6 +54,8 @@ const heartbeatSchema = z.looseObject({
   interval_seconds: z.number().positive().default(30),
   /** Fraction of the interval (0–1) each beat is spread by. */
   jitter: z.number().min(0).max(1).default(0.1),
+  /** The platform's liveness TTL: an outage longer than this ends with a re-register. */
+  ttl_seconds: z.number().positive().default(180),
 });
 
 /** The schema of a workspace's config.yaml. Unknown keys are kept (and reported as warnings by `loadConfig`). */
@@ -73,6 +84,7 @@ export const workspaceConfigSchema = z.looseObject({
   queue_size: z.int().min(0).default(16),
   delegation: delegationSchema.default(() => delegationSchema.parse({})),
   heartbeat: heartbeatSchema.default(() => heartbeatSchema.parse({})),
+  sessions: sessionsSchema.default(() => sessionsSchema.parse({})),
   effort: z.enum(EFFORT_LEVELS).optional(),
   /** Tokens per task; 0 = no budget, otherwise at least 20000. */
   task_budget: z
@@ -94,4 +106,5 @@ export const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   a2a: Object.keys(a2aSchema.shape),
   delegation: Object.keys(delegationSchema.shape),
   heartbeat: Object.keys(heartbeatSchema.shape),
+  sessions: Object.keys(sessionsSchema.shape),
 };
