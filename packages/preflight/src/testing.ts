@@ -1,28 +1,17 @@
 // Test helpers (not exported from the package).
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { chmod, writeFile } from "node:fs/promises";
 import {
   resolveSettings,
   type WorkspaceConfig,
   type WorkspaceConfigInput,
   workspaceConfigSchema,
 } from "@molecule/config";
+import { OFFLINE_CLAUDE_ENV } from "@molecule/test-support";
 import { runPreflight } from "./run.js";
 import type { Check, Env, PreflightOptions, PreflightReport } from "./types.js";
 
 export const WORKSPACE_ID = "3f2c1b7e-9a4d-4c2e-8f1a-0b6d5e7c9a21";
-export const REPO_ROOT = resolve(__dirname, "../../..");
-export const REAL_CLAUDE_DIR = join(REPO_ROOT, "node_modules/.bin");
-
-/** A temp directory removed by the returned cleanup. */
-export async function tempDir(prefix = "molecule-preflight-"): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
-}
-
-export async function removeDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
-}
+export { CLAUDE_BIN_DIR as REAL_CLAUDE_DIR, removeDir, tempDir } from "@molecule/test-support";
 
 export function config(input: WorkspaceConfigInput = {}, raw: Partial<Record<keyof WorkspaceConfig, unknown>> = {}) {
   // `raw` overrides values after parsing, to feed checks values the schema would refuse.
@@ -36,9 +25,7 @@ export function baseEnv(home: string, extra: Env = {}): Env {
     PATH: "/usr/bin:/bin",
     WORKSPACE_ID,
     PLATFORM_URL: "http://localhost:8080",
-    DISABLE_TELEMETRY: "1",
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-    DISABLE_AUTOUPDATER: "1",
+    ...OFFLINE_CLAUDE_ENV,
     ...extra,
   };
 }
