@@ -2,8 +2,9 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createFakeClock } from "@molecule/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { agentAuthCheck, workspaceChecks } from "./index.js";
+import { agentAuthCheck } from "./agent-checks.js";
 import { baseEnv, config, removeDir, runOne, tempDir } from "./testing.js";
+import { workspaceChecks } from "./workspace.js";
 
 let home: string;
 beforeEach(async () => {

@@ -2,7 +2,7 @@ import { access, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createFakeClock } from "@molecule/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { agentBinaryCheck } from "./index.js";
+import { agentBinaryCheck } from "./agent-checks.js";
 import { baseEnv, config, REAL_CLAUDE_DIR, removeDir, runOne, tempDir, writeScript } from "./testing.js";
 
 let home: string;

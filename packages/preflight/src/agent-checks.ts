@@ -2,25 +2,26 @@ import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { delimiter, isAbsolute, join, resolve } from "node:path";
-import { checkAgentAuth } from "@molecule/auth";
+import { type AgentDescriptor, checkAgentAuth } from "@molecule/auth";
 import type { WorkspaceConfig } from "@molecule/config";
 import type { Clock } from "./clock.js";
+import { knownBadVersionIssues } from "./known-bad.js";
 import { defineCheck } from "./run.js";
-import { AGENT_BINARIES, RELOGIN_FIX } from "./runtimes.js";
+import { agentFor, COMMAND_RUNTIME } from "./runtimes.js";
 import type { CheckIssue, Env } from "./types.js";
 
-/** How long `<bin> --version` may take, ms. */
+/** How long `<bin> --version` may take, ms. @internal */
 export const AGENT_VERSION_TIMEOUT_MS = 5_000;
 
-/** The env switch that turns the agent auth gate off (emergency use). */
+/** The env switch that turns the agent auth gate off (emergency use). @internal */
 export const CHECK_AUTH_ENV = "MOLECULE_PREFLIGHT_CHECK_AUTH";
 
 /** The binary a config runs: an absolute `runtime_config.command` wins, else the runtime's agent. @internal */
-export function agentCommandFor(config: WorkspaceConfig): string | undefined {
+export function agentCommandFor(config: WorkspaceConfig, agents: readonly AgentDescriptor[]): string | undefined {
   const command = config.runtime_config.command?.trim();
   if (command && isAbsolute(command)) return command;
-  if (config.runtime === "command") return command || undefined;
-  return AGENT_BINARIES[config.runtime];
+  if (config.runtime === COMMAND_RUNTIME) return command || undefined;
+  return agentFor(agents, config.runtime)?.binary;
 }
 
 async function isExecutableFile(path: string): Promise<boolean> {
@@ -59,16 +60,17 @@ function firstLine(text: string): string {
   return trimmed.length > 200 ? `${trimmed.slice(0, 200)}…` : trimmed;
 }
 
-/** Runs `<bin> --version`, killing it (and its process group) after `timeoutMs` on `clock`. @internal */
+/** Runs `<bin> <args>` (e.g. `--version`), killing it (and its process group) after `timeoutMs` on `clock`. @internal */
 export function runVersion(
   bin: string,
+  args: readonly string[],
   options: { env: Env; clock: Clock; timeoutMs: number; signal?: AbortSignal },
 ): Promise<VersionResult> {
   return new Promise((resolvePromise) => {
     let stdout = "";
     let stderr = "";
     let settled = false;
-    const child = spawn(bin, ["--version"], {
+    const child = spawn(bin, [...args], {
       env: { ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
       detached: process.platform !== "win32",
@@ -112,17 +114,19 @@ export function runVersion(
 }
 
 /**
- * The agent binary exists (an absolute `runtime_config.command`, else the runtime's agent through
- * `PATH`) and answers `--version` within 5 s; the version string is the check's detail. For the
+ * The agent binary exists (an absolute `runtime_config.command`, else the runtime's agent's
+ * `binary` through `PATH`) and answers its `versionArgs` within 5 s; the version string is the
+ * check's detail, and a version in one of the agent's `knownBadVersions` ranges warns. For the
  * `command` runtime only existence is checked (an arbitrary command may not know `--version`).
  */
 export const agentBinaryCheck = defineCheck({
   name: "agent-binary",
   timeoutMs: AGENT_VERSION_TIMEOUT_MS + 5_000,
-  async run({ config, env, clock, signal }) {
-    const command = agentCommandFor(config);
+  async run({ config, env, clock, signal, agents }) {
+    const agent = agentFor(agents, config.runtime);
+    const command = agentCommandFor(config, agents);
     if (command === undefined) {
-      if (config.runtime === "command") {
+      if (config.runtime === COMMAND_RUNTIME) {
         return {
           issues: [
             {
@@ -149,22 +153,25 @@ export const agentBinaryCheck = defineCheck({
             code: "E_AGENT_BINARY_MISSING",
             title: "Agent binary not found",
             detail: `${where} (runtime ${config.runtime})`,
-            fix:
-              config.runtime === "claude-code"
-                ? "Install Claude Code (npm install -g @anthropic-ai/claude-code) so `claude` is on PATH, or set runtime_config.command to its absolute path."
-                : `Install ${command} so it is on PATH, or set runtime_config.command to its absolute path.`,
+            fix: agent?.installHint
+              ? `${agent.installHint} Or set runtime_config.command to its absolute path.`
+              : `Install ${command} so it is on PATH, or set runtime_config.command to its absolute path.`,
           },
         ],
       };
     }
-    if (config.runtime === "command") return { detail: bin };
+    if (config.runtime === COMMAND_RUNTIME) return { detail: bin };
 
-    const result = await runVersion(bin, { env, clock, timeoutMs: AGENT_VERSION_TIMEOUT_MS, signal });
-    if (result.kind === "ok") return { detail: result.version };
+    const args = agent?.versionArgs ?? ["--version"];
+    const shown = `${bin} ${args.join(" ")}`;
+    const result = await runVersion(bin, args, { env, clock, timeoutMs: AGENT_VERSION_TIMEOUT_MS, signal });
+    if (result.kind === "ok") {
+      return { detail: result.version, issues: agent ? knownBadVersionIssues(agent, result.version) : [] };
+    }
     const issue = (detail: string, fix: string): CheckIssue => ({
       severity: "fail",
       code: result.kind === "timeout" ? "E_AGENT_VERSION_TIMEOUT" : "E_AGENT_VERSION_FAILED",
-      title: "Agent binary does not answer --version",
+      title: `Agent binary does not answer ${args.join(" ")}`,
       detail,
       fix,
     });
@@ -173,7 +180,7 @@ export const agentBinaryCheck = defineCheck({
         return {
           issues: [
             issue(
-              `${bin} --version did not answer within ${AGENT_VERSION_TIMEOUT_MS / 1000} s (killed)`,
+              `${shown} did not answer within ${AGENT_VERSION_TIMEOUT_MS / 1000} s (killed)`,
               "Check that the agent is installed completely (for Claude Code its postinstall step must have run) and is not waiting on input or the network.",
             ),
           ],
@@ -182,8 +189,8 @@ export const agentBinaryCheck = defineCheck({
         return {
           issues: [
             issue(
-              `${bin} --version exited with ${result.code === null ? `signal ${result.signal}` : `code ${result.code}`}${result.output ? `: ${result.output}` : ""}`,
-              "Reinstall the agent CLI; run it by hand with --version to see why it fails.",
+              `${shown} exited with ${result.code === null ? `signal ${result.signal}` : `code ${result.code}`}${result.output ? `: ${result.output}` : ""}`,
+              `Reinstall the agent CLI; run ${shown} by hand to see why it fails.`,
             ),
           ],
         };
@@ -209,13 +216,14 @@ function authGateOff(env: Env): boolean {
 }
 
 /**
- * The token-free, network-free auth gate (`checkAgentAuth` from @molecule/auth) for the runtime's
- * agent: a not-ok state fails with a re-login fix; `expiring` and `refreshable` warn with the time
- * left. `MOLECULE_PREFLIGHT_CHECK_AUTH=false` turns it off (a warning says so).
+ * The token-free, network-free auth gate for the runtime's agent (`checkAgentAuth` from
+ * @molecule/auth with the descriptor's `authProbe`): a not-ok state fails with the descriptor's
+ * `reloginHint` as the fix; `expiring` and `refreshable` warn with the time left.
+ * `MOLECULE_PREFLIGHT_CHECK_AUTH=false` turns it off (a warning says so).
  */
 export const agentAuthCheck = defineCheck({
   name: "agent-auth",
-  async run({ config, env, clock }) {
+  async run({ config, env, clock, agents }) {
     if (authGateOff(env)) {
       return {
         issues: [
@@ -231,10 +239,11 @@ export const agentAuthCheck = defineCheck({
       };
     }
     const agent = config.runtime;
-    const relogin = RELOGIN_FIX[agent];
-    if (relogin === undefined) return { skip: `no credential probe for runtime ${agent}` };
+    const descriptor = agentFor(agents, agent);
+    if (descriptor === undefined) return { skip: `no credential probe for runtime ${agent}` };
+    const relogin = descriptor.reloginHint;
 
-    const result = await checkAgentAuth({ agent, env: { ...env }, clock });
+    const result = await checkAgentAuth({ agent, probe: descriptor.authProbe, env: { ...env }, clock });
     const issues: CheckIssue[] = [];
     if (!result.ok) {
       issues.push({

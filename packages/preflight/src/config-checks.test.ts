@@ -12,7 +12,7 @@ import {
   runtimeCheck,
   skillsCheck,
   taskBudgetCheck,
-} from "./index.js";
+} from "./config-checks.js";
 import { baseEnv, config, removeDir, runOne, tempDir } from "./testing.js";
 
 let dir: string;

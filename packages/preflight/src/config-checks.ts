@@ -2,7 +2,7 @@ import { access, readFile, stat } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { EFFORT_LEVELS } from "@molecule/config";
 import { defineCheck } from "./run.js";
-import { AGENT_CREDENTIAL_ENV } from "./runtimes.js";
+import { agentFor } from "./runtimes.js";
 import type { CheckIssue, Env } from "./types.js";
 
 const set = (env: Env, name: string): boolean => (env[name]?.trim() ?? "") !== "";
@@ -86,12 +86,12 @@ export const requiredEnvAnyOfCheck = defineCheck({
 /** The deprecated `runtime_config.auth_token_file` exists and is readable, unless the env alternative is set. */
 export const authTokenFileCheck = defineCheck({
   name: "auth-token-file",
-  async run({ config, configDir, env }) {
+  async run({ config, configDir, env, agents }) {
     const file = config.runtime_config.auth_token_file;
     if (file === undefined) return { detail: "not configured" };
     const path = isAbsolute(file) ? file : resolve(configDir, file);
     const tokenEnv = config.runtime_config.auth_token_env;
-    const alternatives = tokenEnv ? [tokenEnv] : (AGENT_CREDENTIAL_ENV[config.runtime] ?? []);
+    const alternatives = tokenEnv ? [tokenEnv] : (agentFor(agents, config.runtime)?.credentialEnv ?? []);
     const envAlternative = alternatives.find((name) => set(env, name));
     let problem: string | undefined;
     try {

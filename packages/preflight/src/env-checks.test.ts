@@ -1,7 +1,7 @@
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { environmentCheck, platformTokenCheck, platformUrlCheck, workspaceIdCheck } from "./index.js";
+import { environmentCheck, platformTokenCheck, platformUrlCheck, workspaceIdCheck } from "./env-checks.js";
 import { baseEnv, removeDir, runOne, tempDir, WORKSPACE_ID } from "./testing.js";
 
 let dir: string;

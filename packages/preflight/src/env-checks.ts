@@ -5,7 +5,7 @@ import { resolveSettings, type SettingsIssue } from "@molecule/config";
 import { defineCheck } from "./run.js";
 import type { CheckIssue, PreflightContext } from "./types.js";
 
-/** The platform token file inside `CONFIGS_DIR`. */
+/** The platform token file inside `CONFIGS_DIR`. @internal */
 export const PLATFORM_TOKEN_FILE = ".auth_token";
 
 const asIssue = (issue: SettingsIssue, title: string): CheckIssue => ({

@@ -1,8 +1,15 @@
 const MARKER = Symbol.for("molecule.error.PreflightError");
 
-export type PreflightErrorCode = "E_PREFLIGHT_BAD_CHECK" | "E_PREFLIGHT_DUPLICATE_CHECK";
+export type PreflightErrorCode =
+  | "E_PREFLIGHT_BAD_CHECK"
+  | "E_PREFLIGHT_DUPLICATE_CHECK"
+  | "E_PREFLIGHT_BAD_OPTIONS"
+  | "E_PREFLIGHT_UNKNOWN_CHECK";
 
-/** Thrown for a programming error: a check without a name or run function, or two checks with one name. */
+/**
+ * Thrown for a programming error: a check without a name or run function, two checks with one
+ * name, or `workspaceChecks` options naming a check that does not exist.
+ */
 export class PreflightError extends TypeError {
   readonly code: PreflightErrorCode;
   readonly [MARKER] = true;

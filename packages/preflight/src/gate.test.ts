@@ -2,7 +2,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createFakeClock } from "@molecule/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { agentAuthCheck, createPreflightGate, defineCheck } from "./index.js";
+import { agentAuthCheck } from "./agent-checks.js";
+import { createPreflightGate, defineCheck } from "./index.js";
 import { baseEnv, config, removeDir, tempDir } from "./testing.js";
 
 let home: string;

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { isAuthFailureText } from "@molecule/auth";
+import { homedir } from "node:os";
+import { AGENTS, type AgentDescriptor, isAuthFailureText } from "@molecule/auth";
 import { type Clock, realClock } from "./clock.js";
 import { runPreflight } from "./run.js";
-import { RELOGIN_FIX } from "./runtimes.js";
+import { agentFor } from "./runtimes.js";
 import type { Check, Env, Issue, PreflightOptions, PreflightReport } from "./types.js";
 
 export interface PreflightGateOptions {
@@ -36,28 +36,21 @@ export interface PreflightGate {
 /** The name under which the observed failure is reported (the same as the token-free check). */
 const AUTH_CHECK = "agent-auth";
 
-const CREDENTIAL_ENV = [
-  "ANTHROPIC_API_KEY",
-  "CLAUDE_CODE_OAUTH_TOKEN",
-  "ANTHROPIC_AUTH_TOKEN",
-  "OPENAI_API_KEY",
-  "GEMINI_API_KEY",
-  "GOOGLE_API_KEY",
-  "CLAUDE_CONFIG_DIR",
-  "CODEX_HOME",
-  "HOME",
-];
+const FALLBACK_RELOGIN =
+  "Log the agent in again as the user the runtime runs as, or set its API key in the environment.";
 
-/** A digest of the agent's credentials: their env vars (hashed, never kept) and credential files' mtimes. */
-async function credentialsFingerprint(env: Env): Promise<string> {
+/**
+ * A digest of the agents' credentials: every registry agent's credential env vars (hashed, never
+ * kept) and the mtime and size of the files its probe reads (their paths follow HOME and the
+ * agent's own dir variables, so changing those changes the digest too).
+ */
+async function credentialsFingerprint(env: Env, agents: readonly AgentDescriptor[]): Promise<string> {
   const hash = createHash("sha256");
-  for (const name of CREDENTIAL_ENV) hash.update(`${name}=${env[name] ?? ""}\0`);
-  const home = env.HOME ?? "";
-  const files = [
-    join(env.CLAUDE_CONFIG_DIR ? resolve(env.CLAUDE_CONFIG_DIR) : join(home, ".claude"), ".credentials.json"),
-    join(env.CODEX_HOME ? resolve(env.CODEX_HOME) : join(home, ".codex"), "auth.json"),
-  ];
-  for (const file of files) {
+  const names = new Set(["HOME", ...agents.flatMap((agent) => agent.credentialEnv)]);
+  for (const name of names) hash.update(`${name}=${env[name] ?? ""}\0`);
+  const home = env.HOME?.trim() ? env.HOME : homedir();
+  const files = agents.flatMap((agent) => agent.authProbe.credentialFiles?.({ home, env: { ...env } }) ?? []);
+  for (const file of new Set(files)) {
     const info = await stat(file).catch(() => undefined);
     hash.update(`${file}:${info ? `${info.mtimeMs}:${info.size}` : "-"}\0`);
   }
@@ -73,6 +66,7 @@ export function createPreflightGate(options: PreflightGateOptions): PreflightGat
   const clock = options.clock ?? ctx.clock ?? realClock;
   const ttlMs = options.ttlMs ?? 60_000;
   const env = (): Env => ctx.env ?? process.env;
+  const agents = ctx.agents ?? AGENTS;
 
   let cached: { report: PreflightReport; at: number } | undefined;
   let inFlight: Promise<PreflightReport> | undefined;
@@ -100,7 +94,7 @@ export function createPreflightGate(options: PreflightGateOptions): PreflightGat
   return {
     async check({ force = false } = {}) {
       if (observed) {
-        const fingerprint = await credentialsFingerprint(env());
+        const fingerprint = await credentialsFingerprint(env(), agents);
         if (observed && fingerprint !== (await observed.fingerprint)) observed = undefined;
       }
       let report: PreflightReport;
@@ -128,7 +122,7 @@ export function createPreflightGate(options: PreflightGateOptions): PreflightGat
       if (!isAuthFailureText(text)) return false;
       if (observed) return true;
       const at = clock.now();
-      const fingerprint = credentialsFingerprint(env());
+      const fingerprint = credentialsFingerprint(env(), agents);
       fingerprint.catch(() => undefined);
       observed = {
         at,
@@ -139,9 +133,7 @@ export function createPreflightGate(options: PreflightGateOptions): PreflightGat
           code: "E_AGENT_AUTH_OBSERVED",
           title: "Agent reported an authentication failure",
           detail: `the agent's output said it is logged out or its credentials were rejected (first seen ${new Date(at).toISOString()}); no work is claimed until it is fixed`,
-          fix:
-            RELOGIN_FIX["claude-code"] ??
-            "Log the agent in again as the user the runtime runs as, or set its API key in the environment.",
+          fix: (ctx.config && agentFor(agents, ctx.config.runtime)?.reloginHint) ?? FALLBACK_RELOGIN,
         },
       };
       if (last) last = withObserved(last);

@@ -1,7 +1,8 @@
+import { AGENTS } from "@molecule/auth";
 import { ConfigError, loadConfig, resolveSettings, type WorkspaceConfig } from "@molecule/config";
 import { realClock } from "./clock.js";
 import { PreflightError } from "./errors.js";
-import { KNOWN_RUNTIMES } from "./runtimes.js";
+import { runtimesOf } from "./runtimes.js";
 import type {
   Check,
   CheckIssue,
@@ -14,7 +15,7 @@ import type {
   PreflightReport,
 } from "./types.js";
 
-/** Default per-check timeout, ms. */
+/** Default per-check timeout, ms. @internal */
 export const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
 
 type MaybePromise<T> = T | Promise<T>;
@@ -66,7 +67,7 @@ export function defineCheck(definition: ConfiguredCheckDefinition | Unconfigured
   };
 }
 
-/** The name of the config-loading step, always the report's first check. */
+/** The name of the config-loading step, always the report's first check. @internal */
 export const CONFIG_CHECK_NAME = "config";
 
 /**
@@ -92,6 +93,7 @@ export async function runPreflight(checks: readonly Check[], ctx: PreflightOptio
   const configDir = ctx.configDir ?? settings.configPath;
   const clock = ctx.clock ?? realClock;
   const logger = ctx.logger;
+  const agents = ctx.agents ?? AGENTS;
 
   const configStart = clock.now();
   const configIssues: Issue[] = [];
@@ -134,7 +136,8 @@ export async function runPreflight(checks: readonly Check[], ctx: PreflightOptio
     config,
     clock,
     logger,
-    runtimes: ctx.runtimes ?? KNOWN_RUNTIMES,
+    agents,
+    runtimes: ctx.runtimes ?? runtimesOf(agents),
   };
   const outcomes = await Promise.all(checks.map((check) => runOne(check, base)));
 

@@ -1,3 +1,4 @@
+import type { AgentDescriptor } from "@molecule/auth";
 import type { Settings, WorkspaceConfig } from "@molecule/config";
 import type { Clock } from "./clock.js";
 
@@ -54,7 +55,9 @@ export interface PreflightContext {
   config: WorkspaceConfig | undefined;
   clock: Clock;
   logger: PreflightLogger | undefined;
-  /** Runtimes this install can run (default: claude-code, codex, gemini-cli, command). */
+  /** The agent registry: binaries, credential env vars, probes, re-login hints, known-bad versions. */
+  agents: readonly AgentDescriptor[];
+  /** Runtimes this install can run (default: every agent's id, then `command`). */
   runtimes: readonly string[];
   /** Aborted when the check's own timeout passes; long-running work (child processes) should stop. */
   signal: AbortSignal;
@@ -95,6 +98,8 @@ export interface PreflightOptions {
   config?: WorkspaceConfig;
   clock?: Clock;
   logger?: PreflightLogger;
-  /** Default `KNOWN_RUNTIMES`. */
+  /** The agent registry the agent checks and the gate read. Default `AGENTS` from `@molecule/auth`. */
+  agents?: readonly AgentDescriptor[];
+  /** Runtimes the `runtime` check accepts. Default: every agent's id in `agents`, then `command`. */
   runtimes?: readonly string[];
 }

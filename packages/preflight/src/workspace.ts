@@ -13,45 +13,81 @@ import {
   taskBudgetCheck,
 } from "./config-checks.js";
 import { environmentCheck, platformTokenCheck, platformUrlCheck, workspaceIdCheck } from "./env-checks.js";
+import { PreflightError } from "./errors.js";
 import { defineCheck } from "./run.js";
-import { AGENT_BINARIES } from "./runtimes.js";
+import { COMMAND_RUNTIME } from "./runtimes.js";
 import type { Check } from "./types.js";
 
 export interface WorkspaceChecksOptions {
   /** Include the agent checks (binary + `--version`, auth gate). Default true; false reports them skipped with a warning. */
   agentChecks?: boolean;
+  /** Keep only the checks with these names (e.g. `["agent-auth"]`). Default: all. */
+  only?: readonly string[];
+  /** Drop the checks with these names (e.g. `["skills", "prompt-files"]`). Default: none. */
+  skip?: readonly string[];
+}
+
+/** Every built-in check, in report order: environment, config-level, agent. */
+const BUILT_IN: readonly Check[] = [
+  workspaceIdCheck,
+  platformUrlCheck,
+  platformTokenCheck,
+  environmentCheck,
+  runtimeCheck,
+  portCheck,
+  requiredEnvCheck,
+  requiredEnvAnyOfCheck,
+  authTokenFileCheck,
+  promptFilesCheck,
+  skillsCheck,
+  idleIntervalCheck,
+  taskBudgetCheck,
+  effortCheck,
+  agentBinaryCheck,
+  agentAuthCheck,
+];
+
+const AGENT_CHECKS = new Set([agentBinaryCheck.name, agentAuthCheck.name]);
+
+function names(option: "only" | "skip", value: readonly string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.some((name) => typeof name !== "string")) {
+    throw new PreflightError({
+      code: "E_PREFLIGHT_BAD_OPTIONS",
+      message: `workspaceChecks: ${option} must be an array of check names, e.g. ["agent-auth"]`,
+    });
+  }
+  const known = BUILT_IN.map((check) => check.name);
+  const unknown = value.filter((name) => !known.includes(name));
+  if (unknown.length > 0) {
+    throw new PreflightError({
+      code: "E_PREFLIGHT_UNKNOWN_CHECK",
+      message: `workspaceChecks: ${option} names ${unknown.map((n) => JSON.stringify(n)).join(", ")}, which ${unknown.length === 1 ? "is not a check" : "are not checks"}; use names from ${known.join(", ")} (config.yaml loading, "config", always runs)`,
+    });
+  }
+  return new Set(value);
 }
 
 /**
- * The built-in checks for a workspace, in report order: environment, config-level, agent. With a
- * config, runtime-specific checks that cannot apply are left out (no auth gate for the `command`
- * runtime); without one (not loaded yet) every check is included and those needing the config skip.
+ * The built-in checks for a workspace, in report order: environment, config-level, agent.
+ * `only` keeps the named checks, `skip` then drops named ones; a name that is not a built-in check
+ * throws `E_PREFLIGHT_UNKNOWN_CHECK`. With a config, checks that cannot apply are left out (no auth
+ * gate for the `command` runtime); without one (not loaded yet) every check is included and those
+ * needing the config skip.
  */
-export function workspaceChecks(config: WorkspaceConfig | undefined, ctx: WorkspaceChecksOptions = {}): Check[] {
-  const checks: Check[] = [
-    workspaceIdCheck,
-    platformUrlCheck,
-    platformTokenCheck,
-    environmentCheck,
-    runtimeCheck,
-    portCheck,
-    requiredEnvCheck,
-    requiredEnvAnyOfCheck,
-    authTokenFileCheck,
-    promptFilesCheck,
-    skillsCheck,
-    idleIntervalCheck,
-    taskBudgetCheck,
-    effortCheck,
-  ];
-  if (ctx.agentChecks === false) {
-    checks.push(agentChecksOff);
-    return checks;
-  }
-  checks.push(agentBinaryCheck);
-  const hasAuthProbe = config === undefined || config.runtime in AGENT_BINARIES;
-  if (hasAuthProbe) checks.push(agentAuthCheck);
-  return checks;
+export function workspaceChecks(config: WorkspaceConfig | undefined, options: WorkspaceChecksOptions = {}): Check[] {
+  const only = names("only", options.only);
+  const skip = names("skip", options.skip);
+  const selected = BUILT_IN.filter((check) => {
+    if (only && !only.has(check.name)) return false;
+    if (skip?.has(check.name)) return false;
+    if (check === agentAuthCheck && config?.runtime === COMMAND_RUNTIME) return false;
+    return true;
+  });
+  if (options.agentChecks !== false) return selected;
+  const withoutAgent = selected.filter((check) => !AGENT_CHECKS.has(check.name));
+  if (withoutAgent.length < selected.length) withoutAgent.push(agentChecksOff);
+  return withoutAgent;
 }
 
 const agentChecksOff = defineCheck({
