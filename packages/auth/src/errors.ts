@@ -31,10 +31,4 @@ export class AuthError extends Error {
 }
 
 /** The errno code of a Node system error, if any. @internal */
-export function errnoCode(error: unknown): string | undefined {
-  if (typeof error === "object" && error !== null && "code" in error) {
-    const code = (error as { code: unknown }).code;
-    if (typeof code === "string") return code;
-  }
-  return undefined;
-}
+export { errnoCode } from "@molecule/internal";

@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
 import path from "node:path";
+import { AtomicWriteError, writeFileAtomic } from "@molecule/internal";
 import { type Clock, realClock } from "./clock.js";
 import { AuthError, errnoCode } from "./errors.js";
 import type { AuthLogger } from "./logger.js";
@@ -220,52 +220,23 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       cause: error,
     });
 
-  /** temp file in the same directory, 0600, write, fsync, close, rename, then fsync the directory. */
+  /** `@molecule/internal`'s durable write: temp file `wx` 0600, chmod, write, fsync, close, rename, directory fsync. */
   const writeAtomically = async (token: string) => {
     try {
-      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+      await writeFileAtomic(file, `${token}\n`, {
+        mode: 0o600,
+        dirMode: 0o700,
+        fs,
+        onDirSyncError: (error) => {
+          logger?.warn(
+            { event: "token.dir_fsync_failed", file, code: errnoCode(error) },
+            `saved ${file} but could not fsync ${dir}; a power loss right now could undo the save`,
+          );
+        },
+      });
     } catch (error) {
-      throw writeError("mkdir", error);
-    }
-    const tmp = path.join(dir, `${TOKEN_FILE_NAME}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-    let step = "open";
-    let created = false;
-    try {
-      const handle = await fs.open(tmp, "wx", 0o600);
-      created = true;
-      try {
-        step = "chmod";
-        await handle.chmod(0o600);
-        step = "write";
-        await handle.writeFile(`${token}\n`, { encoding: "utf8" });
-        step = "fsync";
-        await handle.sync();
-      } catch (error) {
-        await handle.close().catch(() => undefined);
-        throw error;
-      }
-      step = "close";
-      await handle.close();
-      step = "rename";
-      await fs.rename(tmp, file);
-      created = false;
-    } catch (error) {
-      if (created) await fs.unlink(tmp).catch(() => undefined);
-      throw writeError(step, error);
-    }
-    // Make the rename itself durable. The new token is already in place, so a failure is only logged.
-    try {
-      const dirHandle = await fs.open(dir, "r");
-      try {
-        await dirHandle.sync();
-      } finally {
-        await dirHandle.close();
-      }
-    } catch (error) {
-      logger?.warn(
-        { event: "token.dir_fsync_failed", file, code: errnoCode(error) },
-        `saved ${file} but could not fsync ${dir}; a power loss right now could undo the save`,
-      );
+      if (error instanceof AtomicWriteError) throw writeError(error.step, error.cause);
+      throw writeError("write", error);
     }
   };
 

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { errnoCode, writeFileAtomic } from "@molecule/internal";
 import type { Dispatcher } from "undici";
 import * as z from "zod";
 import { HeartbeatError } from "./errors.js";
@@ -135,23 +136,6 @@ function parseJson(text: string): unknown {
   }
 }
 
-async function writeAtomic(file: string, data: string): Promise<void> {
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`);
-  const handle = await open(tmp, "w", 0o600);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await rename(tmp, file);
-  } catch (error) {
-    await unlink(tmp).catch(() => {});
-    throw error;
-  }
-}
-
 /** Polls `GET /workspaces/:id/delegations`, delivers each finished delegation once, wakes the agent. */
 export function createDelegationPoller(options: DelegationPollerOptions): DelegationPoller {
   const code = "E_DELEGATION_BAD_OPTION";
@@ -240,7 +224,7 @@ export function createDelegationPoller(options: DelegationPollerOptions): Delega
         );
       }
     } catch (error) {
-      if ((error as { code?: unknown }).code !== "ENOENT") {
+      if (errnoCode(error) !== "ENOENT") {
         logger.warn(
           { event: "delegation.state_unreadable", file: seenPath, err: errorText(error) },
           "cannot read the delivered-ids file",
@@ -262,8 +246,16 @@ export function createDelegationPoller(options: DelegationPollerOptions): Delega
       set.delete(oldest);
     }
     try {
-      await mkdir(stateDir, { recursive: true, mode: 0o700 });
-      await writeAtomic(seenPath, JSON.stringify([...set]));
+      // Creates stateDir (0700) when missing; old list or new, never a partial one, no temp file left behind.
+      await writeFileAtomic(seenPath, JSON.stringify([...set]), {
+        mode: 0o600,
+        dirMode: 0o700,
+        onDirSyncError: (error) =>
+          logger.debug?.(
+            { event: "delegation.state_dir_fsync_failed", file: seenPath, err: errorText(error) },
+            "saved the delivered ids but could not fsync the state directory",
+          ),
+      });
     } catch (error) {
       logger.error(
         { event: "delegation.state_write_failed", file: seenPath, err: errorText(error) },
@@ -569,7 +561,7 @@ export async function readDelegationResults(
   try {
     leftovers = (await readdir(dir)).filter((name) => name.startsWith(prefix)).sort();
   } catch (error) {
-    if ((error as { code?: unknown }).code === "ENOENT") return [];
+    if (errnoCode(error) === "ENOENT") return [];
     throw error;
   }
   const taken = join(dir, `${prefix}${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`);
@@ -578,7 +570,7 @@ export async function readDelegationResults(
     await rename(file, taken);
     parts.push(taken);
   } catch (error) {
-    if ((error as { code?: unknown }).code !== "ENOENT") throw error;
+    if (errnoCode(error) !== "ENOENT") throw error;
   }
   const out: DelegationResult[] = [];
   const ids = new Set<string>();

@@ -1,3 +1,4 @@
+import { errnoCode } from "@molecule/internal";
 import { Agent, type Dispatcher, request } from "undici";
 import { type Clock, errorText } from "./types.js";
 
@@ -31,14 +32,9 @@ const RESET_CODES = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_C
 
 class TimeoutSignal extends Error {}
 
-function codeOf(error: unknown): string | undefined {
-  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
-  return typeof code === "string" ? code : undefined;
-}
-
 function isReset(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e && depth < 4; depth += 1) {
-    const code = codeOf(e);
+    const code = errnoCode(e);
     if (code && RESET_CODES.has(code)) return true;
     e = typeof e === "object" ? (e as { cause?: unknown }).cause : undefined;
   }

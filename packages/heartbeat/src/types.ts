@@ -1,3 +1,5 @@
+import { realClock as sharedRealClock } from "@molecule/internal";
+
 /** DESIGN.md's clock: every time-dependent factory takes one, defaulting to the real clock. */
 export interface Clock {
   /** epoch ms */
@@ -43,38 +45,11 @@ export interface PlatformTokens {
   onRotated?(listener: (token: string) => void): () => void;
 }
 
-/** The real clock (unref'd timers, so a pending timer never keeps a process alive on its own). */
-export const realClock: Clock = {
-  now: () => Date.now(),
-  setTimeout(cb, ms) {
-    const handle = setTimeout(cb, ms);
-    handle.unref?.();
-    return handle;
-  },
-  clearTimeout(handle) {
-    clearTimeout(handle as ReturnType<typeof setTimeout>);
-  },
-};
+/** The real clock (`@molecule/internal`, inlined at build); unref'd timers. @internal */
+export const realClock: Clock = sharedRealClock;
 
 /** @internal */
 export const silentLogger: HeartbeatLogger = { info() {}, warn() {}, error() {} };
 
-/** @internal */
-export function errorText(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return typeof code === "string" && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
-  }
-  return String(error);
-}
-
-/** One line of operator-safe text: control characters become spaces, cut to `max` characters. @internal */
-export function oneLine(text: string, max: number): string {
-  let flat = "";
-  for (const ch of text) {
-    const cp = ch.codePointAt(0) ?? 0;
-    flat += cp < 0x20 || cp === 0x7f ? " " : ch;
-  }
-  const chars = Array.from(flat.replace(/ {2,}/g, " ").trim());
-  return chars.length > max ? `${chars.slice(0, max).join("")}…` : chars.join("");
-}
+/** Error text with its errno code; one line of operator-safe text. @internal */
+export { errorText, oneLine } from "@molecule/internal";

@@ -1,7 +1,7 @@
 import { readdir, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { copyFileAtomic } from "./atomic.js";
+import { copyFileAtomic, errnoCode } from "@molecule/internal";
 import { encodeProjectDir } from "./encode.js";
 import { SessionError } from "./errors.js";
 import { isValidSessionId, printableId } from "./ids.js";
@@ -47,7 +47,7 @@ async function probe(path: string, logger: SessionLogger | undefined): Promise<P
     if (!info.isFile()) return { kind: "absent" };
     return { kind: "file", size: info.size, mtimeMs: info.mtimeMs };
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = errnoCode(error);
     if (code !== "ENOENT" && code !== "ENOTDIR") {
       logger?.warn(
         { event: "session.stat_failed", path, code },
@@ -158,7 +158,7 @@ export async function resolveResume(
     try {
       await copyFileAtomic(best.path, target);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
+      const code = errnoCode(error);
       logger?.warn(
         { event: "session.relocate_failed", sessionId, from: best.path, to: target, code },
         `could not copy the transcript of session ${sessionId} into ${projectDir} (${code ?? String(error)})`,

@@ -1,7 +1,7 @@
 import { readFile, unlink } from "node:fs/promises";
 import { resolve } from "node:path";
+import { errnoCode, writeFileAtomic } from "@molecule/internal";
 import * as z from "zod";
-import { writeFileAtomic } from "./atomic.js";
 import { SessionError } from "./errors.js";
 import { isValidSessionId, printableId } from "./ids.js";
 import type { SessionLogger } from "./logger.js";
@@ -56,7 +56,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       try {
         text = await readFile(file, "utf8");
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
+        const code = errnoCode(error);
         if (code === "ENOENT") return undefined;
         return corrupt(`read failed: ${code ?? String(error)}`);
       }
@@ -95,7 +95,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       try {
         await unlink(file);
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+        if (errnoCode(error) === "ENOENT") return;
         throw new SessionError({
           code: "E_SESSION_STORE_WRITE",
           message: `cannot remove the session store ${file}; check that its directory is writable`,

@@ -1,3 +1,5 @@
+import { realClock as sharedRealClock } from "@molecule/internal";
+
 /** DESIGN.md's clock: every time-dependent factory takes one, defaulting to the real clock. */
 export interface Clock {
   /** epoch ms */
@@ -82,15 +84,5 @@ export function createFakeClock(startMs = 0): FakeClock {
   };
 }
 
-/** The real clock (unref'd timers, so a pending timer never keeps a process alive on its own). */
-export const realClock: Clock = {
-  now: () => Date.now(),
-  setTimeout(cb, ms) {
-    const handle = setTimeout(cb, ms);
-    handle.unref?.();
-    return handle;
-  },
-  clearTimeout(handle) {
-    clearTimeout(handle as ReturnType<typeof setTimeout>);
-  },
-};
+/** The real clock (`@molecule/internal`, inlined at build); unref'd timers. @internal */
+export const realClock: Clock = sharedRealClock;

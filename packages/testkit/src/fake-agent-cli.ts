@@ -1,5 +1,6 @@
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { errnoCode, writeFileAtomic } from "@molecule/internal";
 import * as z from "zod";
 import { TestkitError } from "./errors.js";
 
@@ -259,10 +260,8 @@ export async function fakeAgentCli(options: FakeAgentCliOptions): Promise<string
 const CONFIG = ${JSON.stringify(config)};
 const CALLS = ${JSON.stringify(callsFile(path))};
 ${SCRIPT}`;
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, text, { mode: 0o755 });
-  await chmod(tmp, 0o755);
-  await rename(tmp, path);
+  // A CLI rewritten while a test spawns it is the old script or the new one, never half of one.
+  await writeFileAtomic(path, text, { mode: 0o755, dirMode: false });
   return path;
 }
 
@@ -276,7 +275,7 @@ export async function readFakeAgentCalls(cliPath: string): Promise<FakeAgentCall
   try {
     text = await readFile(callsFile(cliPath), "utf8");
   } catch (error) {
-    if (typeof error === "object" && error !== null && "code" in error && error.code === "ENOENT") return [];
+    if (errnoCode(error) === "ENOENT") return [];
     throw error;
   }
   const calls: FakeAgentCall[] = [];

@@ -1,9 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { isIP } from "node:net";
-import { basename, dirname, join } from "node:path";
+import { writeFileAtomicSync } from "@molecule/internal";
 import * as z from "zod";
 import { type Clock, realClock } from "./clock.js";
 import { TestkitError } from "./errors.js";
@@ -287,22 +286,9 @@ function hashToken(token: string): Buffer {
   return createHash("sha256").update(token).digest();
 }
 
-/** Writes `token` + "\n" to `file` atomically (temp file in the same directory, fsync, rename), mode 0600. */
+/** Writes `token` + "\n" to `file` with `@molecule/internal`'s durable write (mode 0600); the directory must exist. */
 export function writeTokenFileSync(file: string, token: string): void {
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  const fd = openSync(tmp, "w", 0o600);
-  try {
-    writeSync(fd, `${token}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    renameSync(tmp, file);
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    throw error;
-  }
+  writeFileAtomicSync(file, `${token}\n`, { mode: 0o600, dirMode: false });
 }
 
 function routeOf(method: string, path: string): { route: PlatformRoute; id?: string } | undefined {

@@ -1,0 +1,21 @@
+export type {
+  AtomicData,
+  AtomicFileHandle,
+  AtomicWriteAsyncOptions,
+  AtomicWriteFs,
+  AtomicWriteOptions,
+  AtomicWriteStep,
+} from "./atomic-write.js";
+export {
+  AtomicWriteError,
+  atomicTempPath,
+  copyFileAtomic,
+  nodeAtomicFs,
+  writeFileAtomic,
+  writeFileAtomicSync,
+} from "./atomic-write.js";
+export type { Clock } from "./clock.js";
+export { realClock } from "./clock.js";
+export { errnoCode, errorText } from "./errno.js";
+export type { Logger } from "./logger.js";
+export { oneLine } from "./one-line.js";
