@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { type LogSink, sinkLogger } from "@molecule/test-support";
 import type { DelegationRow } from "@molecule/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -10,10 +11,10 @@ import {
   HeartbeatError,
   readDelegationResults,
 } from "./index.js";
-import { advanceTo, createRig, idle, type Rig, recordingLogger } from "./test-support.js";
+import { advanceTo, createRig, idle, type Rig } from "./test-support.js";
 
 let rig: Rig;
-let log: ReturnType<typeof recordingLogger>;
+let log: LogSink;
 let stateDir: string;
 const pollers: DelegationPoller[] = [];
 
@@ -23,7 +24,7 @@ function poller(overrides: Partial<DelegationPollerOptions> = {}): DelegationPol
     workspaceId: rig.workspaceId,
     tokens: rig.tokens,
     stateDir,
-    logger: log,
+    logger: log.logger,
     clock: rig.clock,
     ...overrides,
   });
@@ -48,7 +49,7 @@ function row(overrides: Partial<DelegationRow> & { delegation_id?: string }): De
 
 beforeEach(async () => {
   rig = await createRig();
-  log = recordingLogger(rig.clock);
+  log = sinkLogger({ now: () => rig.clock.now() });
   stateDir = join(rig.dir, "state");
 });
 afterEach(async () => {
@@ -75,7 +76,7 @@ describe("createDelegationPoller", () => {
     expect(await first.pollNow()).toEqual({ ok: true, delivered: 1 });
     expect(await first.pollNow()).toEqual({ ok: true, delivered: 0 }); // the platform returns the same rows
     expect(first.stats()).toMatchObject({ polls: 2, delivered: 1, rejected: 1 });
-    const warnings = log.entries.filter((e) => e.obj.event === "delegation.rejected");
+    const warnings = log.lines.filter((e) => e.obj.event === "delegation.rejected");
     expect(warnings).toHaveLength(1); // WARN once per id
     expect(warnings[0]?.obj).toMatchObject({ delegationId: "d-evil", sourceId: attacker });
     await first.stop();
@@ -114,7 +115,7 @@ describe("createDelegationPoller", () => {
     rig.platform.control.setDelegations(rig.workspaceId, [row({ delegation_id: "d-1" })]);
     const p = poller();
     expect(await p.pollNow()).toEqual({ ok: true, delivered: 1 });
-    expect(log.entries.some((e) => e.obj.event === "delegation.state_corrupt")).toBe(true);
+    expect(log.lines.some((e) => e.obj.event === "delegation.state_corrupt")).toBe(true);
     expect(JSON.parse(await readFile(join(stateDir, "delegations_seen.json"), "utf8"))).toEqual(["d-1"]);
   });
 
@@ -126,9 +127,7 @@ describe("createDelegationPoller", () => {
     const failed = await p.pollNow();
     expect(failed.ok).toBe(false);
     expect(failed.delivered).toBe(0);
-    expect(log.entries.filter((e) => e.level === "error").map((e) => e.obj.event)).toEqual([
-      "delegation.append_failed",
-    ]);
+    expect(log.lines.filter((e) => e.level === "error").map((e) => e.obj.event)).toEqual(["delegation.append_failed"]);
     await expect(stat(join(stateDir, "delegations_seen.json"))).rejects.toMatchObject({ code: "ENOENT" });
     expect(rig.platform.control.a2aCalls(rig.workspaceId)).toHaveLength(0);
 
@@ -251,7 +250,7 @@ describe("wake-up self-message", () => {
     await p.pollNow();
     await idle(busyOf(p));
     expect(p.stats()).toMatchObject({ wakeUpsSent: 0, wakeUpsFailed: 1 });
-    expect(log.entries.some((e) => e.obj.event === "delegation.wake_failed" && e.level === "warn")).toBe(true);
+    expect(log.lines.some((e) => e.obj.event === "delegation.wake_failed" && e.level === "warn")).toBe(true);
     rig.platform.control.setA2aMode(rig.workspaceId, "queued");
     await advanceTo(rig.clock, rig.clock.now() + 60_000, busyOf(p));
     await rig.platform.control.waitFor(() => p.stats().wakeUpsSent === 1);
@@ -274,7 +273,7 @@ describe("notify and the parent lookup", () => {
     const live = rig.platform.control.token(rig.workspaceId);
     expect(notes.every((n) => n.token === live)).toBe(true);
     expect(p.stats().notifyFailures).toBe(1);
-    expect(log.entries.filter((e) => e.obj.event === "delegation.notify_failed").map((e) => e.level)).toEqual(["warn"]);
+    expect(log.lines.filter((e) => e.obj.event === "delegation.notify_failed").map((e) => e.level)).toEqual(["warn"]);
   });
 
   it("looks the parent up, caches only definitive answers: a 5xx is asked again, a 200 is cached", async () => {
@@ -311,10 +310,10 @@ describe("readDelegationResults", () => {
         received_at: "2026-01-01T00:00:00Z",
       });
     await writeFile(resultsFile(), `${line("a")}\n{half a line\n${line("b")}\n${line("a")}\n`);
-    const warnings = recordingLogger({ now: () => 0 });
-    const results = await readDelegationResults(resultsFile(), { logger: warnings });
+    const warnings = sinkLogger();
+    const results = await readDelegationResults(resultsFile(), { logger: warnings.logger });
     expect(results.map((r) => r.delegation_id)).toEqual(["a", "b"]);
-    expect(warnings.entries.map((e) => [e.obj.event, e.obj.line])).toEqual([["delegation.corrupt_line", 2]]);
+    expect(warnings.lines.map((e) => [e.obj.event, e.obj.line])).toEqual([["delegation.corrupt_line", 2]]);
     await expect(stat(resultsFile())).rejects.toMatchObject({ code: "ENOENT" });
     expect(await readDelegationResults(resultsFile())).toEqual([]);
   });

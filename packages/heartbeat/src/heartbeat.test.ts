@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { type LogSink, sinkLogger } from "@molecule/test-support";
 import { clearWedge, markWedged } from "@molecule/wedge";
 import { resetWedgeForTests } from "@molecule/wedge/test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -11,13 +12,13 @@ import {
   type OutageRecoveredEvent,
   type TaskTracker,
 } from "./index.js";
-import { advanceTo, createRig, idle, METADATA, type Rig, recordingLogger, seeded } from "./test-support.js";
+import { advanceTo, createRig, idle, METADATA, type Rig, seeded } from "./test-support.js";
 
 const INTERVAL = 30_000;
 
 let rig: Rig;
 let tasks: TaskTracker;
-let log: ReturnType<typeof recordingLogger>;
+let log: LogSink;
 const started: Heartbeat[] = [];
 
 function heartbeat(overrides: Partial<HeartbeatOptions> = {}): Heartbeat {
@@ -29,7 +30,7 @@ function heartbeat(overrides: Partial<HeartbeatOptions> = {}): Heartbeat {
     jitter: 0,
     metadata: () => METADATA,
     tasks,
-    logger: log,
+    logger: log.logger,
     clock: rig.clock,
     ...overrides,
   });
@@ -45,7 +46,7 @@ const at = (ms: number) => t0() + ms;
 async function setup(options: { watch?: boolean; orgId?: string } = {}) {
   rig = await createRig(options);
   tasks = createTaskTracker({ clock: rig.clock });
-  log = recordingLogger(rig.clock);
+  log = sinkLogger({ now: () => rig.clock.now() });
 }
 
 beforeEach(() => resetWedgeForTests());
@@ -315,10 +316,10 @@ describe("token rotation and 401", () => {
     rig.platform.control.failNext("heartbeat", { status: 503 });
     await advanceTo(rig.clock, at(3 * INTERVAL), busyOf(hb)); // the 503
     expect(hb.stats().unauthorizedStreak).toBe(2);
-    expect(log.entries.filter((e) => e.level === "error")).toHaveLength(0);
+    expect(log.lines.filter((e) => e.level === "error")).toHaveLength(0);
     await advanceTo(rig.clock, at(3 * INTERVAL + 1_000), busyOf(hb)); // after its 1 s backoff: 401 #3
     expect(hb.stats().unauthorizedStreak).toBe(3);
-    const errors = () => log.entries.filter((e) => e.level === "error");
+    const errors = () => log.lines.filter((e) => e.level === "error");
     expect(errors()).toHaveLength(1);
     expect(errors()[0]?.obj).toMatchObject({ event: "heartbeat.unauthorized_streak", workspaceId: rig.workspaceId });
     expect(errors()[0]?.msg).toContain(rig.workspaceId);
@@ -336,8 +337,8 @@ describe("token rotation and 401", () => {
     expect(unauthorized).toHaveLength(23);
     const secret = rig.platform.control.token(rig.workspaceId) ?? "";
     const old = beats()[0]?.token ?? "";
-    expect(JSON.stringify(log.entries)).not.toContain(secret);
-    expect(JSON.stringify(log.entries)).not.toContain(old);
+    expect(JSON.stringify(log.lines)).not.toContain(secret);
+    expect(JSON.stringify(log.lines)).not.toContain(old);
   });
 });
 
@@ -356,7 +357,7 @@ describe("failures and backoff", () => {
     await idle(busyOf(hb));
     await rig.platform.control.down();
     await advanceTo(rig.clock, at(10 * INTERVAL), busyOf(hb));
-    const attempts = log.entries.filter((e) => e.obj.event === "heartbeat.failed").map((e) => (e.at - t0()) / 1_000);
+    const attempts = log.lines.filter((e) => e.obj.event === "heartbeat.failed").map((e) => (e.at - t0()) / 1_000);
     // first failure at the 30 s tick, then 1, 2, 4, 8, 16 s, then capped at the interval
     expect(attempts).toEqual([30, 31, 33, 37, 45, 61, 91, 121, 151, 181, 211, 241, 271]);
     expect(hb.stats()).toMatchObject({ beatsOk: 1, beatsFailed: 13, consecutiveFailures: 13, unauthorizedStreak: 0 });
@@ -591,7 +592,7 @@ describe("metadata", () => {
     fail = true;
     await advanceTo(rig.clock, at(2 * INTERVAL), busyOf(hb));
     expect(beats().map((b) => b.body.runtime_metadata)).toEqual([METADATA, METADATA, METADATA]);
-    expect(log.entries.filter((e) => e.obj.event === "heartbeat.metadata_failed")).toHaveLength(1);
+    expect(log.lines.filter((e) => e.obj.event === "heartbeat.metadata_failed")).toHaveLength(1);
   });
 });
 

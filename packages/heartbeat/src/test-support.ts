@@ -1,5 +1,6 @@
 /**
- * Helpers for this package's tests (not part of the public API, not in the build).
+ * Helpers for this package's tests (not part of the public API, not in the build). Helpers the
+ * tests of several packages share live in @molecule/test-support.
  * @internal
  */
 import { randomUUID } from "node:crypto";
@@ -8,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTokenStore, type TokenStore } from "@molecule/auth";
 import { createFakeClock, type FakeClock, startTestPlatform, type TestPlatform } from "@molecule/testkit";
-import type { HeartbeatLogger, RuntimeMetadata } from "./index.js";
+import type { RuntimeMetadata } from "./index.js";
 
 export const METADATA: RuntimeMetadata = {
   capabilities: {
@@ -22,22 +23,6 @@ export const METADATA: RuntimeMetadata = {
   },
   idle_timeout_seconds: 900,
 };
-
-export interface LogEntry {
-  level: "debug" | "info" | "warn" | "error";
-  obj: Record<string, unknown>;
-  msg: string | undefined;
-  /** fake clock time when logged */
-  at: number;
-}
-
-export function recordingLogger(clock: { now(): number }): HeartbeatLogger & { entries: LogEntry[] } {
-  const entries: LogEntry[] = [];
-  const push = (level: LogEntry["level"]) => (obj: object, msg?: string) => {
-    entries.push({ level, obj: { ...obj } as Record<string, unknown>, msg, at: clock.now() });
-  };
-  return { entries, debug: push("debug"), info: push("info"), warn: push("warn"), error: push("error") };
-}
 
 export interface Rig {
   clock: FakeClock;
