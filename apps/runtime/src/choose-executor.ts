@@ -1,14 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { getAgent } from "@molecule/auth";
 import type { WorkspaceConfig } from "@molecule/config";
 import type { SessionStore } from "@molecule/session";
 import type { Executor } from "./executor.js";
 import { createClaudeCodeExecutor } from "./executors/claude-code.js";
 import { createCommandExecutor } from "./executors/command.js";
 import type { Logger } from "./logger.js";
-
-/** The binary each known agent runtime runs when `runtime_config.command` does not say. */
-const AGENT_BINARY: Record<string, string> = { "claude-code": "claude", codex: "codex", "gemini-cli": "gemini" };
 
 export interface ChooseExecutorOptions {
   config: WorkspaceConfig;
@@ -36,10 +34,12 @@ async function readPromptFiles(configDir: string, files: readonly string[]): Pro
 export async function chooseExecutor(options: ChooseExecutorOptions): Promise<Executor> {
   const { config, env, workspaceDir } = options;
   const timeoutMs = config.runtime_config.timeout * 1000;
+  // The agent registry's binary (the one preflight checked) unless runtime_config.command says.
+  const command = config.runtime_config.command ?? getAgent(config.runtime)?.binary ?? config.runtime;
   if (config.runtime === "claude-code") {
     const model = config.runtime_config.model ?? config.model;
     return createClaudeCodeExecutor({
-      command: config.runtime_config.command ?? "claude",
+      command,
       cwd: workspaceDir,
       env,
       sessionStore: options.sessionStore,
@@ -53,7 +53,7 @@ export async function chooseExecutor(options: ChooseExecutorOptions): Promise<Ex
   }
   return createCommandExecutor({
     name: config.runtime,
-    command: config.runtime_config.command ?? AGENT_BINARY[config.runtime] ?? config.runtime,
+    command,
     args: config.runtime_config.args,
     cwd: workspaceDir,
     env,

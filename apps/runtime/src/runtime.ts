@@ -4,7 +4,6 @@ import { createTokenStore } from "@molecule/auth";
 import { ConfigError, loadConfig, resolveSettings, type Settings, type WorkspaceConfig } from "@molecule/config";
 import { createTaskTracker } from "@molecule/heartbeat";
 import {
-  agentAuthCheck,
   createPreflightGate,
   type PreflightReport,
   renderReport,
@@ -112,10 +111,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   await mkdir(settings.configsDir, { recursive: true });
   const tokens = createTokenStore({ configsDir: settings.configsDir, env, logger: log, watch: true });
   const sessionStore = createSessionStore({ file: join(stateDir, "session.json"), logger: log });
-  // Readiness re-checks only what can change at run time: the agent's credentials (token-free).
-  // (agentAuthCheck itself honours MOLECULE_PREFLIGHT_CHECK_AUTH=false.)
+  // Readiness re-checks only what can change at run time: the agent's credentials (token-free;
+  // none for the command runtime). The agent-auth check honours MOLECULE_PREFLIGHT_CHECK_AUTH=false.
   const gate = createPreflightGate({
-    checks: config.runtime === "command" ? [] : [agentAuthCheck],
+    checks: workspaceChecks(config, { only: ["agent-auth"] }),
     ctx: { env, settings, configDir, logger: log, config },
     ttlMs: 60_000,
   });
