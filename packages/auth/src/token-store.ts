@@ -3,7 +3,8 @@ import { AtomicWriteError, writeFileAtomic } from "@molecule/internal";
 import { type Clock, realClock } from "./clock.js";
 import { AuthError, errnoCode } from "./errors.js";
 import type { AuthLogger } from "./logger.js";
-import { nodeTokenFs, type TokenStat, type TokenStoreFs, type TokenWatcher } from "./token-fs.js";
+import { nodeTokenFs, type TokenStat, type TokenStoreFs } from "./token-fs.js";
+import { startTokenWatch } from "./token-watch.js";
 import { tokensEqual } from "./tokens-equal.js";
 
 /** The token file's name inside `configsDir`. */
@@ -288,91 +289,10 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     return out;
   };
 
-  // ---- watch ------------------------------------------------------------------------------
-  let closed = false;
-  let watcher: TokenWatcher | undefined;
-  let pollHandle: unknown;
-  let running: Promise<void> | undefined;
-  let checkAgain = false;
-  let lastCheckError: string | undefined;
-
-  const checkOnce = async () => {
-    try {
-      await load(true);
-      lastCheckError = undefined;
-    } catch (error) {
-      const code = AuthError.isInstance(error) ? error.code : (errnoCode(error) ?? "error");
-      if (code !== lastCheckError) {
-        lastCheckError = code;
-        logger?.warn(
-          { event: "token.check_failed", file, code },
-          error instanceof Error ? error.message : "could not check the token file",
-        );
-      }
-    }
-  };
-
-  /** One check at a time; a request during a check runs one more after it. Resolves when all are done. */
-  const check = (): Promise<void> => {
-    if (closed) return Promise.resolve();
-    if (running) {
-      checkAgain = true;
-      return running;
-    }
-    running = (async () => {
-      try {
-        do {
-          checkAgain = false;
-          await checkOnce();
-        } while (checkAgain && !closed);
-      } finally {
-        running = undefined;
-      }
-    })();
-    return running;
-  };
-
-  const startWatcher = () => {
-    if (closed || watcher) return;
-    try {
-      const w = fs.watch(dir, () => {
-        void check();
-      });
-      w.on("error", (error) => {
-        logger?.warn(
-          { event: "token.watch_failed", file, code: errnoCode(error) },
-          `watching ${dir} failed; falling back to a stat poll every ${pollIntervalMs} ms`,
-        );
-        try {
-          w.close();
-        } catch {
-          // already closed
-        }
-        if (watcher === w) watcher = undefined;
-      });
-      watcher = w;
-    } catch (error) {
-      logger?.debug?.(
-        { event: "token.watch_unavailable", file, code: errnoCode(error) },
-        `cannot watch ${dir} yet; polling every ${pollIntervalMs} ms`,
-      );
-    }
-  };
-
-  const schedulePoll = () => {
-    if (closed) return;
-    pollHandle = clock.setTimeout(() => {
-      pollHandle = undefined;
-      startWatcher(); // the directory may have appeared since, or the watcher died
-      void check().finally(schedulePoll);
-    }, pollIntervalMs);
-  };
-
-  if (options.watch === true) {
-    startWatcher();
-    void check();
-    schedulePoll();
-  }
+  const watch =
+    options.watch === true
+      ? startTokenWatch({ dir, file, fs, clock, logger, pollIntervalMs, reload: () => load(true) })
+      : undefined;
 
   return {
     file,
@@ -401,16 +321,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
       };
     },
     close() {
-      if (closed) return;
-      closed = true;
-      if (pollHandle !== undefined) clock.clearTimeout(pollHandle);
-      pollHandle = undefined;
-      try {
-        watcher?.close();
-      } catch {
-        // already closed
-      }
-      watcher = undefined;
+      watch?.close();
     },
   };
 }
