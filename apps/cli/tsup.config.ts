@@ -8,7 +8,10 @@ import { moleculeBuild } from "../../tsup.base";
 // Kept external and loaded lazily (dynamic import) by the commands that need them: the daemon
 // (`@molecule/runtime`: pino's transports run in worker threads resolved by file path, prom-client keeps
 // process-wide state) and the testkit that `molecule dev` starts. `molecule preflight` never loads them.
+// The daemon's admin protocol (`@molecule/runtime/admin`: zod schemas, no daemon code) is bundled, so
+// `molecule status` does not load the daemon's package.
 const EXTERNAL = ["@molecule/runtime", "@molecule/testkit", "pino", "pino-pretty", "prom-client"];
+const BUNDLED_SUBPATHS = ["@molecule/runtime/admin"];
 const escaped = EXTERNAL.map((name) => name.replace(/[/.-]/g, "\\$&")).join("|");
 
 export default moleculeBuild({
@@ -16,7 +19,7 @@ export default moleculeBuild({
   format: ["esm"],
   dts: false,
   // tsup lets noExternal win over external, so the bundled set is "everything but these".
-  noExternal: [new RegExp(`^(?!(?:${escaped})(?:/|$))`)],
+  noExternal: [new RegExp(`^(?!(?:${escaped})(?:/|$))`), ...BUNDLED_SUBPATHS],
   external: EXTERNAL,
   splitting: true,
   minify: true,

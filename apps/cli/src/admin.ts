@@ -1,36 +1,33 @@
 import { request } from "node:http";
 import { join, resolve } from "node:path";
+import {
+  ADMIN_SOCKET_FILE,
+  type AdminStatus,
+  type AdminTaskRequest,
+  adminErrorResponseSchema,
+  adminStatusSchema,
+  adminTaskResponseSchema,
+} from "@molecule/runtime/admin";
 import { CliError } from "./errors.js";
 
-/** What the daemon's admin socket answers on `GET /status` (apps/runtime's `RuntimeStatus`). */
-export interface DaemonStatus {
-  workspaceId: string;
-  url: string;
-  registered: boolean;
-  ready: boolean;
-  draining: boolean;
-  platformStatus: string | undefined;
-  wedge: { wedged: boolean; reason: string; code?: string; since?: string };
-  currentTask: string;
-  activeTasks: number;
-  queuedTasks: number;
-  lastOutcome: string | undefined;
-  beats: { ok: number; failed: number };
-  uptimeSeconds: number;
+/** Which daemon a command talks to: the one whose state dir is `stateDir`, else the one for `config`. */
+export interface DaemonTarget {
+  config?: string;
+  stateDir?: string;
 }
 
 /** Where the admin socket of the daemon for this environment lives: `<state dir>/admin.sock`. */
 export async function adminSocketPath(
   env: Readonly<Record<string, string | undefined>>,
-  options: { config?: string | undefined; stateDir?: string | undefined },
+  options: DaemonTarget,
 ): Promise<string> {
-  if (options.stateDir !== undefined) return join(resolve(options.stateDir), "admin.sock");
+  if (options.stateDir !== undefined) return join(resolve(options.stateDir), ADMIN_SOCKET_FILE);
   const { resolveSettings } = await import("@molecule/config");
   const scoped = {
     ...env,
     ...(options.config !== undefined ? { WORKSPACE_CONFIG_PATH: resolve(options.config) } : {}),
   };
-  return join(resolveSettings(scoped).settings.stateDir, "admin.sock");
+  return join(resolveSettings(scoped).settings.stateDir, ADMIN_SOCKET_FILE);
 }
 
 /** One request to the admin socket; resolves with the status code and the parsed JSON body. */
@@ -96,45 +93,27 @@ export function adminRequest(
   });
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
-const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
-
-/** Checks the shape of a `GET /status` answer; undefined when it is not one. */
-export function parseDaemonStatus(json: unknown): DaemonStatus | undefined {
-  if (!isRecord(json) || typeof json.workspaceId !== "string" || !isRecord(json.wedge) || !isRecord(json.beats)) {
-    return undefined;
-  }
-  const wedge = json.wedge;
-  const since = str(wedge.since);
-  const code = str(wedge.code);
-  return {
-    workspaceId: json.workspaceId,
-    url: str(json.url) ?? "",
-    registered: json.registered === true,
-    ready: json.ready === true,
-    draining: json.draining === true,
-    platformStatus: str(json.platformStatus),
-    wedge: {
-      wedged: wedge.wedged === true,
-      reason: str(wedge.reason) ?? "",
-      ...(code !== undefined ? { code } : {}),
-      ...(since !== undefined ? { since } : {}),
-    },
-    currentTask: str(json.currentTask) ?? "",
-    activeTasks: num(json.activeTasks),
-    queuedTasks: num(json.queuedTasks),
-    lastOutcome: str(json.lastOutcome),
-    beats: { ok: num(json.beats.ok), failed: num(json.beats.failed) },
-    uptimeSeconds: num(json.uptimeSeconds),
-  };
-}
-
-export async function fetchDaemonStatus(socketPath: string): Promise<DaemonStatus> {
+/** `GET /status`, parsed with the daemon's own schema. */
+export async function fetchDaemonStatus(socketPath: string): Promise<AdminStatus> {
   const { status, json } = await adminRequest(socketPath, "GET", "/status");
-  const parsed = status === 200 ? parseDaemonStatus(json) : undefined;
-  if (!parsed) {
+  const parsed = status === 200 ? adminStatusSchema.safeParse(json) : undefined;
+  if (!parsed?.success) {
     throw new CliError({ code: "E_ADMIN", message: `the daemon answered GET /status with ${status} and no status` });
   }
-  return parsed;
+  return parsed.data;
+}
+
+/**
+ * `POST /task`: sets the label (or clears it with `null`). Resolves with the label now reported, or
+ * with the daemon's reason for refusing it.
+ */
+export async function postTaskLabel(
+  socketPath: string,
+  request: AdminTaskRequest,
+): Promise<{ ok: true; currentTask: string } | { ok: false; error: string }> {
+  const { status, json } = await adminRequest(socketPath, "POST", "/task", request);
+  const accepted = status === 200 ? adminTaskResponseSchema.safeParse(json) : undefined;
+  if (accepted?.success) return { ok: true, currentTask: accepted.data.currentTask };
+  const refused = adminErrorResponseSchema.safeParse(json);
+  return { ok: false, error: refused.success ? refused.data.error : `status ${status}` };
 }

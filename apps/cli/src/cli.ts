@@ -1,26 +1,14 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { version } from "../package.json";
-import type { AuthCheckOptions } from "./auth.js";
-import type { DevCommandOptions } from "./dev/dev.js";
-import type { PreflightCommandOptions } from "./preflight.js";
-import type { RunCommandOptions } from "./run.js";
-import type { SendCommandOptions } from "./send.js";
-import type { SessionCheckOptions } from "./session.js";
-import type { StatusCommandOptions, TaskCommandOptions } from "./status.js";
-
-/** Where the CLI reads and writes; tests and embedders can pass their own. */
-export interface Io {
-  stdout: { write(text: string): unknown; isTTY?: boolean };
-  stderr: { write(text: string): unknown; isTTY?: boolean };
-  env: Readonly<Record<string, string | undefined>>;
-  /** `molecule dev` reads messages from it when it is a TTY (default `process.stdin`). */
-  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
-}
-
-/** Exit codes (DESIGN.md): 0 ok, 1 anything a report shows, 2 command-line usage errors only. */
-export const EXIT_OK = 0;
-export const EXIT_REPORT = 1;
-export const EXIT_USAGE = 2;
+import type { AuthCheckOptions } from "./commands/auth.js";
+import type { DevCommandOptions } from "./commands/dev/dev.js";
+import type { PreflightCommandOptions } from "./commands/preflight.js";
+import type { RunCommandOptions } from "./commands/run.js";
+import type { SendCommandOptions } from "./commands/send.js";
+import type { SessionCheckOptions } from "./commands/session.js";
+import type { StatusCommandOptions } from "./commands/status.js";
+import type { TaskCommandOptions } from "./commands/task.js";
+import { EXIT_OK, EXIT_USAGE, type Io } from "./io.js";
 
 /** The scenarios of `molecule dev --scenario` (kept here so `--help` loads no dev code). */
 export const DEV_SCENARIOS = [
@@ -72,7 +60,7 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
     )
     .option("--no-agent", "skip the agent checks (binary, --version, login); a warning says so")
     .action(async (options: PreflightCommandOptions) => {
-      const { preflightCommand } = await import("./preflight.js");
+      const { preflightCommand } = await import("./commands/preflight.js");
       code = await preflightCommand(options, io);
     });
 
@@ -87,7 +75,7 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
     .option("--grace <seconds>", "whole shutdown budget (default 10)", positiveSeconds)
     .option("--pretty", "pretty log lines (default: only when stdout is a TTY)")
     .action(async (options: RunCommandOptions) => {
-      const { runCommand } = await import("./run.js");
+      const { runCommand } = await import("./commands/run.js");
       code = await runCommand(options, io);
     });
 
@@ -100,7 +88,7 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
     .option("--state-dir <dir>", STATE_DIR_HELP)
     .option("--json", "print the status object as JSON")
     .action(async (options: StatusCommandOptions) => {
-      const { statusCommand } = await import("./status.js");
+      const { statusCommand } = await import("./commands/status.js");
       code = await statusCommand(options, io);
     });
 
@@ -116,7 +104,7 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
       if ((label === undefined) === (options.clear !== true)) {
         command.error("error: give a label, or --clear (not both)", { exitCode: EXIT_USAGE });
       }
-      const { taskCommand } = await import("./status.js");
+      const { taskCommand } = await import("./commands/task.js");
       code = await taskCommand(label, options, io);
     });
 
@@ -130,7 +118,7 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
     .option("--agent <name>", "check this agent instead of the config's runtime (claude-code, codex, gemini-cli)")
     .option("--json", "print the result as JSON")
     .action(async (options: AuthCheckOptions) => {
-      const { authCheckCommand } = await import("./auth.js");
+      const { authCheckCommand } = await import("./commands/auth.js");
       code = await authCheckCommand(options, io);
     });
 
@@ -145,7 +133,7 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
     .option("--no-relocate", "only report; do not copy a transcript found under another project dir")
     .option("--json", "print the resolution as JSON")
     .action(async (id: string, options: SessionCheckOptions) => {
-      const { sessionCheckCommand } = await import("./session.js");
+      const { sessionCheckCommand } = await import("./commands/session.js");
       code = await sessionCheckCommand(id, options, io);
     });
 
@@ -163,7 +151,7 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
       if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
         command.error(`error: not an http(s) URL: ${url}`, { exitCode: EXIT_USAGE });
       }
-      const { sendCommand } = await import("./send.js");
+      const { sendCommand } = await import("./commands/send.js");
       code = await sendCommand(url, text, options, io);
     });
 
@@ -180,7 +168,7 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
       if (options.scenario !== undefined && options.liveModel) {
         command.error("error: --scenario runs against the fake model API; drop --live-model", { exitCode: EXIT_USAGE });
       }
-      const { devCommand } = await import("./dev/dev.js");
+      const { devCommand } = await import("./commands/dev/dev.js");
       code = await devCommand(options, io);
     });
 

@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { Io } from "./cli.js";
-import { colorEnabled, createStyle } from "./style.js";
+import type { Io } from "../io.js";
+import { colorEnabled, createStyle } from "../style.js";
 
 export interface AuthCheckOptions {
   config?: string;

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import type { Io } from "./cli.js";
+import type { Io } from "../io.js";
 
 export interface RunCommandOptions {
   config?: string;

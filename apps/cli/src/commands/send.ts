@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { request } from "undici";
-import type { Io } from "./cli.js";
-import { CliError } from "./errors.js";
+import { CliError } from "../errors.js";
+import type { Io } from "../io.js";
 
 /** What a JSON-RPC `message/send` came back with. */
 export type SendResult =

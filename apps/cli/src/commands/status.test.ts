@@ -1,7 +1,7 @@
+import { adminStatusSchema } from "@molecule/runtime/admin";
 import { describe, expect, it } from "vitest";
-import { parseDaemonStatus } from "./admin.js";
+import { createStyle } from "../style.js";
 import { renderStatus } from "./status.js";
-import { createStyle } from "./style.js";
 
 const STATUS = {
   workspaceId: "w-1",
@@ -19,11 +19,9 @@ const STATUS = {
   uptimeSeconds: 42,
 };
 
-describe("parseDaemonStatus", () => {
-  it("accepts the daemon's status and renders every field", () => {
-    const parsed = parseDaemonStatus(STATUS);
-    expect(parsed).toEqual(STATUS);
-    const text = renderStatus(parsed ?? STATUS, createStyle(false));
+describe("renderStatus", () => {
+  it("renders every field of the daemon's status", () => {
+    const text = renderStatus(adminStatusSchema.parse(STATUS), createStyle(false));
     expect(text).toContain("Platform     degraded (as last seen by the heartbeat)");
     expect(text).toContain(
       "Wedge        WEDGED: claude-code init timeout — restart workspace (since 2026-01-01T00:00:00.000Z)",
@@ -33,15 +31,24 @@ describe("parseDaemonStatus", () => {
     expect(text).toContain("Beats        7 ok, 1 failed");
   });
 
-  it("rejects what is not a status", () => {
-    expect(parseDaemonStatus({ error: "not found" })).toBeUndefined();
-    expect(parseDaemonStatus(null)).toBeUndefined();
-    expect(parseDaemonStatus({ ...STATUS, beats: 3 })).toBeUndefined();
+  it("shows a status from a newer daemon with an outcome this CLI does not know", () => {
+    const text = renderStatus(
+      adminStatusSchema.parse({ ...STATUS, lastOutcome: "quota-exhausted" }),
+      createStyle(false),
+    );
+    expect(text).toContain("Last turn    quota-exhausted");
+  });
+
+  it("before the first beat and the first turn", () => {
+    const { platformStatus: _p, lastOutcome: _l, ...fresh } = STATUS;
+    const text = renderStatus(adminStatusSchema.parse(fresh), createStyle(false));
+    expect(text).toContain("Platform     not seen yet");
+    expect(text).toContain("Last turn    no turn yet");
   });
 
   it("colours only when asked", () => {
-    const parsed = parseDaemonStatus(STATUS);
-    expect(renderStatus(parsed ?? STATUS, createStyle(true))).toContain("\u001b[31m");
-    expect(renderStatus(parsed ?? STATUS, createStyle(false))).not.toContain("\u001b[");
+    const parsed = adminStatusSchema.parse(STATUS);
+    expect(renderStatus(parsed, createStyle(true))).toContain("\u001b[31m");
+    expect(renderStatus(parsed, createStyle(false))).not.toContain("\u001b[");
   });
 });

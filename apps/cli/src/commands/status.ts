@@ -1,19 +1,15 @@
-import { adminRequest, adminSocketPath, type DaemonStatus, fetchDaemonStatus } from "./admin.js";
-import type { Io } from "./cli.js";
-import { CliError } from "./errors.js";
-import { colorEnabled, createStyle, type Style } from "./style.js";
-
-export interface DaemonTarget {
-  config?: string;
-  stateDir?: string;
-}
+import type { AdminStatus } from "@molecule/runtime/admin";
+import { adminSocketPath, type DaemonTarget, fetchDaemonStatus } from "../admin.js";
+import { CliError } from "../errors.js";
+import type { Io } from "../io.js";
+import { colorEnabled, createStyle, type Style } from "../style.js";
 
 export interface StatusCommandOptions extends DaemonTarget {
   json?: boolean;
 }
 
 /** Renders the daemon's status as aligned `name  value` lines. */
-export function renderStatus(s: DaemonStatus, style: Style): string {
+export function renderStatus(s: AdminStatus, style: Style): string {
   const platform = s.platformStatus ?? "not seen yet";
   const platformText =
     platform === "online" ? style.green(platform) : platform === "not seen yet" ? platform : style.red(platform);
@@ -40,14 +36,6 @@ export function renderStatus(s: DaemonStatus, style: Style): string {
   return `${rows.map(([k, v]) => `${k.padEnd(13)}${v}`).join("\n")}\n`;
 }
 
-function reportError(error: unknown, io: Io): number {
-  if (CliError.isInstance(error)) {
-    io.stderr.write(`molecule: ${error.message}\n`);
-    return 1;
-  }
-  throw error;
-}
-
 /** `molecule status`: the daemon's view from its admin socket. Exit 1 when no daemon answers. */
 export async function statusCommand(options: StatusCommandOptions, io: Io): Promise<number> {
   try {
@@ -57,36 +45,10 @@ export async function statusCommand(options: StatusCommandOptions, io: Io): Prom
     else io.stdout.write(renderStatus(status, createStyle(colorEnabled(io.stdout, io.env))));
     return 0;
   } catch (error) {
-    return reportError(error, io);
-  }
-}
-
-export interface TaskCommandOptions extends DaemonTarget {
-  clear?: boolean;
-  json?: boolean;
-}
-
-/** `molecule task <label>` / `molecule task --clear`: sets the label the heartbeat reports, through the daemon. */
-export async function taskCommand(label: string | undefined, options: TaskCommandOptions, io: Io): Promise<number> {
-  try {
-    const socket = await adminSocketPath(io.env, options);
-    const { status, json } = await adminRequest(socket, "POST", "/task", { label: options.clear ? null : label });
-    const current =
-      typeof json === "object" && json !== null && "currentTask" in json && typeof json.currentTask === "string"
-        ? json.currentTask
-        : undefined;
-    if (status !== 200 || current === undefined) {
-      const why =
-        typeof json === "object" && json !== null && "error" in json && typeof json.error === "string"
-          ? json.error
-          : `status ${status}`;
-      io.stderr.write(`molecule: the daemon refused the task label: ${why}\n`);
+    if (CliError.isInstance(error)) {
+      io.stderr.write(`molecule: ${error.message}\n`);
       return 1;
     }
-    if (options.json) io.stdout.write(`${JSON.stringify({ currentTask: current })}\n`);
-    else io.stdout.write(current ? `Current task: ${current}\n` : "Current task cleared.\n");
-    return 0;
-  } catch (error) {
-    return reportError(error, io);
+    throw error;
   }
 }

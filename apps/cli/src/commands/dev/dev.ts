@@ -1,13 +1,11 @@
 import { createInterface } from "node:readline";
-import type { Io } from "../cli.js";
-import { CliError } from "../errors.js";
+import { CliError } from "../../errors.js";
+import type { Io } from "../../io.js";
+import { colorEnabled, createStyle, type Style } from "../../style.js";
 import type { SendResult } from "../send.js";
-import { colorEnabled, createStyle, type Style } from "../style.js";
 import { createReporter, describeView, type Reporter } from "./report.js";
 import { SCENARIOS } from "./scenarios.js";
 import { createDevSetup, type DevSetup, earlierTurns } from "./setup.js";
-
-export const SCENARIO_NAMES = SCENARIOS.map((s) => s.name);
 
 export interface DevCommandOptions {
   config?: string;

@@ -1,4 +1,4 @@
-import type { Style } from "../style.js";
+import type { Style } from "../../style.js";
 import type { PlatformView } from "./setup.js";
 
 /** The lines `molecule dev` prints: steps, replies, what was caught, what the platform saw. */

@@ -7,7 +7,7 @@ import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RuntimeHandle } from "@molecule/runtime";
 import type { FakeModelApi, ModelApiRequest, TestPlatform } from "@molecule/testkit";
-import { CliError } from "../errors.js";
+import { CliError } from "../../errors.js";
 import { type SendResult, sendMessage } from "../send.js";
 import { setYamlValue } from "./yaml-edit.js";
 
