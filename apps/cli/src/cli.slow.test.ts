@@ -1,28 +1,21 @@
-import { spawn } from "node:child_process";
-import { chmod, cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { chmod, cp, mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { CLAUDE_BIN_DIR, OFFLINE_CLAUDE_ENV, type ProcessResult, REPO_ROOT, tempDir } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runBin } from "./test-util.js";
 
 // Runs the built bin (`pnpm run build` first; turbo's test task depends on build) as a child process.
-const ROOT = resolve(__dirname, "../../..");
-const BIN = resolve(__dirname, "../dist/bin.js");
-const EXAMPLE = join(ROOT, "examples/workspace");
-const REAL_CLAUDE_DIR = join(ROOT, "node_modules/.bin");
+const EXAMPLE = join(REPO_ROOT, "examples/workspace");
 const WORKSPACE_ID = "3f2c1b7e-9a4d-4c2e-8f1a-0b6d5e7c9a21";
-const WITH_CLAUDE = `${REAL_CLAUDE_DIR}:/usr/bin:/bin`;
+const WITH_CLAUDE = `${CLAUDE_BIN_DIR}:/usr/bin:/bin`;
 const WITHOUT_CLAUDE = "/usr/bin:/bin";
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = ProcessResult;
 
 let tmp: string;
 let home: string;
 beforeEach(async () => {
-  tmp = await mkdtemp(join(tmpdir(), "molecule-cli-"));
+  tmp = await tempDir("molecule-cli-");
   home = join(tmp, "home");
   await mkdir(home);
 });
@@ -36,31 +29,13 @@ function molecule(args: string[], extraEnv: Record<string, string | undefined> =
     PATH: WITH_CLAUDE,
     WORKSPACE_ID,
     PLATFORM_URL: "http://localhost:8080",
-    DISABLE_TELEMETRY: "1",
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-    DISABLE_AUTOUPDATER: "1",
+    ...OFFLINE_CLAUDE_ENV,
   };
   for (const [k, v] of Object.entries(extraEnv)) {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: tmp, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => {
-      stdout += c;
-    });
-    child.stderr.setEncoding("utf8").on("data", (c: string) => {
-      stderr += c;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
+  return runBin(args, { cwd: tmp, env, timeoutMs: 20_000 });
 }
 
 interface JsonReport {

@@ -3,8 +3,9 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeProjectDir } from "@molecule/session";
+import { OFFLINE_CLAUDE_ENV, REPO_ROOT } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BASE_ENV, ROOT, runBin } from "./test-util.js";
+import { runBin } from "./test-util.js";
 
 let tmp: string;
 let home: string;
@@ -13,7 +14,7 @@ beforeEach(async () => {
   tmp = await mkdtemp(join(tmpdir(), "molecule-cli-cmd-"));
   home = join(tmp, "home");
   await mkdir(home);
-  env = { ...BASE_ENV, HOME: home, PATH: `${process.env.PATH}` };
+  env = { ...OFFLINE_CLAUDE_ENV, HOME: home, PATH: `${process.env.PATH}` };
 });
 afterEach(async () => {
   await rm(tmp, { recursive: true, force: true });
@@ -24,7 +25,7 @@ const molecule = (args: string[], extra: Record<string, string> = {}) =>
 
 describe("molecule auth check", () => {
   it("not logged in → exit 1 with the reason; the token file is described", async () => {
-    const run = await molecule(["auth", "check", "--config", join(ROOT, "examples/workspace")]);
+    const run = await molecule(["auth", "check", "--config", join(REPO_ROOT, "examples/workspace")]);
     expect(run.code).toBe(1);
     expect(run.stdout).toContain("[FAIL] Agent auth (claude-code): missing");
     expect(run.stdout).toContain("absent (the platform issues one at the first register)");

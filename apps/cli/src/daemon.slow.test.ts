@@ -2,15 +2,16 @@ import { randomUUID } from "node:crypto";
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { OFFLINE_CLAUDE_ENV, REPO_ROOT, type StartedProcess, waitFor } from "@molecule/test-support";
 import { fakeAgentCli, startTestPlatform, type TestPlatform } from "@molecule/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BASE_ENV, ROOT, runBin, type Spawned, startBin, waitFor } from "./test-util.js";
+import { runBin, startBin } from "./test-util.js";
 
 // `molecule run` as a child process against the testkit platform with a fake agent, and the commands
 // that talk to it: status and task (admin socket), send (A2A).
 let tmp: string;
 let platform: TestPlatform;
-let daemon: Spawned;
+let daemon: StartedProcess;
 let env: Record<string, string>;
 let stateDir: string;
 let url = "";
@@ -20,7 +21,7 @@ beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), "molecule-cli-run-"));
   const configs = join(tmp, "configs");
   stateDir = join(tmp, "state");
-  await cp(join(ROOT, "examples/workspace"), configs, { recursive: true });
+  await cp(join(REPO_ROOT, "examples/workspace"), configs, { recursive: true });
   await mkdir(join(tmp, "home"));
   await mkdir(join(tmp, "work"));
   // First turn ok, then every turn exits 0 with no output (a failed turn).
@@ -36,7 +37,7 @@ beforeAll(async () => {
   await writeFile(join(configs, "config.yaml"), yaml);
   platform = await startTestPlatform();
   env = {
-    ...BASE_ENV,
+    ...OFFLINE_CLAUDE_ENV,
     HOME: join(tmp, "home"),
     PATH: `${process.env.PATH}`,
     WORKSPACE_ID: workspaceId,

@@ -2,8 +2,9 @@ import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { OFFLINE_CLAUDE_ENV, waitFor } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BASE_ENV, BIN, runBin, startBin, waitFor } from "./test-util.js";
+import { BIN, runBin, startBin } from "./test-util.js";
 
 // `molecule dev` as CI and the README run it: the built bin, stdin not a TTY, nothing but loopback.
 let tmp: string;
@@ -12,7 +13,7 @@ beforeEach(async () => {
   tmp = await mkdtemp(join(tmpdir(), "molecule-dev-test-"));
   await mkdir(join(tmp, "home"));
   // No key, no login: `molecule dev` needs neither. TMPDIR keeps its temp dir and log inside ours.
-  env = { ...BASE_ENV, HOME: join(tmp, "home"), PATH: `${process.env.PATH}`, TMPDIR: tmp };
+  env = { ...OFFLINE_CLAUDE_ENV, HOME: join(tmp, "home"), PATH: `${process.env.PATH}`, TMPDIR: tmp };
 });
 afterEach(async () => {
   await rm(tmp, { recursive: true, force: true });
