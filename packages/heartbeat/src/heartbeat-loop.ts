@@ -1,0 +1,135 @@
+import type { BeatOnce, Classified, HeartbeatState } from "./heartbeat-state.js";
+import type { BeatResult } from "./heartbeat-types.js";
+import { backoffDelayMs, nextBeatDelayMs } from "./schedule.js";
+import { errorText } from "./types.js";
+
+const IMMEDIATE_SPACING_MS = 250;
+
+interface Pending {
+  reasons: Set<string>;
+  force: boolean;
+  waiters: Array<(result: BeatResult) => void>;
+}
+
+/** @internal */
+export interface BeatLoop {
+  /** A tick now: one beat, then the next on the schedule (or after a backoff). */
+  tick(): void;
+  /** An immediate beat, coalesced with the others, at most one per 250 ms. */
+  requestImmediate(reason: string, force: boolean): Promise<BeatResult>;
+  /** Clears the timers and answers waiting `beatNow()` calls with "stopped". */
+  cancel(): void;
+}
+
+/** The loop: periodic ticks with jitter, immediate beats on state change, backoff, one beat at a time. @internal */
+export function createBeatLoop(state: HeartbeatState, beatOnce: BeatOnce): BeatLoop {
+  const { clock, logger, counters, intervalMs, jitter, random } = state;
+  let tickTimer: unknown;
+  let spacingTimer: unknown;
+  let tickNumber = 0;
+  let tickStartedAt = 0;
+  let periodMs = intervalMs;
+  let pendingTick = false;
+  let pending: Pending | undefined;
+  let lastImmediateAt = Number.NEGATIVE_INFINITY;
+
+  const schedule = (delayMs: number) => {
+    if (tickTimer !== undefined) clock.clearTimeout(tickTimer);
+    tickTimer = clock.setTimeout(onTick, Math.max(0, delayMs));
+  };
+
+  const onTick = () => {
+    tickTimer = undefined;
+    tickNumber += 1;
+    tickStartedAt = clock.now();
+    periodMs = nextBeatDelayMs(tickNumber, intervalMs, jitter, random);
+    pendingTick = true;
+    drain();
+  };
+
+  const run = (kind: "tick" | "immediate", force: boolean, waiters: Array<(r: BeatResult) => void>) => {
+    const task = (async () => {
+      let outcome: { result: BeatResult; classified?: Classified };
+      try {
+        outcome = await beatOnce(kind, force, state.aborter.signal, state.requestTimeoutMs);
+      } catch (error) {
+        logger.error({ event: "heartbeat.bug", err: errorText(error) }, "unexpected error in the heartbeat loop");
+        outcome = { result: { ok: false, error: errorText(error) } };
+      }
+      for (const resolve of waiters) resolve(outcome.result);
+      if (state.stopping || !state.started) return; // a beatNow() without start() never starts the loop
+      const c = outcome.classified;
+      if (c?.kind === "backoff") {
+        schedule(backoffDelayMs(state.backoffN, intervalMs, jitter, random, c.retryAfterMs));
+      } else if (kind === "tick") {
+        schedule(tickStartedAt + periodMs - clock.now());
+      }
+    })();
+    state.inFlight = task;
+    void task.finally(() => {
+      if (state.inFlight === task) state.inFlight = undefined;
+      drain();
+    });
+  };
+
+  function drain() {
+    if (state.inFlight || state.stopping) return;
+    if (pendingTick) {
+      pendingTick = false;
+      // The tick carries the latest state: it answers a pending immediate request too.
+      const waiters = pending?.waiters ?? [];
+      pending = undefined;
+      run("tick", true, waiters);
+      return;
+    }
+    if (!pending) return;
+    const now = clock.now();
+    if (now - lastImmediateAt < IMMEDIATE_SPACING_MS) {
+      if (spacingTimer === undefined) {
+        spacingTimer = clock.setTimeout(
+          () => {
+            spacingTimer = undefined;
+            drain();
+          },
+          lastImmediateAt + IMMEDIATE_SPACING_MS - now,
+        );
+      }
+      return;
+    }
+    const { force, waiters, reasons } = pending;
+    pending = undefined;
+    lastImmediateAt = now;
+    counters.immediateBeats += 1;
+    logger.debug?.({ event: "heartbeat.immediate", reasons: [...reasons] }, "immediate heartbeat");
+    run("immediate", force, waiters);
+  }
+
+  const requestImmediate = (reason: string, force: boolean): Promise<BeatResult> => {
+    if (state.stopping) return Promise.resolve({ ok: false, skipped: true, error: "stopped" });
+    if (!force && state.backoffN > 0) {
+      // The platform is failing: the next backoff attempt carries the latest state anyway.
+      counters.skippedBeats += 1;
+      return Promise.resolve({ ok: false, skipped: true, error: "in backoff; the next attempt carries this state" });
+    }
+    return new Promise((resolve) => {
+      pending ??= { reasons: new Set(), force: false, waiters: [] };
+      pending.reasons.add(reason);
+      pending.force ||= force;
+      pending.waiters.push(resolve);
+      drain();
+    });
+  };
+
+  return {
+    tick: onTick,
+    requestImmediate,
+    cancel() {
+      if (tickTimer !== undefined) clock.clearTimeout(tickTimer);
+      if (spacingTimer !== undefined) clock.clearTimeout(spacingTimer);
+      tickTimer = spacingTimer = undefined;
+      if (pending) for (const resolve of pending.waiters) resolve({ ok: false, skipped: true, error: "stopped" });
+      pending = undefined;
+      pendingTick = false;
+    },
+  };
+}

@@ -1,0 +1,95 @@
+import type { Dispatcher } from "undici";
+import type { RuntimeMetadata } from "./body.js";
+import type { TaskTracker } from "./tasks.js";
+import type { Clock, HeartbeatLogger, PlatformTokens } from "./types.js";
+
+export interface HeartbeatOptions {
+  /** Platform base URL (`PLATFORM_URL`), http or https. */
+  platformUrl: string;
+  workspaceId: string;
+  /** The platform token store (`@molecule/auth`'s `createTokenStore`). */
+  tokens: PlatformTokens;
+  /** Period between beats, ms. Default 30 000. */
+  intervalMs?: number;
+  /** Relative spread of each period, 0 ≤ jitter < 1. Default 0.1. */
+  jitter?: number;
+  /** Called for every beat; sent as `runtime_metadata`. */
+  metadata: () => RuntimeMetadata;
+  /** Running tasks and the error window (`createTaskTracker()`). */
+  tasks: Pick<TaskTracker, "snapshot" | "onChange">;
+  logger?: HeartbeatLogger;
+  clock?: Clock;
+  /** Uniform [0, 1). Default `Math.random`. */
+  random?: () => number;
+  /** undici dispatcher for every request. Default: an own keep-alive Agent. */
+  dispatcher?: Dispatcher;
+  /** Per-request timeout, ms. Default 10 000. */
+  requestTimeoutMs?: number;
+  /** The platform's liveness TTL, ms: a longer outage fires `onOutageRecovered`. Default 180 000. */
+  ttlMs?: number;
+  /** Read `GET /workspaces/:id` on every n-th successful beat. Default 5. */
+  platformCheckEvery?: number;
+}
+
+export interface HeartbeatStats {
+  running: boolean;
+  beatsOk: number;
+  beatsFailed: number;
+  /** Failed beats since the last success (any kind of failure). */
+  consecutiveFailures: number;
+  /** 401s since the last success. */
+  unauthorizedStreak: number;
+  /** HTTP status of the last beat's response; undefined after a transport error or before any. */
+  lastStatus: number | undefined;
+  /** The platform's view of us from the last check: its `status`, or `"not-found"` after a 404. */
+  platformStatus: string | undefined;
+  /** The last failure, without secrets. */
+  lastError: string | undefined;
+  /** Clock time (epoch ms) of the last successful beat. */
+  lastSuccessAt: number | undefined;
+  /** Beats sent because state changed or `beatNow` was called. */
+  immediateBeats: number;
+  /** Immediate beats skipped because their state and token had already gone out. */
+  skippedBeats: number;
+  /** Times the HTTP client was rebuilt after repeated transport errors. */
+  clientRebuilds: number;
+  /** Requests in flight now (beats and platform checks). */
+  inFlight: number;
+}
+
+export interface BeatResult {
+  ok: boolean;
+  /** HTTP status, when a response came. */
+  status?: number;
+  /** True when nothing was sent (already up to date, stopped, or in backoff). */
+  skipped?: boolean;
+  error?: string;
+}
+
+export interface OutageRecoveredEvent {
+  /** `outage`: beats failed for longer than the TTL. `platform-lost`: the platform no longer lists us. */
+  reason: "outage" | "platform-lost";
+  /** For `outage`: ms since the last success (or start). */
+  downMs?: number;
+  /** For `platform-lost`: `"not-found"` or `"offline"`. */
+  platformStatus?: string;
+}
+
+export interface UnauthorizedStreakEvent {
+  workspaceId: string;
+  streak: number;
+}
+
+export interface Heartbeat {
+  /** Beats at once, then on the schedule. Idempotent. */
+  start(): void;
+  /** Stops the loop, sends one final beat with `active_tasks: 0` (bounded by 2 s), resolves when nothing is in flight. */
+  stop(): Promise<void>;
+  /** A beat now (coalesced with other immediate beats, at most one per 250 ms). */
+  beatNow(reason: string): Promise<BeatResult>;
+  stats(): HeartbeatStats;
+  /** The daemon re-registers on it. Returns an unsubscribe. */
+  onOutageRecovered(listener: (event: OutageRecoveredEvent) => void): () => void;
+  /** Fires with the ERROR log: 3 consecutive 401s, then every 20 more. Returns an unsubscribe. */
+  onUnauthorizedStreak(listener: (event: UnauthorizedStreakEvent) => void): () => void;
+}
