@@ -109,13 +109,14 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
     });
 
   const auth = program.command("auth").description("Agent and platform credentials.");
+  const agentOption = new Option("--agent <name>", "check this agent instead of the config's runtime");
   auth
     .command("check")
     .description(
       "Check the agent's login for the config's runtime (token-free, network-free) and the platform token file. Never prints a token. Exit 1 when not logged in.",
     )
     .option("--config <dir>", "directory holding config.yaml (its runtime picks the agent; the token dir follows)")
-    .option("--agent <name>", "check this agent instead of the config's runtime (claude-code, codex, gemini-cli)")
+    .addOption(agentOption)
     .option("--json", "print the result as JSON")
     .action(async (options: AuthCheckOptions) => {
       const { authCheckCommand } = await import("./commands/auth.js");
@@ -172,6 +173,12 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
       code = await devCommand(options, io);
     });
 
+  if (argv.includes("auth") && argv.some((arg) => arg === "--help" || arg === "-h" || arg === "help")) {
+    // The agent ids come from the registry; loaded only for this help (it brings zod, which a plain
+    // `molecule --help` does not load).
+    const { AGENTS } = await import("@molecule/auth");
+    agentOption.description += ` (${AGENTS.map((agent) => agent.id).join(", ")})`;
+  }
   try {
     await program.parseAsync([...argv], { from: "user" });
   } catch (error) {

@@ -13,14 +13,15 @@ export interface PreflightCommandOptions {
 /** `molecule preflight`: prints the report (text or --json) and resolves to the exit code. */
 export async function preflightCommand(options: PreflightCommandOptions, io: Io): Promise<number> {
   // Loaded here, not at startup, so `molecule --help` and usage errors stay instant.
-  const [{ resolveSettings }, { renderReport, runPreflight, workspaceChecks, CHECK_AUTH_ENV }] = await Promise.all([
+  const [{ resolveSettings }, { renderReport, runPreflight, workspaceChecks }] = await Promise.all([
     import("@molecule/config"),
     import("@molecule/preflight"),
   ]);
 
   const env: Record<string, string | undefined> = { ...io.env };
   if (options.config !== undefined) env.WORKSPACE_CONFIG_PATH = resolve(options.config);
-  if (!options.auth) env[CHECK_AUTH_ENV] = "false";
+  // --no-auth is the operator switch itself, so the agent-auth check still runs and warns that it is off.
+  if (!options.auth) env.MOLECULE_PREFLIGHT_CHECK_AUTH = "false";
   const { settings } = resolveSettings(env);
 
   const report = await runPreflight(workspaceChecks(undefined, { agentChecks: options.agent }), {
