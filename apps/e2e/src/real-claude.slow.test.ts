@@ -1,5 +1,6 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { modelRequestTexts } from "@molecule/test-support";
 import { type FakeModelApi, startFakeModelApi, startTestPlatform, type TestPlatform } from "@molecule/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -34,21 +35,9 @@ afterAll(async () => {
   await platform.close();
 });
 
-/** Every string inside a request's `messages`, flattened. */
-function texts(body: unknown): string[] {
-  const out: string[] = [];
-  const walk = (v: unknown) => {
-    if (typeof v === "string") out.push(v);
-    else if (Array.isArray(v)) for (const x of v) walk(x);
-    else if (typeof v === "object" && v !== null) for (const x of Object.values(v)) walk(x);
-  };
-  walk((body as { messages?: unknown } | null)?.messages);
-  return out;
-}
-
 /** The model requests that carried `marker` (the CLI may send side requests of its own). */
 function requestsWith(marker: string) {
-  return api.messages().filter((m) => texts(m.body).some((t) => t.includes(marker)));
+  return api.messages().filter((m) => modelRequestTexts(m.body).some((t) => t.includes(marker)));
 }
 
 async function transcripts(d: Daemon): Promise<string[]> {
@@ -94,7 +83,7 @@ describe("the real Claude Code CLI through the daemon, against the fake model AP
       expect(replyText(await sendMessage(d, "Turn two: which word did I ask you to remember?"))).toBe(REPLY);
       const second = requestsWith("Turn two").at(-1);
       expect(second).toBeDefined();
-      const seen = texts(second?.body);
+      const seen = modelRequestTexts(second?.body);
       expect(seen.some((t) => t.includes("PAPAYA"))).toBe(true); // the first turn's message
       expect(seen.some((t) => t.includes(REPLY))).toBe(true); // and the model's first answer
       expect(await transcripts(d)).toEqual([session]); // still one session
@@ -110,7 +99,7 @@ describe("the real Claude Code CLI through the daemon, against the fake model AP
       expect(rpc.error).toBeUndefined();
       expect(replyText(rpc)).toBe(REPLY);
       const third = requestsWith("KIWI").at(-1);
-      expect(texts(third?.body).some((t) => t.includes("PAPAYA"))).toBe(false); // a fresh session
+      expect(modelRequestTexts(third?.body).some((t) => t.includes("PAPAYA"))).toBe(false); // a fresh session
       expect(d.logs.some((l) => l.event === "session.dropped")).toBe(true);
 
       // Zero failed turns, as the caller and the platform saw it.

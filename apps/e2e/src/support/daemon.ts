@@ -4,16 +4,12 @@ import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { mkdir, mkdtemp, realpath, rename, rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { CLAUDE_BIN_DIR, OFFLINE_CLAUDE_ENV, REPO_ROOT } from "@molecule/test-support";
 import type { TestPlatform } from "@molecule/testkit";
 
-/** The repository root (apps/e2e/src/support → four levels up). */
-export const REPO_ROOT = resolve(fileURLToPath(new URL("../../../../", import.meta.url)));
 /** The built daemon: these tests run what ships, not the sources. */
 export const DAEMON_BIN = join(REPO_ROOT, "apps/runtime/dist/bin.js");
-/** The pinned real Claude Code CLI, installed with the repo. */
-export const CLAUDE_BIN = join(REPO_ROOT, "node_modules/.bin/claude");
 
 /** One pino JSON line the daemon printed. */
 export type LogLine = Record<string, unknown> & { event?: string; level?: string };
@@ -95,7 +91,7 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>): Re
 
 /** A PATH with the repo's node_modules/.bin first (where `claude` lives), then this process's. */
 export function repoPath(): string {
-  return [join(REPO_ROOT, "node_modules/.bin"), process.env.PATH ?? ""].join(":");
+  return [CLAUDE_BIN_DIR, process.env.PATH ?? ""].join(":");
 }
 
 /**
@@ -125,9 +121,7 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     MOLECULE_STATE_DIR: stateDir,
     HOSTNAME: "localhost",
     LOG_LEVEL: "info",
-    DISABLE_TELEMETRY: "1",
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
-    DISABLE_AUTOUPDATER: "1",
+    ...OFFLINE_CLAUDE_ENV,
     ANTHROPIC_API_KEY: "fake",
     ...options.env,
   };

@@ -1,14 +1,7 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import {
-  type FakeAgentBehaviour,
-  fakeAgentCli,
-  readFakeAgentCalls,
-  startTestPlatform,
-  type TestPlatform,
-} from "@molecule/testkit";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type FakeAgentBehaviour, fakeAgentCli, readFakeAgentCalls } from "@molecule/testkit";
+import { describe, expect, it } from "vitest";
 import { readScriptedCalls, type ScriptedAgentSpec, scriptedAgent } from "./support/agents.js";
 import {
   type Daemon,
@@ -21,36 +14,24 @@ import {
   replyText,
   sendMessage,
   startDaemon,
-  stopAllDaemons,
 } from "./support/daemon.js";
 import { view } from "./support/platform-view.js";
+import { e2eSuite } from "./support/suite.js";
 
 const REPLY = "the fake agent's answer";
-let platform: TestPlatform;
-let tmp: string;
-
-beforeAll(async () => {
-  platform = await startTestPlatform();
-});
-afterAll(async () => {
-  await platform.close();
-});
-beforeEach(async () => {
-  tmp = await mkdtemp(join(tmpdir(), "molecule-e2e-agent-"));
-});
-afterEach(async () => {
-  await stopAllDaemons();
-  await rm(tmp, { recursive: true, force: true });
-});
+const e2e = e2eSuite("molecule-e2e-agent-");
 
 async function daemonWithFake(
   behaviour: FakeAgentBehaviour | FakeAgentBehaviour[],
   runtimeConfig: Record<string, unknown> = {},
 ): Promise<{ d: Daemon; cli: string; v: ReturnType<typeof view> }> {
-  const cli = await fakeAgentCli({ dir: tmp, behaviour, reply: REPLY });
+  const cli = await fakeAgentCli({ dir: e2e.tmp, behaviour, reply: REPLY });
   onCleanup(async () => killPids((await readFakeAgentCalls(cli)).map((c) => c.pid)));
-  const d = await startDaemon({ platform, config: { runtime_config: { command: cli, ...runtimeConfig } } });
-  const v = view(platform, d.id);
+  const d = await startDaemon({
+    platform: e2e.platform,
+    config: { runtime_config: { command: cli, ...runtimeConfig } },
+  });
+  const v = view(e2e.platform, d.id);
   await d.waitForLog((l) => l.event === "runtime.ready");
   await v.waitStatus("online");
   return { d, cli, v };
@@ -139,7 +120,7 @@ describe("classification through the platform's eyes (fake agent CLI)", () => {
       JSON.stringify({ claudeAiOauth: { accessToken: "at", refreshToken: "rt", expiresAt: Date.now() + 86_400_000 } }),
       { mode: 0o600 },
     );
-    await platform.control.waitFor(async () => (await getJson(d, "/readyz")).status === 200, 10_000);
+    await e2e.platform.control.waitFor(async () => (await getJson(d, "/readyz")).status === 200, 10_000);
   });
 
   it("missing session: the id is dropped and the turn retried once without --resume; the caller sees only the fresh answer", async () => {
@@ -260,12 +241,12 @@ describe("classification through the platform's eyes (fake agent CLI)", () => {
   });
 
   it("timeout with an agent that ignores SIGTERM: SIGKILL to the whole process group after the grace, no child left", async () => {
-    const agent = await scriptedAgent(tmp, "stubborn", { hangIgnoringTerm: true, grandchild: true });
+    const agent = await scriptedAgent(e2e.tmp, "stubborn", { hangIgnoringTerm: true, grandchild: true });
     onCleanup(async () =>
       killPids((await readScriptedCalls(agent)).flatMap((c) => [c.pid, ...(c.grandchild ? [c.grandchild] : [])])),
     );
-    const d = await startDaemon({ platform, config: { runtime_config: { command: agent, timeout: 1 } } });
-    const v = view(platform, d.id);
+    const d = await startDaemon({ platform: e2e.platform, config: { runtime_config: { command: agent, timeout: 1 } } });
+    const v = view(e2e.platform, d.id);
     await v.waitStatus("online");
     const pending = sendMessage(d, "hello");
     const [call] = await waitForCalls(agent, 1);
@@ -305,9 +286,9 @@ describe("classification through the platform's eyes (fake agent CLI)", () => {
 
 describe("rate limits (text fallback)", () => {
   async function daemonWithScript(spec: ScriptedAgentSpec) {
-    const agent = await scriptedAgent(tmp, "agent", spec);
-    const d = await startDaemon({ platform, config: { runtime_config: { command: agent } } });
-    const v = view(platform, d.id);
+    const agent = await scriptedAgent(e2e.tmp, "agent", spec);
+    const d = await startDaemon({ platform: e2e.platform, config: { runtime_config: { command: agent } } });
+    const v = view(e2e.platform, d.id);
     await d.waitForLog((l) => l.event === "runtime.ready");
     await v.waitStatus("online");
     return { d, v, agent };
@@ -345,17 +326,17 @@ describe("replies and logs never carry the agent's raw output or secrets", () =>
   it("a failing agent's stderr with a bearer token and an API key: the caller gets a generic error, the log is redacted", async () => {
     const bearer = "abcdEFGH12345678-e2e-bearer-secret";
     const key = "sk-ant-api03-e2eSUPERSECRETkey0123456789";
-    const agent = await scriptedAgent(tmp, "leaky", {
+    const agent = await scriptedAgent(e2e.tmp, "leaky", {
       stdout: "partial output\n",
       stderr: `request failed: Authorization: Bearer ${bearer} (key ${key})\n`,
       code: 3,
     });
     const d = await startDaemon({
-      platform,
+      platform: e2e.platform,
       config: { runtime_config: { command: agent } },
       env: { ANTHROPIC_API_KEY: key },
     });
-    const v = view(platform, d.id);
+    const v = view(e2e.platform, d.id);
     await d.waitForLog((l) => l.event === "runtime.ready");
     const rpc = await sendMessage(d, "hello");
     expect(rpc.error?.data?.outcome).toBe("agent-error");
@@ -377,15 +358,15 @@ describe("replies and logs never carry the agent's raw output or secrets", () =>
 
 describe("the generic command executor (runtime: command)", () => {
   async function commandDaemon(spec: ScriptedAgentSpec, runtimeConfig: Record<string, unknown> = {}) {
-    const agent = await scriptedAgent(tmp, "agent", spec);
+    const agent = await scriptedAgent(e2e.tmp, "agent", spec);
     onCleanup(async () => killPids((await readScriptedCalls(agent)).map((c) => c.pid)));
     const d = await startDaemon({
-      platform,
+      platform: e2e.platform,
       config: { runtime: "command", runtime_config: { command: agent, args: ["--flag"], ...runtimeConfig } },
       env: { ANTHROPIC_API_KEY: undefined },
     });
     await d.waitForLog((l) => l.event === "runtime.ready");
-    return { d, agent, v: view(platform, d.id) };
+    return { d, agent, v: view(e2e.platform, d.id) };
   }
 
   it("plain stdout with exit 0 is the answer; the message arrives on stdin with the configured args", async () => {
@@ -412,7 +393,7 @@ describe("the generic command executor (runtime: command)", () => {
 });
 
 async function waitForCalls(agent: string, n: number) {
-  return platform.control.waitFor(async () => {
+  return e2e.platform.control.waitFor(async () => {
     const calls = await readScriptedCalls(agent);
     return calls.length >= n ? calls : undefined;
   }, 10_000);

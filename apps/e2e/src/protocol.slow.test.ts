@@ -1,14 +1,5 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import {
-  type FakeAgentBehaviour,
-  fakeAgentCli,
-  readFakeAgentCalls,
-  startTestPlatform,
-  type TestPlatform,
-} from "@molecule/testkit";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type FakeAgentBehaviour, fakeAgentCli, readFakeAgentCalls } from "@molecule/testkit";
+import { describe, expect, it } from "vitest";
 import {
   admin,
   type Daemon,
@@ -20,34 +11,19 @@ import {
   replyText,
   sendMessage,
   startDaemon,
-  stopAllDaemons,
 } from "./support/daemon.js";
 import { view } from "./support/platform-view.js";
+import { e2eSuite } from "./support/suite.js";
 
-let platform: TestPlatform;
-let tmp: string;
-
-beforeAll(async () => {
-  platform = await startTestPlatform();
-});
-afterAll(async () => {
-  await platform.close();
-});
-beforeEach(async () => {
-  tmp = await mkdtemp(join(tmpdir(), "molecule-e2e-rpc-"));
-});
-afterEach(async () => {
-  await stopAllDaemons();
-  await rm(tmp, { recursive: true, force: true });
-});
+const e2e = e2eSuite("molecule-e2e-rpc-");
 
 async function daemon(
   behaviour: FakeAgentBehaviour | FakeAgentBehaviour[] = "ok",
   config: Record<string, unknown> = {},
 ): Promise<{ d: Daemon; cli: string }> {
-  const cli = await fakeAgentCli({ dir: tmp, behaviour, reply: "pong" });
+  const cli = await fakeAgentCli({ dir: e2e.tmp, behaviour, reply: "pong" });
   onCleanup(async () => killPids((await readFakeAgentCalls(cli)).map((c) => c.pid)));
-  const d = await startDaemon({ platform, config: { runtime_config: { command: cli }, ...config } });
+  const d = await startDaemon({ platform: e2e.platform, config: { runtime_config: { command: cli }, ...config } });
   await d.waitForLog((l) => l.event === "runtime.ready");
   return { d, cli };
 }
@@ -67,7 +43,7 @@ describe("A2A JSON-RPC", () => {
       expect(card.json.url).toBe(`http://localhost:${d.port()}`);
     }
     // The platform was told the same URL.
-    expect(platform.control.registrations(d.id)[0]?.body).toMatchObject({ url: `http://localhost:${d.port()}` });
+    expect(e2e.platform.control.registrations(d.id)[0]?.body).toMatchObject({ url: `http://localhost:${d.port()}` });
   });
 
   it("refuses a body over 1 MiB with 413 and keeps serving", async () => {
@@ -117,7 +93,7 @@ describe("A2A JSON-RPC", () => {
     expect((await postRaw(d, JSON.stringify({ jsonrpc: "2.0", id: 42, method: "nope" }))).json.id).toBe(42);
     expect(await turnCalls(cli)).toHaveLength(0);
     // Callers' mistakes are not the workspace's failures: error_rate stays 0.
-    const v = view(platform, d.id);
+    const v = view(e2e.platform, d.id);
     await v.waitBeat(() => true, v.beats().length);
     expect(v.workspace()?.errorRate).toBe(0);
   });
@@ -125,11 +101,11 @@ describe("A2A JSON-RPC", () => {
   it("busy FIFO overflow: with one turn running and a queue of one, the third message gets -32010", async () => {
     // The first turn is long enough for the second to be seen queued; the second is quick.
     const { d, cli } = await daemon(["slow:4000", "ok"], { max_concurrent_tasks: 1, queue_size: 1 });
-    const v = view(platform, d.id);
+    const v = view(e2e.platform, d.id);
     const first = sendMessage(d, "first");
-    await platform.control.waitFor(async () => (await turnCalls(cli)).length === 1, 10_000);
+    await e2e.platform.control.waitFor(async () => (await turnCalls(cli)).length === 1, 10_000);
     const second = sendMessage(d, "second");
-    await platform.control.waitFor(
+    await e2e.platform.control.waitFor(
       async () => (await admin<{ queuedTasks: number }>(d, "GET", "/status")).json.queuedTasks === 1,
     );
 
@@ -151,7 +127,7 @@ describe("A2A JSON-RPC", () => {
   it("tasks/cancel cancels the running turn (outcome cancelled) and kills the agent", async () => {
     const { d, cli } = await daemon("slow:60000");
     const pending = sendMessage(d, "long", { messageId: "task-to-cancel" });
-    await platform.control.waitFor(async () => (await turnCalls(cli)).length === 1, 10_000);
+    await e2e.platform.control.waitFor(async () => (await turnCalls(cli)).length === 1, 10_000);
     const cancel = await postRaw(
       d,
       JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tasks/cancel", params: { id: "task-to-cancel" } }),
