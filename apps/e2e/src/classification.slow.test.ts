@@ -1,12 +1,12 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { isRunning } from "@molecule/test-support";
 import { type FakeAgentBehaviour, fakeAgentCli, readFakeAgentCalls } from "@molecule/testkit";
 import { describe, expect, it } from "vitest";
 import { readScriptedCalls, type ScriptedAgentSpec, scriptedAgent } from "./support/agents.js";
 import {
   type Daemon,
   getJson,
-  isRunning,
   killPids,
   metricValue,
   onCleanup,

@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { isRunning } from "@molecule/test-support";
 import { type FakeAgentBehaviour, fakeAgentCli, readFakeAgentCalls, startTestPlatform } from "@molecule/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type Daemon,
   getJson,
-  isRunning,
   killPids,
   metricValue,
   onCleanup,

@@ -1,10 +1,10 @@
+import { isRunning } from "@molecule/test-support";
 import { type FakeAgentBehaviour, fakeAgentCli, readFakeAgentCalls } from "@molecule/testkit";
 import { describe, expect, it } from "vitest";
 import {
   admin,
   type Daemon,
   getJson,
-  isRunning,
   killPids,
   onCleanup,
   postRaw,

@@ -1,18 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { buildHeartbeatBody, type RuntimeMetadata } from "./body.js";
+import { buildHeartbeatBody } from "./body.js";
+import { METADATA } from "./test-support.js";
 
-const metadata: RuntimeMetadata = {
-  capabilities: {
-    heartbeat: true,
-    scheduler: false,
-    session: true,
-    status_mgmt: true,
-    retry: true,
-    activity_decoration: false,
-    channel_dispatch: false,
-  },
-  idle_timeout_seconds: 600,
-};
+const metadata = METADATA;
 const tasks = { active: 2, currentLabel: "fixing #12", errorRate: 0.25, sampleError: "agent timed out" };
 
 describe("buildHeartbeatBody", () => {

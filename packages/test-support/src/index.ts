@@ -3,6 +3,7 @@
 export { CLAUDE_BIN, CLAUDE_BIN_DIR, modelRequestTexts, OFFLINE_CLAUDE_ENV, REPO_ROOT } from "./claude.ts";
 export { type LogLevel, type LogLine, type LogSink, type SinkLogger, sinkLogger } from "./log.ts";
 export {
+  isRunning,
   type ProcessOptions,
   type ProcessResult,
   runProcess,

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 
 export interface ProcessResult {
   code: number | null;
@@ -74,4 +75,15 @@ export function startProcess(command: string, args: readonly string[], options: 
 /** Runs `command args` to completion (see `startProcess`). */
 export function runProcess(command: string, args: readonly string[], options: ProcessOptions): Promise<ProcessResult> {
   return startProcess(command, args, options).exited;
+}
+
+/** True while `pid` is a live process (a zombie waiting for init to reap it is not). Reads Linux `/proc`. */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
 }

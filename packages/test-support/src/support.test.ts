@@ -1,8 +1,7 @@
-import { readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { REPO_ROOT, removeDir, runProcess, sinkLogger, startProcess, tempDir, waitFor } from "./index.ts";
+import { isRunning, REPO_ROOT, removeDir, runProcess, sinkLogger, startProcess, tempDir, waitFor } from "./index.ts";
 
 /** Test code: `*.test.ts`, a package's own test helper module, the e2e app, this package. */
 const isTestCode = (path: string) =>
@@ -63,17 +62,6 @@ describe("@molecule/test-support stays out of what ships", () => {
     expect(offenders).toEqual([]);
   });
 });
-
-/** True while `pid` is a live process (a zombie nobody reaped yet is not). */
-function isRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}
 
 describe("runProcess", () => {
   it("passes exactly the env, cwd and stdin given, and collects output and exit code", async () => {

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
 import { mkdir, mkdtemp, realpath, rename, rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLAUDE_BIN_DIR, OFFLINE_CLAUDE_ENV, REPO_ROOT } from "@molecule/test-support";
+import { CLAUDE_BIN_DIR, isRunning, OFFLINE_CLAUDE_ENV, REPO_ROOT } from "@molecule/test-support";
 import type { TestPlatform } from "@molecule/testkit";
 
 /** The built daemon: these tests run what ships, not the sources. */
@@ -257,17 +257,6 @@ export async function writeTokenFile(daemon: Daemon, token: string): Promise<voi
   const tmp = `${file}.tmp-${process.pid}`;
   await writeFile(tmp, `${token}\n`, { mode: 0o600 });
   await rename(tmp, file);
-}
-
-/** True while `pid` is a live process (a zombie waiting for init to reap it is not). */
-export function isRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
 }
 
 /** Live processes whose working directory is `dir` (the agent and anything it started there). */
