@@ -104,6 +104,11 @@ describe("atomicTempPath", () => {
     expect(path.basename(a)).toMatch(new RegExp(`^\\.delegations_seen\\.json\\.${process.pid}\\.[0-9a-f]{12}\\.tmp$`));
     expect(atomicTempPath(target)).not.toBe(a);
   });
+
+  it("keeps a dot file's one leading dot (.auth_token → .auth_token.<pid>.<hex>.tmp)", () => {
+    const tmp = path.basename(atomicTempPath(path.join(dir, ".auth_token")));
+    expect(tmp).toMatch(new RegExp(`^\\.auth_token\\.${process.pid}\\.[0-9a-f]{12}\\.tmp$`));
+  });
 });
 
 /** The real `node:fs/promises` behind the seam, recording each call and failing the `failAt`-th (1-based). */

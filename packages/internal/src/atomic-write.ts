@@ -88,9 +88,12 @@ export class AtomicWriteError extends Error {
   }
 }
 
-/** The temp file a write of `target` uses: `.<file>.<pid>.<12 hex>.tmp` in the same directory. */
+/** The temp file a write of `target` uses: `.<file>.<pid>.<12 hex>.tmp` in the same directory (one leading dot). */
 export function atomicTempPath(target: string): string {
-  const name = `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  // A dot file keeps its one leading dot: `.auth_token` → `.auth_token.<pid>.<hex>.tmp`, the name
+  // the token store has always used (boot recovery of a stranded token looks for exactly that).
+  const base = path.basename(target);
+  const name = `${base.startsWith(".") ? base : `.${base}`}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
   return path.join(path.dirname(target), name);
 }
 
