@@ -6,7 +6,7 @@ const metadata = METADATA;
 const tasks = { active: 2, currentLabel: "fixing #12", errorRate: 0.25, sampleError: "agent timed out" };
 
 describe("buildHeartbeatBody", () => {
-  it("carries every CONTRACT.md field, runtime_metadata included, and no runtime_state when healthy", () => {
+  it("carries every docs/CONTRACT.md field, runtime_metadata included, and no runtime_state when healthy", () => {
     const body = buildHeartbeatBody({
       workspaceId: "ws-1",
       uptimeSeconds: 42.9,

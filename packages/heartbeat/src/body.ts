@@ -1,6 +1,6 @@
 import type { TaskSnapshot } from "./tasks.js";
 
-/** CONTRACT.md `runtime_metadata`: sent on every beat (absent means "clear my overrides"). */
+/** docs/CONTRACT.md `runtime_metadata`: sent on every beat (absent means "clear my overrides"). */
 export interface RuntimeMetadata {
   capabilities: {
     heartbeat: boolean;
@@ -15,7 +15,7 @@ export interface RuntimeMetadata {
   idle_timeout_seconds?: number;
 }
 
-/** The full CONTRACT.md heartbeat body. */
+/** The full docs/CONTRACT.md heartbeat body. */
 export interface HeartbeatBody {
   workspace_id: string;
   error_rate: number;

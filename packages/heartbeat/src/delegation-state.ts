@@ -27,7 +27,7 @@ export interface PollerState {
   track(work: Promise<void>): void;
   /** A request with the poller's timeout and stop signal. Never throws. */
   send(req: Omit<HttpRequest, "timeoutMs" | "signal">): Promise<HttpResult>;
-  /** An authenticated request with the one 401 retry of CONTRACT.md. */
+  /** An authenticated request with the one 401 retry of docs/CONTRACT.md. */
   authed(
     req: Omit<HttpRequest, "timeoutMs" | "signal" | "headers">,
     extra?: Record<string, string>,

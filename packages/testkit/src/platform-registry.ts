@@ -64,7 +64,7 @@ export interface RegistryRoutes {
   handleHeartbeat(res: ServerResponse, rec: PlatformRequest): void;
 }
 
-/** The registry routes: register (bootstrap token), heartbeat, and the status machine of CONTRACT.md. @internal */
+/** The registry routes: register (bootstrap token), heartbeat, and the status machine of docs/CONTRACT.md. @internal */
 export function createRegistryRoutes(
   state: PlatformState,
   records: WorkspaceRecords,
@@ -97,7 +97,7 @@ export function createRegistryRoutes(
     if (ws.activeTasks !== prevTasks || ws.currentTask !== prevLabel) {
       emit("TASK_UPDATED", ws.id, { active_tasks: ws.activeTasks, current_task: ws.currentTask });
     }
-    // The status machine of CONTRACT.md, applied in order within one beat.
+    // The status machine of docs/CONTRACT.md, applied in order within one beat.
     if (ws.status === "offline" || ws.status === "provisioning") setStatus(ws, "online", "heartbeat");
     if (ws.status === "online") {
       if (ws.runtimeState === "wedged") setStatus(ws, "degraded", "runtime wedged");

@@ -2,7 +2,7 @@ import type { Clock } from "./clock.js";
 
 export type WorkspaceStatus = "provisioning" | "online" | "degraded" | "offline";
 
-/** The routes of CONTRACT.md, by short name (used by `failNext`, `latency` and the request log). */
+/** The routes of docs/CONTRACT.md, by short name (used by `failNext`, `latency` and the request log). */
 export type PlatformRoute = "register" | "heartbeat" | "delegations" | "a2a" | "notify" | "workspace";
 
 export type PlatformEventType =
@@ -91,7 +91,7 @@ export interface RecordedCall extends PlatformRequest {
   readonly workspaceId: string;
 }
 
-/** A row of GET /workspaces/:id/delegations (CONTRACT.md). `type` defaults to "delegation". */
+/** A row of GET /workspaces/:id/delegations (docs/CONTRACT.md). `type` defaults to "delegation". */
 export interface DelegationRow {
   id: string;
   type?: string;

@@ -33,7 +33,7 @@ export type {
   WorkspaceStatus,
 } from "./platform-types.js";
 
-/** Starts a loopback platform server that implements CONTRACT.md. */
+/** Starts a loopback platform server that implements docs/CONTRACT.md. */
 export async function startTestPlatform(options: TestPlatformOptions = {}): Promise<TestPlatform> {
   const clock = options.clock ?? realClock;
   const ttlMs = options.ttlMs ?? 180_000;
