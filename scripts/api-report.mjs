@@ -3,6 +3,7 @@
 //
 //   node scripts/api-report.mjs check    (pnpm api:check)  fails when a built API differs from its report
 //   node scripts/api-report.mjs update   (pnpm api:update) rewrites the reports
+//   … --root <dir>                       the same on another tree (tests)
 //
 // One report per entry point in each published package's `exports` map, rendered from the built
 // `.d.ts` by @microsoft/api-extractor (one entry point per run): `<package>/api/<name>.api.md` for
@@ -15,7 +16,10 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Extractor, ExtractorConfig } from "@microsoft/api-extractor";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+// `--root <dir>` runs on another tree laid out like this one (the tests use a scratch copy).
+const rootFlag = process.argv.indexOf("--root");
+const root =
+  rootFlag > 0 ? resolve(process.argv[rootFlag + 1] ?? ".") : resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const mode = process.argv[2];
 if (mode !== "check" && mode !== "update") {
   process.stderr.write("usage: node scripts/api-report.mjs <check|update>\n");
@@ -26,6 +30,7 @@ if (mode !== "check" && mode !== "update") {
 function publishedPackages() {
   const dirs = [];
   for (const group of ["packages", "apps"]) {
+    if (!existsSync(join(root, group))) continue;
     for (const name of readdirSync(join(root, group))) {
       const dir = join(root, group, name);
       const manifest = join(dir, "package.json");
