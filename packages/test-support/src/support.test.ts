@@ -63,6 +63,15 @@ describe("@molecule/test-support stays out of what ships", () => {
   });
 });
 
+describe("slow tests are tagged", () => {
+  it("every e2e test file is a *.slow.test.ts, so pnpm test:fast starts no daemon", async () => {
+    const files = await sourceFiles(join(REPO_ROOT, "apps/e2e/src"));
+    const tests = files.map((f) => relative(REPO_ROOT, f)).filter((f) => f.endsWith(".test.ts"));
+    expect(tests.length).toBeGreaterThan(0);
+    expect(tests.filter((f) => !f.endsWith(".slow.test.ts"))).toEqual([]);
+  });
+});
+
 describe("runProcess", () => {
   it("passes exactly the env, cwd and stdin given, and collects output and exit code", async () => {
     const dir = await tempDir();
