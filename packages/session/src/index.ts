@@ -1,3 +1,8 @@
+export {
+  type ContextSessionStore,
+  type ContextSessionStoreOptions,
+  createContextSessionStore,
+} from "./context-store.js";
 export { encodeProjectDir } from "./encode.js";
 export { SessionError, type SessionErrorCode } from "./errors.js";
 export { isMissingSessionError, sessionIdFromError } from "./ids.js";
