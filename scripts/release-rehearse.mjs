@@ -41,7 +41,7 @@ import { authLine, startRegistry } from "./lib/registry.mjs";
 import { checkConsumer, checkPnpmConsumer } from "./lib/rehearse-consumer.mjs";
 import { scratchCopy } from "./lib/scratch-copy.mjs";
 import { readTarball, tarballProblems, unresolvedRanges } from "./lib/tarball.mjs";
-import { readReadme } from "./lib/usage-blocks.mjs";
+import { readReadme, testedWith } from "./lib/usage-blocks.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const args = new Set(process.argv.slice(2));
@@ -125,6 +125,12 @@ function publicPackages() {
 /** Repository-level problems, found before anything is started. */
 function sourceProblems(pkgs) {
   const license = readFileSync(join(root, "LICENSE"), "utf8");
+  const contractFile = join(root, "docs", "CONTRACT.md");
+  const contract = existsSync(contractFile)
+    ? /^Contract version:\s*([\w.-]+)/m.exec(readFileSync(contractFile, "utf8"))?.[1]
+    : undefined;
+  const rootManifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  const claudeCode = rootManifest.devDependencies?.["@anthropic-ai/claude-code"];
   const problems = [];
   for (const pkg of pkgs) {
     const at = (/** @type {string} */ text) => problems.push(`${pkg.name} (${pkg.dir}): ${text}`);
@@ -138,7 +144,19 @@ function sourceProblems(pkgs) {
     const own = join(root, pkg.dir, "LICENSE");
     if (!existsSync(own)) at(`no LICENSE. Fix: cp LICENSE ${pkg.dir}/LICENSE`);
     else if (readFileSync(own, "utf8") !== license) at("LICENSE differs from the root LICENSE. Fix: copy the root one");
-    if (!existsSync(join(root, pkg.dir, "README.md"))) at("no README.md");
+    const readme = join(root, pkg.dir, "README.md");
+    if (!existsSync(readme)) {
+      at("no README.md");
+      continue;
+    }
+    const tested = testedWith(readFileSync(readme, "utf8"));
+    const want = `Tested with: platform contract version ${contract ?? "<n>"} (…), Claude Code ${claudeCode}.`;
+    if (!tested) at(`README has no "Tested with:" line. Fix: add \`${want}\``);
+    else if ((contract && tested.contract !== contract) || tested.claudeCode !== claudeCode) {
+      at(
+        `README says contract ${tested.contract} / Claude Code ${tested.claudeCode}. Fix: \`${want}\` (or test with those)`,
+      );
+    }
   }
   return problems;
 }

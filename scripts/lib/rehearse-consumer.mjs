@@ -34,7 +34,18 @@ export async function checkConsumer(pkg, ctx) {
   const consumer = join(ctx.dir, "npm");
   prepareProject(consumer, ctx.registryUrl);
 
+  const names = (command) => command.packages.some((spec) => packageName(spec) === pkg.name);
   let commands = pkg.install.filter((command) => !command.global);
+  const library = Boolean(pkg.manifest.exports?.["."] ?? pkg.manifest.main);
+  const bins = Object.keys(binMap(pkg.manifest));
+  if (commands.length === 0 && !library && bins.length > 0 && pkg.install.some((c) => c.global && names(c))) {
+    // A command-line tool its README installs only globally: that install is the one to time.
+    const global = await checkGlobalBins(pkg, bins, ctx);
+    checks.install = global.installed ? "ok" : "FAIL";
+    Object.assign(checks, { esm: "–", cjs: "–", nodenext: "–", bundler: "–", usage: "–" });
+    checks.bins = global.ok ? global.note : "FAIL";
+    return { checks, installMs: global.ms, problems: global.problems };
+  }
   if (commands.length === 0) {
     problems.push(`README has no \`npm install\` line in its Install section. Fix: add \`npm install ${pkg.name}\``);
     commands = [
@@ -46,7 +57,7 @@ export async function checkConsumer(pkg, ctx) {
         global: false,
       },
     ];
-  } else if (!commands.some((command) => command.packages.some((spec) => packageName(spec) === pkg.name))) {
+  } else if (!commands.some(names)) {
     problems.push(`README's install line (${commands.map((c) => c.line).join("; ")}) does not name ${pkg.name}`);
   }
   let installMs = 0;
@@ -70,7 +81,6 @@ export async function checkConsumer(pkg, ctx) {
   const got = readVersion(consumer, pkg.name);
   if (got !== ctx.version) problems.push(`installed ${pkg.name}@${got}, expected ${ctx.version}`);
 
-  const library = Boolean(pkg.manifest.exports?.["."] ?? pkg.manifest.main);
   if (library) {
     const modules = await esmAndCjs(consumer, pkg.name, ctx.env);
     checks.esm = modules.esm.ok ? "ok" : "FAIL";
@@ -107,7 +117,6 @@ export async function checkConsumer(pkg, ctx) {
     checks.usage = passed === usageFiles.length ? `${passed} ok` : "FAIL";
   }
 
-  const bins = Object.keys(binMap(pkg.manifest));
   if (bins.length === 0) checks.bins = "–";
   else {
     const global = await checkGlobalBins(pkg, bins, ctx);
@@ -304,12 +313,16 @@ async function checkGlobalBins(pkg, bins, ctx) {
   mkdirSync(prefix, { recursive: true });
   // Global installs read no project .npmrc: the scope's registry comes from the environment.
   const env = { ...ctx.env, NPM_CONFIG_PREFIX: prefix, "npm_config_@molecule:registry": ctx.registryUrl };
-  const line = pkg.install.find((command) => command.global);
+  const line = pkg.install.find(
+    (command) => command.global && command.packages.some((spec) => packageName(spec) === pkg.name),
+  );
   const argv = line ? line.argv : ["npm", "install", "-g", pkg.name];
   const problems = [];
   const install = await run(argv[0], argv.slice(1), { cwd: ctx.dir, env, timeoutMs: INSTALL_TIMEOUT_MS });
-  if (install.code !== 0)
-    return { ok: false, note: "", problems: [`global install failed: ${describeFailure(install)}`] };
+  if (install.code !== 0) {
+    const problem = `global install failed: ${describeFailure(install)}`;
+    return { ok: false, installed: false, note: "", ms: install.ms, problems: [problem] };
+  }
   let builtAs = false;
   for (const bin of bins) {
     const path = join(prefix, "bin", bin);
@@ -329,7 +342,8 @@ async function checkGlobalBins(pkg, bins, ctx) {
   }
   return {
     ok: problems.length === 0,
-    note: `${bins.length * 2} ok${builtAs ? ` (v${ctx.builtVersion} inlined at build)` : ""}`,
+    installed: true,
+    note: `${bins.length * 2} ok, -g ${(install.ms / 1000).toFixed(1)} s${builtAs ? `, v${ctx.builtVersion} inlined at build` : ""}`,
     problems,
     ms: install.ms,
   };

@@ -123,3 +123,13 @@ export function readReadme(file) {
   const markdown = readFileSync(file, "utf8");
   return { markdown, usage: usageBlocks(markdown), install: installCommands(markdown) };
 }
+
+/**
+ * The README's "Tested with:" line: `Tested with: platform contract version 1 (…), Claude Code 2.1.197.`
+ * @param {string} markdown
+ * @returns {{ contract: string, claudeCode: string } | undefined}
+ */
+export function testedWith(markdown) {
+  const match = /^Tested with: platform contract version ([\w.-]+)\b.*?Claude Code (\d+\.\d+\.\d+)/m.exec(markdown);
+  return match ? { contract: match[1], claudeCode: match[2] } : undefined;
+}
