@@ -8,7 +8,7 @@ import {
   tempDir,
 } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type FakeModelApi, startFakeModelApi } from "./index.js";
+import { type FakeModelApi, lastToolResult, startFakeModelApi } from "./index.js";
 
 // The real Claude Code CLI, driven offline against the fake model API. Never skipped (CI runs it).
 
@@ -75,6 +75,22 @@ describe("the real Claude Code CLI against startFakeModelApi", { timeout: 120_00
     expect(carried).toContain("first question alpha");
     expect(carried).toContain("fake reply number 1");
     expect(carried).toContain("second question beta");
+  });
+
+  it("a tool call: the CLI runs the Bash tool and the model answers with its output", async () => {
+    api = await startFakeModelApi({
+      reply: (request) => {
+        const result = lastToolResult(request.body);
+        const offersBash = JSON.stringify(request.body).includes('"name":"Bash"');
+        if (result !== undefined) return `the shell said: ${result.trim()}`;
+        return offersBash
+          ? { toolUse: { name: "Bash", input: { command: "echo tool-ran-$((6*7))", description: "echo a number" } } }
+          : "no tools offered";
+      },
+    });
+    const turn = await claude(api.url, ["--allowedTools=Bash", "run the shell"]);
+    expect(turn.code).toBe(0);
+    expect(turn.result).toMatchObject({ is_error: false, result: "the shell said: tool-ran-42" });
   });
 
   it("status:401 → the CLI fails with an auth error", async () => {

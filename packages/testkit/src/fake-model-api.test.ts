@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { type FakeModelApi, type ModelApiMode, startFakeModelApi, TestkitError } from "./index.js";
+import { type FakeModelApi, lastToolResult, type ModelApiMode, startFakeModelApi, TestkitError } from "./index.js";
 
 let api: FakeModelApi | undefined;
 afterEach(async () => {
@@ -175,5 +175,70 @@ describe("startFakeModelApi", () => {
     await expect(startFakeModelApi({ mode: "explode" as ModelApiMode })).rejects.toSatisfy(
       (e: unknown) => TestkitError.isInstance(e) && e.code === "E_TESTKIT_BAD_OPTION",
     );
+  });
+
+  it("a tool call streams a tool_use block with input_json_delta pieces and stop_reason tool_use", async () => {
+    api = await startFakeModelApi({
+      reply: { text: "let me look", toolUse: { id: "toolu_1", name: "Bash", input: { command: "id -u" } } },
+    });
+    const got = events(await (await post(api.url, messagesBody(true))).text());
+    expect(got.map(([e]) => e)).toEqual([
+      "message_start",
+      "content_block_start",
+      "ping",
+      "content_block_delta",
+      "content_block_delta",
+      "content_block_stop",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_delta",
+      "content_block_stop",
+      "message_delta",
+      "message_stop",
+    ]);
+    expect(got[6]?.[1]).toEqual({
+      type: "content_block_start",
+      index: 1,
+      content_block: { type: "tool_use", id: "toolu_1", name: "Bash", input: {} },
+    });
+    const json = got
+      .filter(([e, d]) => e === "content_block_delta" && d.index === 1)
+      .map(([, d]) => (d.delta as { type: string; partial_json: string }).partial_json)
+      .join("");
+    expect(JSON.parse(json)).toEqual({ command: "id -u" });
+    expect(got[10]?.[1]).toMatchObject({ delta: { stop_reason: "tool_use" } });
+  });
+
+  it("a tool call as one JSON message, and lastToolResult reads the agent's next request", async () => {
+    api = await startFakeModelApi({
+      reply: (request) => {
+        const result = lastToolResult(request.body);
+        return result === undefined
+          ? { toolUse: { name: "Bash", input: { command: "echo hi" } } }
+          : `the tool said ${result}`;
+      },
+    });
+    const first = (await (await post(api.url, messagesBody(false))).json()) as Record<string, unknown>;
+    expect(first).toMatchObject({ stop_reason: "tool_use", content: [{ type: "tool_use", name: "Bash" }] });
+    const toolId = (first.content as Array<{ id: string }>)[0]?.id;
+    expect(toolId).toMatch(/^toolu_fake_/);
+    const followUp = {
+      ...messagesBody(false),
+      messages: [
+        { role: "user", content: [{ type: "text", text: "hi" }] },
+        { role: "assistant", content: first.content },
+        {
+          role: "user",
+          content: [{ type: "tool_result", tool_use_id: toolId, content: [{ type: "text", text: "hi\n" }] }],
+        },
+      ],
+    };
+    const second = (await (await post(api.url, followUp)).json()) as Record<string, unknown>;
+    expect(second).toMatchObject({ stop_reason: "end_turn", content: [{ type: "text", text: "the tool said hi\n" }] });
+    expect(lastToolResult({ messages: [{ role: "user", content: [{ type: "tool_result", content: "plain" }] }] })).toBe(
+      "plain",
+    );
+    expect(lastToolResult(messagesBody(false))).toBeUndefined();
+    expect(lastToolResult(null)).toBeUndefined();
   });
 });

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { TestkitError } from "./errors.js";
+import { answerBlocks, blockEvents, blockLength, type FakeModelReply } from "./fake-model-tools.js";
 import { parseJson, plainHeaders, readBody, sendJson } from "./http-util.js";
 
 /**
@@ -45,8 +46,12 @@ export interface ModelApiRequest {
 }
 
 export interface FakeModelApiOptions {
-  /** the assistant's text, or a function of the request; default "Hello from the fake model API." */
-  reply?: string | ((request: ModelApiRequest) => string);
+  /**
+   * the assistant's text, or a tool call (`{ toolUse: { name, input } }`: the agent runs the tool and
+   * sends its result in the next request — see `lastToolResult`), or a function of the request
+   * returning either; default "Hello from the fake model API."
+   */
+  reply?: FakeModelReply | ((request: ModelApiRequest) => FakeModelReply);
   /** default "ok" */
   mode?: ModelApiMode;
   /** default 0 (any free port) */
@@ -162,11 +167,11 @@ export async function startFakeModelApi(options: FakeModelApiOptions = {}): Prom
   };
 
   const answerMessages = (res: ServerResponse, rec: ModelApiRequest, stall: boolean) => {
-    const text = typeof reply === "function" ? reply(rec) : reply;
+    const { blocks, stopReason } = answerBlocks(typeof reply === "function" ? reply(rec) : reply);
     const model = typeof field(rec.body, "model") === "string" ? String(field(rec.body, "model")) : "claude-fake";
     const id = `msg_fake_${randomBytes(8).toString("hex")}`;
     const inputTokens = estimateTokens(field(rec.body, "messages"));
-    const outputTokens = Math.max(1, Math.ceil(text.length / 4));
+    const outputTokens = Math.max(1, Math.ceil(blocks.reduce((n, b) => n + blockLength(b), 0) / 4));
     const usage = {
       input_tokens: inputTokens,
       output_tokens: outputTokens,
@@ -183,8 +188,8 @@ export async function startFakeModelApi(options: FakeModelApiOptions = {}): Prom
           type: "message",
           role: "assistant",
           model,
-          content: [{ type: "text", text }],
-          stop_reason: "end_turn",
+          content: blocks,
+          stop_reason: stopReason,
           stop_sequence: null,
           usage,
         },
@@ -210,27 +215,16 @@ export async function startFakeModelApi(options: FakeModelApiOptions = {}): Prom
         usage: { ...usage, output_tokens: 1 },
       },
     });
-    sse(res, "content_block_start", {
-      type: "content_block_start",
-      index: 0,
-      content_block: { type: "text", text: "" },
-    });
-    if (stall) return;
-    sse(res, "ping", { type: "ping" });
-    const half = Math.ceil(text.length / 2);
-    for (const piece of [text.slice(0, half), text.slice(half)]) {
-      if (piece !== "") {
-        sse(res, "content_block_delta", {
-          type: "content_block_delta",
-          index: 0,
-          delta: { type: "text_delta", text: piece },
-        });
-      }
+    for (const [index, block] of blocks.entries()) {
+      const [start, ...rest] = blockEvents(block, index);
+      if (start) sse(res, start[0], start[1]);
+      if (stall) return; // message_start and the first content_block_start, then silence
+      if (index === 0) sse(res, "ping", { type: "ping" });
+      for (const [event, data] of rest) sse(res, event, data);
     }
-    sse(res, "content_block_stop", { type: "content_block_stop", index: 0 });
     sse(res, "message_delta", {
       type: "message_delta",
-      delta: { stop_reason: "end_turn", stop_sequence: null },
+      delta: { stop_reason: stopReason, stop_sequence: null },
       usage: { output_tokens: outputTokens },
     });
     sse(res, "message_stop", { type: "message_stop" });

@@ -6,6 +6,8 @@ export type { FakeAgentBehaviour, FakeAgentCall, FakeAgentCliOptions } from "./f
 export { fakeAgentCli, readFakeAgentCalls } from "./fake-agent-cli.js";
 export type { FakeModelApi, FakeModelApiOptions, ModelApiMode, ModelApiRequest } from "./fake-model-api.js";
 export { startFakeModelApi } from "./fake-model-api.js";
+export type { FakeModelReply, FakeToolUse } from "./fake-model-tools.js";
+export { lastToolResult } from "./fake-model-tools.js";
 export type {
   A2aMode,
   AuthVerdict,
