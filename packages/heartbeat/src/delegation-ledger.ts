@@ -28,8 +28,48 @@ export interface DelegationLedger {
   loadSeen(): Promise<Set<string>>;
   /** Adds ids (newest last, at most 1,000 kept) and rewrites the ids file atomically; a failure is logged. */
   markSeen(set: Set<string>, ids: string[]): Promise<void>;
-  /** Appends results to the results file (one JSON line each) and fsyncs it. Throws on failure. */
+  /**
+   * Appends results to the results file (one JSON line each) and fsyncs it. A torn tail (a line
+   * without its newline, left by an earlier failed write) is cut off first; a failed write or fsync
+   * cuts the file back to where this batch began and throws. So the file only ever holds whole
+   * lines, and a resolved append means every line of the batch is durable.
+   */
   append(results: readonly DelegationResult[]): Promise<void>;
+}
+
+/** The part of a `node:fs/promises` `FileHandle` the results file uses. @internal */
+export interface LedgerFileHandle {
+  stat(): Promise<{ size: number }>;
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  writeFile(data: string, options: { encoding: "utf8" }): Promise<void>;
+  truncate(length: number): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The filesystem seam of the results file: tests answer ENOSPC through it without a full disk. @internal */
+export interface LedgerFs {
+  open(path: string, flags: string, mode: number): Promise<LedgerFileHandle>;
+}
+
+const nodeLedgerFs: LedgerFs = {
+  open: (path, flags, mode) => open(path, flags, mode),
+};
+
+const TAIL_CHUNK = 64 * 1024;
+
+/** The length of the file's whole lines: the offset just after its last newline (0 when it has none). */
+async function wholeLinesLength(handle: LedgerFileHandle, size: number): Promise<number> {
+  let end = size;
+  const buffer = Buffer.alloc(TAIL_CHUNK);
+  while (end > 0) {
+    const start = Math.max(0, end - TAIL_CHUNK);
+    const { bytesRead } = await handle.read(buffer, 0, end - start, start);
+    const nl = buffer.subarray(0, bytesRead).lastIndexOf(0x0a);
+    if (nl >= 0) return start + nl + 1;
+    end = start;
+  }
+  return 0;
 }
 
 /**
@@ -40,8 +80,11 @@ export function createDelegationLedger(options: {
   seenPath: string;
   resultsFile: string;
   logger: HeartbeatLogger;
+  /** The results file's filesystem (default `node:fs/promises`). */
+  fs?: LedgerFs | undefined;
 }): DelegationLedger {
   const { seenPath, resultsFile, logger } = options;
+  const fs = options.fs ?? nodeLedgerFs;
   let seen: Set<string> | undefined;
 
   const loadSeen = async (): Promise<Set<string>> => {
@@ -99,12 +142,32 @@ export function createDelegationLedger(options: {
 
   const append = async (results: readonly DelegationResult[]) => {
     await mkdir(dirname(resultsFile), { recursive: true, mode: 0o700 });
-    const handle = await open(resultsFile, "a", 0o600);
+    // "a+": appends always go to the end, and the tail can be read and cut.
+    const handle = await fs.open(resultsFile, "a+", 0o600);
     try {
-      await handle.writeFile(results.map((r) => `${JSON.stringify(r)}\n`).join(""));
-      await handle.sync();
+      const size = (await handle.stat()).size;
+      const whole = await wholeLinesLength(handle, size);
+      if (whole < size) {
+        // An earlier write died mid-line (disk full, kill -9): never glue a new line onto it. Its
+        // result was not marked delivered, so the poll that brought it brings it again.
+        await handle.truncate(whole);
+        logger.warn(
+          { event: "delegation.torn_tail_dropped", file: resultsFile, bytes: size - whole },
+          "dropped an incomplete last line from the results file (an earlier write failed midway)",
+        );
+      }
+      try {
+        await handle.writeFile(results.map((r) => `${JSON.stringify(r)}\n`).join(""), { encoding: "utf8" });
+        await handle.sync();
+      } catch (error) {
+        // Part of the batch may be on disk: cut back to where it began (a truncate frees space, so it
+        // works on a full disk). Should this fail too, the next append cuts the torn tail instead.
+        await handle.truncate(whole).catch(() => undefined);
+        await handle.sync().catch(() => undefined);
+        throw error;
+      }
     } finally {
-      await handle.close();
+      await handle.close().catch(() => undefined);
     }
   };
 

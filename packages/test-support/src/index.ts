@@ -11,4 +11,5 @@ export {
   startProcess,
 } from "./process.ts";
 export { removeDir, tempDir } from "./temp.ts";
+export { IS_ROOT, mountSmallVolume, type SmallVolume } from "./tmpfs.ts";
 export { waitFor } from "./wait.ts";
