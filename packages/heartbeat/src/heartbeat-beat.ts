@@ -29,9 +29,20 @@ function classify(result: HttpResult, nowMs: number): Classified {
   return { kind: "rejected" };
 }
 
-function describe(result: HttpResult): string {
+/** `Bearer …` and `sk-ant-…` in a platform's answer (an echoed Authorization header, say). */
+const SECRET_TEXT = /(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}|\b(sk-ant-[A-Za-z0-9_-]{6})[A-Za-z0-9_-]+/g;
+
+/** The answer in one line for logs and `lastError`, with the token it was sent and secret-shaped text masked. */
+function describe(result: HttpResult, token?: string): string {
   if (result.kind === "error") return `${result.failure}: ${result.message}`;
-  const excerpt = result.text.slice(0, 200).replace(/\s+/g, " ");
+  let excerpt = result.text.slice(0, 400);
+  if (token && token.length >= 8) excerpt = excerpt.split(token).join("[redacted]");
+  excerpt = excerpt
+    .replace(SECRET_TEXT, (_m, bearer: string | undefined, key: string | undefined) =>
+      bearer ? `${bearer}[redacted]` : `${key ?? ""}…[redacted]`,
+    )
+    .slice(0, 200)
+    .replace(/\s+/g, " ");
   return `HTTP ${result.status}${excerpt ? ` ${excerpt}` : ""}`;
 }
 
@@ -131,7 +142,7 @@ export function createBeat(state: HeartbeatState, checkPlatform: () => Promise<v
     const status = response.kind === "response" ? response.status : undefined;
     const result: BeatResult = { ok: classified.kind === "ok" };
     if (status !== undefined) result.status = status;
-    if (classified.kind !== "ok") result.error = describe(response);
+    if (classified.kind !== "ok") result.error = describe(response, tokenOf(auth));
     return { result, classified };
   };
 
@@ -151,19 +162,25 @@ export function createBeat(state: HeartbeatState, checkPlatform: () => Promise<v
       state.deadAuth = undefined;
       state.successes += 1;
       logger.debug?.({ event: "heartbeat.ok" }, "heartbeat delivered");
-      if (hadFailures && now - since > state.ttlMs) {
+      const pastTtl = hadFailures && now - since > state.ttlMs;
+      if (pastTtl) {
         logger.info(
           { event: "heartbeat.outage_recovered", workspaceId, downMs: now - since },
           "heartbeats are back after an outage longer than the TTL; re-register",
         );
         emit(state, state.outageListeners, { reason: "outage", downMs: now - since }, "onOutageRecovered");
       }
-      if (state.started && !state.stopping && state.successes % state.checkEvery === 0) void checkPlatform();
+      // The platform can lose us in any outage, even one shorter than its TTL (it restarted, say):
+      // its view is checked on the first good beat after one, and on every n-th beat besides.
+      const afterOutage = hadFailures && !pastTtl;
+      if (state.started && !state.stopping && (afterOutage || state.successes % state.checkEvery === 0)) {
+        void checkPlatform();
+      }
       return;
     }
     counters.beatsFailed += 1;
     counters.consecutiveFailures += 1;
-    counters.lastError = describe(response);
+    counters.lastError = describe(response, tokenOf(auth));
     if (classified.kind === "unauthorized") {
       counters.unauthorizedStreak += 1;
       state.deadAuth = auth;
