@@ -36,7 +36,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseSizes, renderSizes, sizeProblem } from "./lib/package-sizes.mjs";
-import { cleanEnv, describeFailure, mapLimit, run } from "./lib/proc.mjs";
+import { cleanEnv, describeFailure, killRunning, mapLimit, run } from "./lib/proc.mjs";
 import { authLine, startRegistry } from "./lib/registry.mjs";
 import { checkConsumer, checkPnpmConsumer } from "./lib/rehearse-consumer.mjs";
 import { scratchCopy } from "./lib/scratch-copy.mjs";
@@ -73,6 +73,7 @@ let cleaned = false;
 async function cleanup() {
   if (cleaned) return;
   cleaned = true;
+  killRunning("SIGTERM");
   await registry?.stop().catch(() => {});
   if (registry) forgetCachedRegistryResponses(registry.port);
   if (KEEP) process.stdout.write(`rehearsal: kept ${tmp}\n`);

@@ -36,6 +36,14 @@ export function cleanEnv(root, extra = {}) {
   return env;
 }
 
+/** Children started by `run` that have not exited yet. */
+const running = new Set();
+
+/** Sends `signal` to every child `run` started that is still running (cleanup on a signal). */
+export function killRunning(signal = "SIGTERM") {
+  for (const child of running) child.kill(signal);
+}
+
 /**
  * Runs a command to completion. Never rejects for a non-zero exit: the caller reads `code`.
  * @param {string} command
@@ -52,6 +60,7 @@ export function run(command, args, options = {}) {
       env: options.env ?? process.env,
       stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
+    running.add(child);
     let stdout = "";
     let stderr = "";
     let timedOut = false;
@@ -72,6 +81,7 @@ export function run(command, args, options = {}) {
       stderr += `${error.message}\n`;
     });
     child.on("close", (code, signal) => {
+      running.delete(child);
       if (timer) clearTimeout(timer);
       resolvePromise({ code, signal, stdout, stderr, ms: Date.now() - started, timedOut, command: shown });
     });
