@@ -1,95 +1,269 @@
-import { describe, expect, it } from "vitest";
-import { type A2AHandler, handleRpc, RPC } from "./a2a.js";
+import { randomUUID } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import type { A2AService } from "./a2a/service.js";
+import { answerRpc } from "./a2a/sse.js";
+import { createTaskRegistry, TERMINAL } from "./a2a/tasks.js";
+import { handleRpc, RPC, type RpcAnswer } from "./a2a.js";
 
-function handler(overrides: Partial<A2AHandler> = {}): A2AHandler & { sent: Array<{ taskId: string; text: string }> } {
-  const sent: Array<{ taskId: string; text: string }> = [];
-  return {
-    sent,
-    async send(input) {
-      sent.push(input);
-      return { ok: true, text: `echo: ${input.text}` };
+type Turn = (text: string, progress: (note: string) => void) => Promise<{ text: string } | { failed: string }>;
+
+/** An A2AService on the real task registry whose turns are `turn` (the daemon's runs the agent). */
+function service(turn: Turn = async (text) => ({ text: `echo: ${text}` }), streaming = true) {
+  const tasks = createTaskRegistry();
+  const started: Array<{ id: string; contextId: string; text: string }> = [];
+  const svc: A2AService = {
+    streaming,
+    async start(request) {
+      const id = request.taskId ?? request.messageId ?? randomUUID();
+      const contextId = request.contextId ?? "default-ctx";
+      const task = tasks.create({ id, contextId, text: request.text, messageId: request.messageId ?? "m" });
+      started.push({ id, contextId, text: request.text });
+      tasks.transition(id, "working");
+      void turn(request.text, (note) => tasks.progress(id, note)).then((r) =>
+        "text" in r
+          ? tasks.transition(id, "completed", { reply: r.text })
+          : tasks.transition(id, "failed", {
+              error: { code: RPC.TURN_FAILED, message: r.failed, data: { outcome: "auth" } },
+            }),
+      );
+      return { ok: true, task };
     },
-    cancel: () => false,
-    ...overrides,
+    get: (id) => tasks.get(id),
+    cancel(id) {
+      const task = tasks.get(id);
+      if (!task) return { ok: false, error: { code: RPC.TASK_NOT_FOUND, message: "not found" } };
+      if (TERMINAL.has(task.state)) return { ok: false, error: { code: RPC.TASK_NOT_CANCELABLE, message: "ended" } };
+      tasks.transition(id, "canceled", { error: { code: RPC.TURN_FAILED, message: "cancelled" } });
+      return { ok: true, task };
+    },
+    ended: (id) => tasks.ended(id),
+    subscribe: (id, listener) => tasks.subscribe(id, listener),
   };
+  return Object.assign(svc, { started });
 }
 
-const send = (method: string, params: unknown, id: unknown = "1") =>
+const rpc = (method: string, params: unknown, id: unknown = "1") =>
   JSON.stringify({ jsonrpc: "2.0", id, method, params });
 
+function json(answer: RpcAnswer) {
+  if (answer.kind !== "json") throw new Error("expected a JSON answer");
+  return answer.response;
+}
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
 describe("handleRpc", () => {
-  it("answers message/send (v0.3) with an agent message of kind text parts", async () => {
-    const h = handler();
-    const res = await handleRpc(
-      send("message/send", { message: { role: "user", messageId: "m-1", parts: [{ kind: "text", text: "hi" }] } }),
-      h,
+  it("message/send (v0.3) answers a Message with kind text parts, its taskId and contextId", async () => {
+    const s = service();
+    const res = json(
+      await handleRpc(
+        rpc("message/send", { message: { role: "user", messageId: "m-1", parts: [{ kind: "text", text: "hi" }] } }),
+        s,
+      ),
     );
     expect(res.id).toBe("1");
     expect(res.result).toMatchObject({
       kind: "message",
       role: "agent",
       taskId: "m-1",
+      contextId: "default-ctx",
       parts: [{ kind: "text", text: "echo: hi" }],
     });
-    expect(h.sent).toEqual([{ taskId: "m-1", text: "hi" }]);
   });
 
-  it("accepts SendMessage (v1.0) with plain text parts", async () => {
-    const res = await handleRpc(
-      send(
-        "SendMessage",
-        { message: { role: "ROLE_USER", messageId: "m-2", parts: [{ text: "a" }, { text: "b" }] } },
-        7,
+  it("SendMessage (v1.0) answers { message } in v1.0 JSON; the caller's contextId is kept", async () => {
+    const res = json(
+      await handleRpc(
+        rpc(
+          "SendMessage",
+          { message: { role: "ROLE_USER", messageId: "m-2", contextId: "c-9", parts: [{ text: "a" }, { text: "b" }] } },
+          7,
+        ),
+        service(),
       ),
-      handler(),
     );
     expect(res.id).toBe(7);
-    expect((res.result as { parts: Array<{ text: string }> }).parts[0]?.text).toBe("echo: a\nb");
+    expect(res.result).toEqual({
+      message: {
+        messageId: expect.any(String),
+        contextId: "c-9",
+        taskId: "m-2",
+        role: "ROLE_AGENT",
+        parts: [{ text: "echo: a\nb", mediaType: "text/plain" }],
+      },
+    });
   });
 
   it("parse error, invalid request, unknown method and bad params each get their code", async () => {
-    expect((await handleRpc("{nope", handler())).error?.code).toBe(RPC.PARSE_ERROR);
-    expect((await handleRpc(JSON.stringify({ id: 1, method: "x" }), handler())).error?.code).toBe(RPC.INVALID_REQUEST);
-    const unknown = await handleRpc(send("tasks/resubscribe", {}), handler());
-    expect(unknown.error?.code).toBe(RPC.METHOD_NOT_FOUND);
-    expect((await handleRpc(send("message/send", { message: { parts: [] } }), handler())).error?.code).toBe(
+    const s = service();
+    expect(json(await handleRpc("{nope", s)).error?.code).toBe(RPC.PARSE_ERROR);
+    expect(json(await handleRpc(JSON.stringify({ id: 1, method: "x" }), s)).error?.code).toBe(RPC.INVALID_REQUEST);
+    expect(json(await handleRpc(rpc("tasks/resubscribe", {}), s)).error?.code).toBe(RPC.METHOD_NOT_FOUND);
+    expect(json(await handleRpc(rpc("toString", {}), s)).error?.code).toBe(RPC.METHOD_NOT_FOUND);
+    expect(json(await handleRpc(rpc("message/send", { message: { parts: [] } }), s)).error?.code).toBe(
       RPC.INVALID_PARAMS,
     );
-    expect((await handleRpc(send("message/send", null), handler())).error?.code).toBe(RPC.INVALID_PARAMS);
-    const noText = await handleRpc(
-      send("message/send", { message: { parts: [{ kind: "file", file: {} }] } }),
-      handler(),
+    expect(json(await handleRpc(rpc("message/send", null), s)).error?.code).toBe(RPC.INVALID_PARAMS);
+    const noText = rpc("message/send", { message: { parts: [{ kind: "file", file: {} }] } });
+    expect(json(await handleRpc(noText, s)).error?.code).toBe(RPC.INVALID_PARAMS);
+    const longContext = rpc("SendMessage", { message: { contextId: "x".repeat(257), parts: [{ text: "hi" }] } });
+    expect(json(await handleRpc(longContext, s)).error?.message).toMatch(/contextId/);
+    expect(json(await handleRpc(rpc("tasks/get", {}), s)).error?.code).toBe(RPC.INVALID_PARAMS);
+    expect(json(await handleRpc(rpc("tasks/pushNotificationConfig/set", {}), s)).error?.code).toBe(
+      RPC.PUSH_NOT_SUPPORTED,
     );
-    expect(noText.error?.code).toBe(RPC.INVALID_PARAMS);
+    expect(s.started).toEqual([]);
   });
 
-  it("a failed turn is a JSON-RPC error with the handler's safe message and outcome", async () => {
-    const res = await handleRpc(
-      send("message/send", { message: { messageId: "m", parts: [{ kind: "text", text: "x" }] } }),
-      handler({
-        send: async () => ({
-          ok: false,
-          code: RPC.TURN_FAILED,
-          message: "agent is not logged in",
-          data: { outcome: "auth" },
-        }),
-      }),
+  it("a failed turn is a JSON-RPC error with the safe message and outcome", async () => {
+    const res = json(
+      await handleRpc(
+        rpc("message/send", { message: { messageId: "m", parts: [{ kind: "text", text: "x" }] } }),
+        service(async () => ({ failed: "agent is not logged in" })),
+      ),
     );
     expect(res.error).toEqual({ code: RPC.TURN_FAILED, message: "agent is not logged in", data: { outcome: "auth" } });
   });
 
-  it("tasks/cancel reports whether a task was cancelled", async () => {
-    const cancelled: Array<string | undefined> = [];
-    const h = handler({
-      cancel: (id) => {
-        cancelled.push(id);
-        return id === "t-1";
+  it("non-blocking sends answer the task at once; tasks/get and GetTask follow it; cancel ends it", async () => {
+    const gate = deferred<void>();
+    const s = service(async (text) => {
+      await gate.promise;
+      return { text: `late ${text}` };
+    });
+    const v03 = json(
+      await handleRpc(
+        rpc("message/send", {
+          message: { messageId: "t-1", contextId: "c", parts: [{ kind: "text", text: "one" }] },
+          configuration: { blocking: false },
+        }),
+        s,
+      ),
+    );
+    expect(v03.result).toMatchObject({ kind: "task", id: "t-1", contextId: "c", status: { state: "working" } });
+    const v1 = json(
+      await handleRpc(
+        rpc("SendMessage", {
+          message: { messageId: "t-2", parts: [{ text: "two" }] },
+          configuration: { returnImmediately: true },
+        }),
+        s,
+      ),
+    );
+    expect(v1.result).toMatchObject({ task: { id: "t-2", status: { state: "TASK_STATE_WORKING" } } });
+
+    expect(json(await handleRpc(rpc("CancelTask", { id: "t-2" }), s)).result).toMatchObject({
+      id: "t-2",
+      status: { state: "TASK_STATE_CANCELED" },
+    });
+    expect(json(await handleRpc(rpc("tasks/cancel", { id: "t-2" }), s)).error?.code).toBe(RPC.TASK_NOT_CANCELABLE);
+    expect(json(await handleRpc(rpc("tasks/cancel", { id: "nope" }), s)).error?.code).toBe(RPC.TASK_NOT_FOUND);
+
+    gate.resolve();
+    await s.ended("t-1");
+    const got = json(await handleRpc(rpc("tasks/get", { id: "t-1", historyLength: 1 }), s)).result;
+    expect(got).toMatchObject({
+      kind: "task",
+      status: { state: "completed", message: { role: "agent", parts: [{ kind: "text", text: "late one" }] } },
+      artifacts: [{ parts: [{ kind: "text", text: "late one" }] }],
+    });
+    expect((got as { history: unknown[] }).history).toHaveLength(1);
+    expect(json(await handleRpc(rpc("GetTask", { id: "t-1" }), s)).result).toMatchObject({
+      id: "t-1",
+      contextId: "c",
+      status: { state: "TASK_STATE_COMPLETED" },
+      history: [{ role: "ROLE_USER" }, { role: "ROLE_AGENT" }],
+    });
+  });
+
+  it("streaming off: the stream methods answer unsupported operation", async () => {
+    const s = service(undefined, false);
+    const params = { message: { parts: [{ text: "hi" }] } };
+    for (const method of ["message/stream", "SendStreamingMessage"]) {
+      expect(json(await handleRpc(rpc(method, params), s)).error?.code).toBe(RPC.UNSUPPORTED_OPERATION);
+    }
+    expect(s.started).toEqual([]);
+  });
+});
+
+describe("answerRpc streams over SSE", () => {
+  let server: Server | undefined;
+  afterEach(() => new Promise<void>((done) => (server ? server.close(() => done()) : done())));
+
+  async function serve(s: A2AService): Promise<string> {
+    server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => {
+        body += c.toString("utf8");
+      });
+      req.on("end", () => void answerRpc(res, body, s));
+    });
+    await new Promise<void>((done) => server?.listen(0, "127.0.0.1", done));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  }
+
+  async function events(url: string, body: string): Promise<{ type: string | null; data: unknown[] }> {
+    const res = await fetch(url, { method: "POST", body, headers: { accept: "text/event-stream" } });
+    const text = await res.text();
+    const data = text
+      .split("\n\n")
+      .filter((chunk) => chunk.startsWith("data: "))
+      .map((chunk) => JSON.parse(chunk.slice(6)) as { result: unknown });
+    return { type: res.headers.get("content-type"), data: data.map((d) => d.result) };
+  }
+
+  it("message/stream: the task (working) at once, progress, the artifact, the final status", async () => {
+    const url = await serve(
+      service(async (text, progress) => {
+        await new Promise((r) => setTimeout(r, 5));
+        progress("model API retry 1");
+        await new Promise((r) => setTimeout(r, 5));
+        return { text: `echo: ${text}` };
+      }),
+    );
+    const { type, data } = await events(
+      url,
+      rpc("message/stream", { message: { parts: [{ kind: "text", text: "hi" }] } }),
+    );
+    expect(type).toBe("text/event-stream");
+    expect(data).toMatchObject([
+      { kind: "task", status: { state: "working" } },
+      {
+        kind: "status-update",
+        final: false,
+        status: { state: "working", message: { parts: [{ kind: "text", text: "model API retry 1" }] } },
       },
-    });
-    expect((await handleRpc(send("tasks/cancel", { id: "t-1" }), h)).result).toMatchObject({
-      status: { state: "canceled" },
-    });
-    expect((await handleRpc(send("tasks/cancel", { id: "t-2" }), h)).error?.code).toBe(RPC.TASK_NOT_FOUND);
-    expect(cancelled).toEqual(["t-1", "t-2"]);
+      { kind: "artifact-update", artifact: { parts: [{ kind: "text", text: "echo: hi" }] } },
+      { kind: "status-update", final: true, status: { state: "completed", message: { role: "agent" } } },
+    ]);
+  });
+
+  it("SendStreamingMessage: v1.0 stream responses; a failure ends with the failed status", async () => {
+    const url = await serve(service(async () => ({ failed: "agent is not logged in" })));
+    const { data } = await events(url, rpc("SendStreamingMessage", { message: { parts: [{ text: "hi" }] } }));
+    expect(data).toMatchObject([
+      { task: { status: { state: "TASK_STATE_WORKING" } } },
+      {
+        statusUpdate: {
+          status: { state: "TASK_STATE_FAILED", message: { parts: [{ text: "agent is not logged in" }] } },
+          metadata: { outcome: "auth" },
+        },
+      },
+    ]);
+  });
+
+  it("errors before the stream starts are plain JSON-RPC answers", async () => {
+    const url = await serve(service());
+    const res = await fetch(url, { method: "POST", body: rpc("message/stream", { message: { parts: [] } }) });
+    expect(res.headers.get("content-type")).toBe("application/json");
+    expect(((await res.json()) as { error: { code: number } }).error.code).toBe(RPC.INVALID_PARAMS);
   });
 });

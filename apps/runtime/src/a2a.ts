@@ -1,126 +1,111 @@
-import { randomUUID } from "node:crypto";
-import * as z from "zod";
+import { isRpcError, type Protocol } from "./a2a/protocol.js";
+import { protocolV1 } from "./a2a/protocol-v1.js";
+import { protocolV03 } from "./a2a/protocol-v03.js";
+import { Envelope, RPC, type RpcId, type RpcResponse, rpcError, rpcResult } from "./a2a/rpc.js";
+import type { A2AService } from "./a2a/service.js";
+import type { TaskRecord } from "./a2a/tasks.js";
 
-/** JSON-RPC 2.0 error codes the daemon answers with. */
-export const RPC = {
-  PARSE_ERROR: -32700,
-  INVALID_REQUEST: -32600,
-  METHOD_NOT_FOUND: -32601,
-  INVALID_PARAMS: -32602,
-  INTERNAL: -32603,
-  /** The agent's turn failed; `data.outcome` says how. */
-  TURN_FAILED: -32000,
-  /** A2A TaskNotFoundError. */
-  TASK_NOT_FOUND: -32001,
-  /** Busy: the queue is full; `data.retry_after` seconds. */
-  BUSY: -32010,
-} as const;
+export { RPC, type RpcResponse } from "./a2a/rpc.js";
+export type { A2AService } from "./a2a/service.js";
 
-const Part = z.looseObject({
-  kind: z.string().optional(),
-  text: z.string().optional(),
-});
+/** What one JSON-RPC request comes to: a JSON answer, or a task to stream as SSE. */
+export type RpcAnswer =
+  | { kind: "json"; response: RpcResponse }
+  | { kind: "stream"; id: RpcId; protocol: Protocol; task: TaskRecord };
 
-const Message = z.looseObject({
-  role: z.string().optional(),
-  messageId: z.string().optional(),
-  taskId: z.string().optional(),
-  contextId: z.string().optional(),
-  parts: z.array(Part).min(1),
-});
+type Kind = "send" | "stream" | "get" | "cancel" | "push";
 
-const SendParams = z.looseObject({ message: Message });
-const CancelParams = z.looseObject({ id: z.string().min(1) }).optional();
+/** Every method answered, by name: v0.3's and v1.0's, each in its own version's shapes. */
+const METHODS: Record<string, { kind: Kind; protocol: Protocol }> = {
+  "message/send": { kind: "send", protocol: protocolV03 },
+  "message/stream": { kind: "stream", protocol: protocolV03 },
+  "tasks/get": { kind: "get", protocol: protocolV03 },
+  "tasks/cancel": { kind: "cancel", protocol: protocolV03 },
+  "tasks/pushNotificationConfig/set": { kind: "push", protocol: protocolV03 },
+  "tasks/pushNotificationConfig/get": { kind: "push", protocol: protocolV03 },
+  "tasks/pushNotificationConfig/list": { kind: "push", protocol: protocolV03 },
+  "tasks/pushNotificationConfig/delete": { kind: "push", protocol: protocolV03 },
+  SendMessage: { kind: "send", protocol: protocolV1 },
+  SendStreamingMessage: { kind: "stream", protocol: protocolV1 },
+  GetTask: { kind: "get", protocol: protocolV1 },
+  CancelTask: { kind: "cancel", protocol: protocolV1 },
+  CreateTaskPushNotificationConfig: { kind: "push", protocol: protocolV1 },
+  GetTaskPushNotificationConfig: { kind: "push", protocol: protocolV1 },
+  ListTaskPushNotificationConfigs: { kind: "push", protocol: protocolV1 },
+  DeleteTaskPushNotificationConfig: { kind: "push", protocol: protocolV1 },
+};
 
-const Envelope = z.object({
-  jsonrpc: z.literal("2.0"),
-  id: z.union([z.string(), z.number(), z.null()]).optional(),
-  method: z.string().min(1),
-  params: z.unknown().optional(),
-});
+const json = (response: RpcResponse): RpcAnswer => ({ kind: "json", response });
 
-export type SendOutcome =
-  | { ok: true; text: string }
-  | { ok: false; code: number; message: string; data?: Record<string, unknown> };
-
-export interface A2AHandler {
-  send(input: { taskId: string; text: string; contextId?: string }): Promise<SendOutcome>;
-  /** Cancels a queued or running task (no id: the running one). */
-  cancel(id: string | undefined): boolean;
-}
-
-type RpcId = string | number | null;
-
-export interface RpcResponse {
-  jsonrpc: "2.0";
-  id: RpcId;
-  result?: unknown;
-  error?: { code: number; message: string; data?: unknown };
-}
-
-function error(id: RpcId, code: number, message: string, data?: unknown): RpcResponse {
-  return { jsonrpc: "2.0", id, error: data === undefined ? { code, message } : { code, message, data } };
-}
-
-/** An A2A v0.3 message with `kind: "text"` parts (the platform reads `result.parts[].text`). */
-export function agentMessage(text: string, taskId: string, contextId?: string) {
-  return {
-    kind: "message" as const,
-    role: "agent" as const,
-    messageId: randomUUID(),
-    taskId,
-    ...(contextId ? { contextId } : {}),
-    parts: [{ kind: "text" as const, text }],
-  };
+/** The id of a request that is not a valid envelope, when it has a usable one. */
+function looseId(raw: unknown): RpcId {
+  const id = typeof raw === "object" && raw !== null && "id" in raw ? (raw as { id: unknown }).id : null;
+  return typeof id === "string" || typeof id === "number" ? id : null;
 }
 
 /** Handles one JSON-RPC request body (already read, ≤ 1 MiB). Never throws. @internal */
-export async function handleRpc(body: string, handler: A2AHandler): Promise<RpcResponse> {
+export async function handleRpc(body: string, service: A2AService): Promise<RpcAnswer> {
   let raw: unknown;
   try {
     raw = JSON.parse(body);
   } catch {
-    return error(null, RPC.PARSE_ERROR, "Parse error: the body is not valid JSON");
+    return json(rpcError(null, { code: RPC.PARSE_ERROR, message: "Parse error: the body is not valid JSON" }));
   }
   const envelope = Envelope.safeParse(raw);
   if (!envelope.success) {
-    const id = typeof raw === "object" && raw !== null && "id" in raw ? (raw as { id: unknown }).id : null;
-    const safeId = typeof id === "string" || typeof id === "number" ? id : null;
-    return error(safeId, RPC.INVALID_REQUEST, "Invalid request: expected a JSON-RPC 2.0 object with a method");
+    return json(
+      rpcError(looseId(raw), {
+        code: RPC.INVALID_REQUEST,
+        message: "Invalid request: expected a JSON-RPC 2.0 object with a method",
+      }),
+    );
   }
   const id = envelope.data.id ?? null;
-  switch (envelope.data.method) {
-    case "message/send":
-    case "SendMessage": {
-      const params = SendParams.safeParse(envelope.data.params);
-      if (!params.success) {
-        return error(id, RPC.INVALID_PARAMS, "Invalid params: expected params.message with at least one part");
+  const method = Object.hasOwn(METHODS, envelope.data.method) ? METHODS[envelope.data.method] : undefined;
+  if (!method) {
+    return json(
+      rpcError(id, { code: RPC.METHOD_NOT_FOUND, message: `Method not found: ${envelope.data.method.slice(0, 64)}` }),
+    );
+  }
+  const { kind, protocol } = method;
+  const params = envelope.data.params;
+  switch (kind) {
+    case "send":
+    case "stream": {
+      if (kind === "stream" && !service.streaming) {
+        return json(
+          rpcError(id, {
+            code: RPC.UNSUPPORTED_OPERATION,
+            message: "Unsupported operation: streaming is turned off for this workspace (a2a.streaming: false)",
+          }),
+        );
       }
-      const message = params.data.message;
-      const text = message.parts
-        .filter((p) => typeof p.text === "string" && (p.kind === undefined || p.kind === "text"))
-        .map((p) => p.text)
-        .join("\n")
-        .trim();
-      if (!text) return error(id, RPC.INVALID_PARAMS, "Invalid params: the message has no text part");
-      const taskId = message.taskId ?? message.messageId ?? randomUUID();
-      const outcome = await handler.send({
-        taskId,
-        text,
-        ...(message.contextId ? { contextId: message.contextId } : {}),
-      });
-      if (!outcome.ok) return error(id, outcome.code, outcome.message, outcome.data);
-      return { jsonrpc: "2.0", id, result: agentMessage(outcome.text, taskId, message.contextId) };
+      const request = protocol.parseSend(params);
+      if (isRpcError(request)) return json(rpcError(id, request));
+      const started = await service.start(request);
+      if (!started.ok) return json(rpcError(id, started.error));
+      const { task } = started;
+      if (kind === "stream") return { kind: "stream", id, protocol, task };
+      if (!request.blocking) return json(rpcResult(id, protocol.immediateResult(task)));
+      await service.ended(task.id);
+      if (task.state === "completed") return json(rpcResult(id, protocol.sendResult(task)));
+      return json(rpcError(id, task.error ?? { code: RPC.INTERNAL, message: "internal error" }));
     }
-    case "tasks/cancel":
-    case "CancelTask": {
-      const params = CancelParams.safeParse(envelope.data.params);
-      if (!params.success) return error(id, RPC.INVALID_PARAMS, "Invalid params: expected params.id");
-      const cancelled = handler.cancel(params.data?.id);
-      if (!cancelled) return error(id, RPC.TASK_NOT_FOUND, "Task not found (or already finished)");
-      return { jsonrpc: "2.0", id, result: { id: params.data?.id ?? null, status: { state: "canceled" } } };
+    case "get":
+    case "cancel": {
+      const query = protocol.parseTaskQuery(params);
+      if (isRpcError(query)) return json(rpcError(id, query));
+      if (kind === "cancel") {
+        const cancelled = service.cancel(query.id);
+        return json(cancelled.ok ? rpcResult(id, protocol.task(cancelled.task)) : rpcError(id, cancelled.error));
+      }
+      const task = service.get(query.id);
+      if (!task) return json(rpcError(id, { code: RPC.TASK_NOT_FOUND, message: "Task not found (or forgotten)" }));
+      return json(rpcResult(id, protocol.task(task, query.historyLength)));
     }
-    default:
-      return error(id, RPC.METHOD_NOT_FOUND, `Method not found: ${envelope.data.method.slice(0, 64)}`);
+    case "push":
+      return json(
+        rpcError(id, { code: RPC.PUSH_NOT_SUPPORTED, message: "Push notifications are not supported by this agent" }),
+      );
   }
 }

@@ -1,4 +1,5 @@
 import type { TurnOutcome } from "@molecule/heartbeat";
+import type { SessionStore } from "@molecule/session";
 
 export type { TurnOutcome };
 
@@ -10,8 +11,22 @@ export interface TurnRequest {
   text: string;
   /** Aborted on `tasks/cancel` and on shutdown when the grace budget runs out. */
   signal: AbortSignal;
-  /** Report progress (e.g. "model API retry 2/10"); shown as the task label and logged. */
+  /**
+   * Report progress (e.g. "model API retry 2/10", a rate-limit wait): logged, and sent to A2A
+   * callers that stream the task as a `working` status update.
+   */
   progress(note: string): void;
+  /**
+   * The A2A context (conversation) this turn belongs to: the caller's `contextId`, or the
+   * workspace's default context. Turns of one context never run at the same time.
+   */
+  contextId?: string;
+  /**
+   * Where this conversation's agent session id lives (resume it before the turn, record it after).
+   * Absent for the default context: the executor's own store (e.g. `sessionStore` of the
+   * Claude Code executor). Executors without sessions ignore it.
+   */
+  session?: SessionStore;
 }
 
 /**

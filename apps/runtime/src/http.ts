@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { type A2AHandler, handleRpc, RPC } from "./a2a.js";
+import { answerRpc } from "./a2a/sse.js";
+import { type A2AService, RPC } from "./a2a.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -9,7 +10,7 @@ export interface Probe {
 }
 
 export interface RoutesOptions {
-  a2a: A2AHandler;
+  a2a: A2AService;
   card(): Record<string, unknown>;
   livez(): Probe;
   readyz(): Promise<Probe>;
@@ -69,7 +70,7 @@ export function createHttpServer(options: RoutesOptions): Server {
             });
             return;
           }
-          send(res, 200, await handleRpc(body, options.a2a));
+          await answerRpc(res, body, options.a2a);
           return;
         }
         case "GET /.well-known/agent-card.json":

@@ -1,12 +1,16 @@
 import { SHUTDOWN } from "./executors/process.js";
 
 /**
- * One turn at a time (or `maxConcurrent`), further ones wait in a bounded FIFO; beyond it the
- * caller is told "busy". Jobs can be cancelled while queued or running.
+ * Up to `maxConcurrent` turns at a time, further ones wait in a bounded FIFO; beyond it the caller
+ * is told "busy". Jobs with the same `key` (one conversation) never run at the same time: they
+ * start one after another in arrival order, while jobs of other keys may pass them. Jobs can be
+ * cancelled while queued or running.
  * @internal
  */
 export interface Job<T> {
   id: string;
+  /** Jobs of one key run one after another (the A2A context: one agent session). */
+  key?: string;
   run(signal: AbortSignal): Promise<T>;
 }
 
@@ -28,6 +32,7 @@ export class CancelledError extends Error {
 
 interface Entry {
   id: string;
+  key: string | undefined;
   controller: AbortController;
   start(): void;
   reject(error: Error): void;
@@ -35,6 +40,8 @@ interface Entry {
 
 export interface Scheduler {
   submit<T>(job: Job<T>): Promise<T>;
+  /** Whether a `submit` now would be accepted (not refused as busy). */
+  accepts(key?: string): boolean;
   /** Cancels a queued or running job by id; without an id, the oldest running one. */
   cancel(id?: string): boolean;
   /** Refuse new jobs from now on (they get BusyError). */
@@ -60,10 +67,23 @@ export function createScheduler(options: { maxConcurrent: number; queueSize: num
     }
   };
 
+  const keyBusy = (key: string | undefined) =>
+    key !== undefined && [...running.values()].some((entry) => entry.key === key);
+  const canStart = (key: string | undefined) =>
+    running.size < options.maxConcurrent &&
+    !keyBusy(key) &&
+    !queue.some((entry) => key !== undefined && entry.key === key);
+
   const pump = () => {
-    while (running.size < options.maxConcurrent && queue.length > 0) {
-      const next = queue.shift();
-      next?.start();
+    // The oldest waiting job whose key is free starts first; a key's own jobs keep their order.
+    for (let i = 0; i < queue.length && running.size < options.maxConcurrent; ) {
+      const entry = queue[i];
+      if (entry && !keyBusy(entry.key)) {
+        queue.splice(i, 1);
+        entry.start();
+      } else {
+        i += 1;
+      }
     }
     checkIdle();
   };
@@ -71,12 +91,13 @@ export function createScheduler(options: { maxConcurrent: number; queueSize: num
   return {
     submit<T>(job: Job<T>): Promise<T> {
       if (closed) return Promise.reject(new BusyError());
-      const atCapacity = running.size >= options.maxConcurrent;
-      if (atCapacity && queue.length >= options.queueSize) return Promise.reject(new BusyError());
+      const waits = !canStart(job.key);
+      if (waits && queue.length >= options.queueSize) return Promise.reject(new BusyError());
       return new Promise<T>((resolve, reject) => {
         const controller = new AbortController();
         const entry: Entry = {
           id: job.id,
+          key: job.key,
           controller,
           reject,
           start() {
@@ -90,10 +111,11 @@ export function createScheduler(options: { maxConcurrent: number; queueSize: num
               });
           },
         };
-        if (atCapacity) queue.push(entry);
+        if (waits) queue.push(entry);
         else entry.start();
       });
     },
+    accepts: (key) => !closed && (canStart(key) || queue.length < options.queueSize),
     cancel(id) {
       if (id !== undefined) {
         const index = queue.findIndex((e) => e.id === id);

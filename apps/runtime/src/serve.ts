@@ -3,11 +3,11 @@ import type { AddressInfo } from "node:net";
 import { resolveAdvertiseUrl } from "@molecule/config";
 import { isWedged, wedgeReason, wedgeState } from "@molecule/wedge";
 import { request } from "undici";
+import { createA2AService } from "./a2a/service.js";
 import { agentCard } from "./agent-card.js";
 import { errorText, type RuntimeContext } from "./context.js";
 import { RuntimeError } from "./errors.js";
 import { createHttpServer, type Probe } from "./http.js";
-import { createA2AHandler } from "./turns.js";
 
 function livez(): Probe {
   const state = wedgeState();
@@ -62,7 +62,7 @@ export async function serveA2A(
 ): Promise<{ server: Server; port: number }> {
   const { host, port } = options;
   const server = createHttpServer({
-    a2a: createA2AHandler(ctx),
+    a2a: createA2AService(ctx),
     card: () => agentCard(ctx.config, ctx.state.url),
     livez,
     readyz: () => readyz(ctx),

@@ -11,6 +11,7 @@ export interface ClaudeCodeExecutorOptions {
   /** The workspace directory the agent works in (its cwd; sessions are stored per cwd). */
   cwd: string;
   env?: NodeJS.ProcessEnv;
+  /** Where the session id is kept for turns that bring none of their own (`TurnRequest.session`: the default context). */
   sessionStore: SessionStore;
   /** 0 = no limit. */
   timeoutMs: number;
@@ -126,7 +127,9 @@ export function createClaudeCodeExecutor(options: ClaudeCodeExecutorOptions): Ex
         ...(options.searchDirs ? { searchDirs: options.searchDirs } : {}),
         ...(log ? { logger: log } : {}),
       };
-      let { resume } = await planResume(options.sessionStore, sessionOptions);
+      // The turn's conversation: its own session store, or the default one.
+      const store = turn.session ?? options.sessionStore;
+      let { resume } = await planResume(store, sessionOptions);
       let freshRetried = false;
       let rateRetries = 0;
       for (;;) {
@@ -135,7 +138,7 @@ export function createClaudeCodeExecutor(options: ClaudeCodeExecutorOptions): Ex
         const verdict = await attempt(turn, resume, Number.isFinite(remaining) ? remaining : 0);
         switch (verdict.kind) {
           case "ok":
-            await recordTurn(options.sessionStore, { sessionId: verdict.sessionId, result: "ok" });
+            await recordTurn(store, { sessionId: verdict.sessionId, result: "ok" });
             return { outcome: "ok", text: verdict.text };
           case "session-missing":
           case "init-timeout":
@@ -145,7 +148,7 @@ export function createClaudeCodeExecutor(options: ClaudeCodeExecutorOptions): Ex
                 { event: "session.dropped_after_failure", sessionId: resume, why: verdict.kind },
                 "dropping the session id and retrying the turn once without --resume",
               );
-              await recordTurn(options.sessionStore, { result: "session-missing" });
+              await recordTurn(store, { result: "session-missing" });
               freshRetried = true;
               resume = undefined;
               continue;
@@ -161,14 +164,14 @@ export function createClaudeCodeExecutor(options: ClaudeCodeExecutorOptions): Ex
               if (turn.signal.aborted) return { outcome: "cancelled" };
               continue;
             }
-            await recordTurn(options.sessionStore, { result: "failed" });
+            await recordTurn(store, { result: "failed" });
             return { outcome: "rate-limited", detail: verdict.detail };
           case "timeout":
           case "cancelled":
-            await recordTurn(options.sessionStore, { result: "failed" });
+            await recordTurn(store, { result: "failed" });
             return { outcome: verdict.kind };
           default:
-            await recordTurn(options.sessionStore, { result: "failed" });
+            await recordTurn(store, { result: "failed" });
             return { outcome: verdict.kind, detail: verdict.detail };
         }
       }

@@ -1,0 +1,80 @@
+import { historyOf, type Protocol, parseSendParams, parseTaskQuery } from "./protocol.js";
+import { type TaskEvent, type TaskRecord, type TaskState, type TaskText, TERMINAL } from "./tasks.js";
+
+/** A2A v0.3 JSON (`kind` discriminators, lower-case roles and states). */
+function message(task: TaskRecord, text: TaskText, role: "user" | "agent") {
+  return {
+    kind: "message" as const,
+    role,
+    messageId: text.messageId,
+    taskId: task.id,
+    contextId: task.contextId,
+    parts: [{ kind: "text" as const, text: text.text }],
+  };
+}
+
+function status(task: TaskRecord, state: TaskState = task.state) {
+  const text = state === "completed" ? task.reply : task.note;
+  return {
+    state,
+    ...(text ? { message: message(task, text, "agent") } : {}),
+    timestamp: task.timestamp,
+  };
+}
+
+function artifacts(task: TaskRecord) {
+  return task.reply
+    ? [{ artifactId: `${task.id}-reply`, name: "reply", parts: [{ kind: "text", text: task.reply.text }] }]
+    : [];
+}
+
+function taskJson(task: TaskRecord, historyLength?: number) {
+  const history = [message(task, task.user, "user")];
+  if (task.reply) history.push(message(task, task.reply, "agent"));
+  return {
+    kind: "task" as const,
+    id: task.id,
+    contextId: task.contextId,
+    status: status(task),
+    history: historyOf(history, historyLength),
+    artifacts: artifacts(task),
+    ...(task.error ? { metadata: { outcome: task.error.data?.outcome, code: task.error.code } } : {}),
+  };
+}
+
+function statusUpdate(task: TaskRecord, final: boolean, note?: TaskText) {
+  return {
+    kind: "status-update" as const,
+    taskId: task.id,
+    contextId: task.contextId,
+    status: note
+      ? { state: "working" as const, message: message(task, note, "agent"), timestamp: task.timestamp }
+      : status(task),
+    final,
+    ...(final && task.error ? { metadata: { outcome: task.error.data?.outcome, code: task.error.code } } : {}),
+  };
+}
+
+function streamEvents(task: TaskRecord, event: TaskEvent): unknown[] {
+  if (event.type === "progress") return [statusUpdate(task, false, event.note)];
+  if (!TERMINAL.has(event.state)) return [statusUpdate(task, false)];
+  const events: unknown[] = [];
+  if (task.state === "completed") {
+    const [artifact] = artifacts(task);
+    events.push({ kind: "artifact-update", taskId: task.id, contextId: task.contextId, artifact, lastChunk: true });
+  }
+  events.push(statusUpdate(task, true));
+  return events;
+}
+
+/** A2A v0.3: `message/send` answers a Message with `kind: "text"` parts (what the platform reads). */
+export const protocolV03: Protocol = {
+  version: "0.3",
+  parseSend: (params) => parseSendParams(params, "0.3"),
+  parseTaskQuery,
+  sendResult: (task) => message(task, task.reply ?? { messageId: task.id, text: "" }, "agent"),
+  immediateResult: (task) => taskJson(task),
+  task: taskJson,
+  streamStart: (task) => taskJson(task),
+  streamEvents,
+};

@@ -1,0 +1,80 @@
+import { historyOf, type Protocol, parseSendParams, parseTaskQuery } from "./protocol.js";
+import { type TaskEvent, type TaskRecord, type TaskState, type TaskText, TERMINAL } from "./tasks.js";
+
+/** A2A v1.0 JSON (the protobuf JSON mapping: payloads by name, `ROLE_*` and `TASK_STATE_*` enums). */
+const STATE: Record<TaskState, string> = {
+  submitted: "TASK_STATE_SUBMITTED",
+  working: "TASK_STATE_WORKING",
+  completed: "TASK_STATE_COMPLETED",
+  failed: "TASK_STATE_FAILED",
+  canceled: "TASK_STATE_CANCELED",
+};
+
+function message(task: TaskRecord, text: TaskText, role: "ROLE_USER" | "ROLE_AGENT") {
+  return {
+    messageId: text.messageId,
+    contextId: task.contextId,
+    taskId: task.id,
+    role,
+    parts: [{ text: text.text, mediaType: "text/plain" }],
+  };
+}
+
+function status(task: TaskRecord, note?: TaskText) {
+  const text = note ?? (task.state === "completed" ? task.reply : task.note);
+  return {
+    state: note ? STATE.working : STATE[task.state],
+    ...(text ? { message: message(task, text, "ROLE_AGENT") } : {}),
+    timestamp: task.timestamp,
+  };
+}
+
+function artifacts(task: TaskRecord) {
+  return task.reply
+    ? [{ artifactId: `${task.id}-reply`, name: "reply", parts: [{ text: task.reply.text, mediaType: "text/plain" }] }]
+    : [];
+}
+
+const metadata = (task: TaskRecord) =>
+  task.error ? { metadata: { outcome: task.error.data?.outcome, code: task.error.code } } : {};
+
+function taskJson(task: TaskRecord, historyLength?: number) {
+  const history = [message(task, task.user, "ROLE_USER")];
+  if (task.reply) history.push(message(task, task.reply, "ROLE_AGENT"));
+  return {
+    id: task.id,
+    contextId: task.contextId,
+    status: status(task),
+    artifacts: artifacts(task),
+    history: historyOf(history, historyLength),
+    ...metadata(task),
+  };
+}
+
+const statusUpdate = (task: TaskRecord, note?: TaskText) => ({
+  statusUpdate: { taskId: task.id, contextId: task.contextId, status: status(task, note), ...metadata(task) },
+});
+
+function streamEvents(task: TaskRecord, event: TaskEvent): unknown[] {
+  if (event.type === "progress") return [statusUpdate(task, event.note)];
+  if (!TERMINAL.has(event.state)) return [statusUpdate(task)];
+  const events: unknown[] = [];
+  const [artifact] = artifacts(task);
+  if (task.state === "completed" && artifact) {
+    events.push({ artifactUpdate: { taskId: task.id, contextId: task.contextId, artifact, lastChunk: true } });
+  }
+  events.push(statusUpdate(task)); // the stream ends after a terminal state (v1.0 has no `final` flag)
+  return events;
+}
+
+/** A2A v1.0: `SendMessage` answers `{ message }`, `GetTask` / `CancelTask` a Task, streams `{ task | statusUpdate | artifactUpdate }`. */
+export const protocolV1: Protocol = {
+  version: "1.0",
+  parseSend: (params) => parseSendParams(params, "1.0"),
+  parseTaskQuery,
+  sendResult: (task) => ({ message: message(task, task.reply ?? { messageId: task.id, text: "" }, "ROLE_AGENT") }),
+  immediateResult: (task) => ({ task: taskJson(task) }),
+  task: taskJson,
+  streamStart: (task) => ({ task: taskJson(task) }),
+  streamEvents,
+};

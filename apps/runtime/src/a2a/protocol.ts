@@ -1,0 +1,112 @@
+import * as z from "zod";
+import { invalidParams, RPC, type RpcError } from "./rpc.js";
+import type { TaskEvent, TaskRecord } from "./tasks.js";
+
+/** The longest contextId a caller may choose (it names a conversation; it is kept in the state dir). */
+export const MAX_CONTEXT_ID = 256;
+
+/** A send (`message/send`, `SendMessage`, their streaming forms), whatever the version. */
+export interface SendRequest {
+  text: string;
+  messageId: string | undefined;
+  contextId: string | undefined;
+  taskId: string | undefined;
+  /** false: answer with the task at once (v0.3 `blocking: false`, v1.0 `returnImmediately: true`). */
+  blocking: boolean;
+  historyLength: number | undefined;
+}
+
+export interface TaskQuery {
+  id: string;
+  historyLength: number | undefined;
+}
+
+/** One protocol version's shapes: what it reads and how it renders tasks, messages and events. */
+export interface Protocol {
+  readonly version: "0.3" | "1.0";
+  parseSend(params: unknown): SendRequest | RpcError;
+  parseTaskQuery(params: unknown): TaskQuery | RpcError;
+  /** A blocking send that completed. */
+  sendResult(task: TaskRecord): unknown;
+  /** A non-blocking send: the task as it is now. */
+  immediateResult(task: TaskRecord): unknown;
+  /** `tasks/get`, `tasks/cancel` and their v1.0 names. */
+  task(task: TaskRecord, historyLength?: number): unknown;
+  /** The stream's first event. */
+  streamStart(task: TaskRecord): unknown;
+  /** The stream events for one task event (the last ones of a task that ended). */
+  streamEvents(task: TaskRecord, event: TaskEvent): unknown[];
+}
+
+const Part = z.looseObject({ kind: z.string().optional(), text: z.unknown().optional() });
+const Message = z.looseObject({
+  messageId: z.string().optional(),
+  taskId: z.string().optional(),
+  contextId: z.string().max(MAX_CONTEXT_ID).optional(),
+  parts: z.array(Part).min(1),
+});
+const HistoryLength = z.number().int().min(0).optional();
+const Configuration = z
+  .looseObject({
+    blocking: z.boolean().optional(),
+    returnImmediately: z.boolean().optional(),
+    historyLength: HistoryLength,
+    pushNotificationConfig: z.unknown().optional(),
+    taskPushNotificationConfig: z.unknown().optional(),
+  })
+  .optional();
+const SendParams = z.looseObject({ message: Message, configuration: Configuration });
+const QueryParams = z.looseObject({ id: z.string().min(1), historyLength: HistoryLength });
+
+/** The text of a message: its text parts (v0.3 `kind: "text"` or v1.0 `{ text }`), joined. */
+function textOf(parts: ReadonlyArray<z.infer<typeof Part>>): string {
+  return parts
+    .filter((p) => typeof p.text === "string" && (p.kind === undefined || p.kind === "text"))
+    .map((p) => String(p.text))
+    .join("\n")
+    .trim();
+}
+
+/** Parses send params of either version (callers mix them); `blocking` is read per version. @internal */
+export function parseSendParams(params: unknown, version: "0.3" | "1.0"): SendRequest | RpcError {
+  const parsed = SendParams.safeParse(params);
+  if (!parsed.success) {
+    const contextTooLong = parsed.error.issues.some((i) => i.path.join(".") === "message.contextId");
+    return invalidParams(
+      contextTooLong
+        ? `Invalid params: message.contextId must be a string of at most ${MAX_CONTEXT_ID} characters`
+        : "Invalid params: expected params.message with at least one part",
+    );
+  }
+  const { message, configuration } = parsed.data;
+  if (configuration?.pushNotificationConfig !== undefined || configuration?.taskPushNotificationConfig !== undefined) {
+    return { code: RPC.PUSH_NOT_SUPPORTED, message: "Push notifications are not supported by this agent" };
+  }
+  const text = textOf(message.parts);
+  if (!text) return invalidParams("Invalid params: the message has no text part");
+  return {
+    text,
+    messageId: message.messageId || undefined,
+    contextId: message.contextId || undefined,
+    taskId: message.taskId || undefined,
+    blocking: version === "0.3" ? configuration?.blocking !== false : configuration?.returnImmediately !== true,
+    historyLength: configuration?.historyLength,
+  };
+}
+
+/** Parses `{ id, historyLength? }` (tasks/get, tasks/cancel and their v1.0 names). @internal */
+export function parseTaskQuery(params: unknown): TaskQuery | RpcError {
+  const parsed = QueryParams.safeParse(params);
+  if (!parsed.success) return invalidParams("Invalid params: expected params.id (a task id)");
+  return { id: parsed.data.id, historyLength: parsed.data.historyLength };
+}
+
+export function isRpcError(value: unknown): value is RpcError {
+  return typeof value === "object" && value !== null && "code" in value && "message" in value && !("text" in value);
+}
+
+/** The messages of a task, oldest first, cut to the last `historyLength` (A2A: 0 = none). */
+export function historyOf<T>(messages: T[], historyLength: number | undefined): T[] {
+  if (historyLength === undefined) return messages;
+  return historyLength === 0 ? [] : messages.slice(-historyLength);
+}

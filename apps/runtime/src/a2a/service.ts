@@ -1,0 +1,150 @@
+import { randomUUID } from "node:crypto";
+import { errorText, type RuntimeContext } from "../context.js";
+import { safeError, type TurnReply } from "../executor.js";
+import { BusyError, CancelledError } from "../scheduler.js";
+import { createTurnRunner } from "../turns.js";
+import { type Conversations, createConversations } from "./contexts.js";
+import type { SendRequest } from "./protocol.js";
+import { RPC, type RpcError } from "./rpc.js";
+import { createTaskRegistry, type TaskEvent, type TaskRecord, TERMINAL } from "./tasks.js";
+
+export type Started = { ok: true; task: TaskRecord } | { ok: false; error: RpcError };
+
+/** The A2A side of turns, for both protocol versions. @internal */
+export interface A2AService {
+  /** `a2a.streaming` from the config: the stream methods answer only when it is true. */
+  readonly streaming: boolean;
+  /** Admits (or refuses as busy), records the task and schedules its turn in its context. */
+  start(request: SendRequest): Promise<Started>;
+  get(id: string): TaskRecord | undefined;
+  cancel(id: string): { ok: true; task: TaskRecord } | { ok: false; error: RpcError };
+  /** Resolves when the task has ended. */
+  ended(id: string): Promise<void>;
+  subscribe(id: string, listener: (event: TaskEvent) => void): () => void;
+}
+
+const BUSY_DATA = { busy: true, retry_after: 30, outcome: "busy" };
+const CANCELLED: RpcError = {
+  code: RPC.TURN_FAILED,
+  message: "the turn was cancelled",
+  data: { outcome: "cancelled" },
+};
+
+/**
+ * Each message becomes a task in a context (the caller's `contextId`, or the workspace's default
+ * one) and a turn scheduled under that context's key: one turn per context at a time, in arrival
+ * order; busy, cancelled and failed turns become JSON-RPC errors as before. @internal
+ */
+export function createA2AService(ctx: RuntimeContext, options: { conversations?: Conversations } = {}): A2AService {
+  const { log, metrics, scheduler } = ctx;
+  const timeoutSeconds = ctx.config.runtime_config.timeout;
+  const runTurn = createTurnRunner(ctx);
+  const tasks = createTaskRegistry();
+  const conversations =
+    options.conversations ??
+    createConversations({ stateDir: ctx.stateDir, maxContexts: ctx.config.sessions.max_contexts, log });
+
+  function finish(task: TaskRecord, reply: TurnReply) {
+    if (reply.outcome === "ok") {
+      tasks.transition(task.id, "completed", { reply: reply.text ?? "" });
+      return;
+    }
+    const error: RpcError = {
+      code: RPC.TURN_FAILED,
+      message: safeError(reply, timeoutSeconds),
+      data: { outcome: reply.outcome },
+    };
+    tasks.transition(task.id, reply.outcome === "cancelled" ? "canceled" : "failed", { error });
+  }
+
+  function fail(task: TaskRecord, error: unknown) {
+    if (error instanceof BusyError) {
+      // Admitted, then refused: shutdown closed the queue before the turn started.
+      ctx.state.lastOutcome = "busy";
+      metrics.turns.inc({ outcome: "busy" });
+      tasks.transition(task.id, "failed", { error: { code: RPC.BUSY, message: error.message, data: BUSY_DATA } });
+      return;
+    }
+    if (error instanceof CancelledError) {
+      metrics.turns.inc({ outcome: "cancelled" });
+      tasks.transition(task.id, "canceled", { error: { ...CANCELLED, message: error.message } });
+      return;
+    }
+    log.error({ event: "turn.internal_error", taskId: task.id, err: errorText(error) }, "turn failed");
+    tasks.transition(task.id, "failed", { error: { code: RPC.INTERNAL, message: "internal error" } });
+  }
+
+  return {
+    streaming: ctx.config.a2a.streaming,
+
+    async start(request) {
+      const defaultId = await conversations.defaultId();
+      const contextId = request.contextId ?? defaultId;
+      if (request.taskId !== undefined && tasks.has(request.taskId)) {
+        return {
+          ok: false,
+          error: {
+            code: RPC.INVALID_PARAMS,
+            message: `Invalid params: task ${request.taskId.slice(0, 64)} already exists; send a new message (without taskId) in its contextId to continue the conversation`,
+          },
+        };
+      }
+      const id =
+        request.taskId ?? (request.messageId && !tasks.has(request.messageId) ? request.messageId : randomUUID());
+      if (!scheduler.accepts(contextId)) {
+        ctx.state.lastOutcome = "busy";
+        metrics.turns.inc({ outcome: "busy" });
+        return {
+          ok: false,
+          error: { code: RPC.BUSY, message: new BusyError().message, data: BUSY_DATA },
+        };
+      }
+      const task = tasks.create({ id, contextId, text: request.text, messageId: request.messageId ?? randomUUID() });
+      const session = conversations.sessionFor(contextId, defaultId);
+      scheduler
+        .submit({
+          id,
+          key: contextId,
+          run: (signal) => {
+            tasks.transition(id, "working");
+            return runTurn({
+              taskId: id,
+              text: request.text,
+              signal,
+              contextId,
+              ...(session ? { session } : {}),
+              onProgress: (note) => tasks.progress(id, note),
+            });
+          },
+        })
+        .then(
+          (reply) => finish(task, reply),
+          (error: unknown) => fail(task, error),
+        );
+      return { ok: true, task };
+    },
+
+    get: (id) => tasks.get(id),
+
+    cancel(id) {
+      const task = tasks.get(id);
+      if (!task) return { ok: false, error: { code: RPC.TASK_NOT_FOUND, message: "Task not found (or forgotten)" } };
+      if (TERMINAL.has(task.state)) {
+        return {
+          ok: false,
+          error: {
+            code: RPC.TASK_NOT_CANCELABLE,
+            message: `Task cannot be canceled: it has already ${task.state === "canceled" ? "been canceled" : task.state}`,
+          },
+        };
+      }
+      scheduler.cancel(id);
+      // Canceled from now on, whatever the agent still does before its process group is gone.
+      tasks.transition(id, "canceled", { error: CANCELLED });
+      return { ok: true, task };
+    },
+
+    ended: (id) => tasks.ended(id),
+    subscribe: (id, listener) => tasks.subscribe(id, listener),
+  };
+}

@@ -1,0 +1,128 @@
+import { randomUUID } from "node:crypto";
+import type { RpcError } from "./rpc.js";
+
+/** The task states the daemon uses (A2A's, in v0.3 spelling; each protocol renders its own). */
+export type TaskState = "submitted" | "working" | "completed" | "failed" | "canceled";
+
+export const TERMINAL: ReadonlySet<TaskState> = new Set(["completed", "failed", "canceled"]);
+
+/** One text message of a task: the user's, the agent's reply, a progress note or a failure. */
+export interface TaskText {
+  readonly messageId: string;
+  readonly text: string;
+}
+
+/** A turn as A2A sees it: one user message, one conversation (context), one outcome. */
+export interface TaskRecord {
+  readonly id: string;
+  readonly contextId: string;
+  readonly user: TaskText;
+  state: TaskState;
+  /** The agent's answer (completed). */
+  reply?: TaskText;
+  /** What the status says now: the latest progress note while working, the safe error text when failed. */
+  note?: TaskText;
+  /** For failed / canceled: the JSON-RPC error a blocking `message/send` answers with. */
+  error?: RpcError;
+  /** ISO time of the last state change. */
+  timestamp: string;
+}
+
+/** What subscribers hear: a progress note while working, a state change, the end. */
+export type TaskEvent = { type: "progress"; note: TaskText } | { type: "state"; state: TaskState };
+
+/** How many ended tasks `tasks/get` still knows (running and queued ones are always kept). */
+export const RECENT_TASKS = 100;
+
+/**
+ * The recent tasks, in memory: what `tasks/get` answers, what a stream follows and what a blocking
+ * send waits for. Bounded: beyond `max` the oldest ended tasks are forgotten. @internal
+ */
+export function createTaskRegistry(options: { max?: number; now?: () => number } = {}) {
+  const max = options.max ?? RECENT_TASKS;
+  const now = options.now ?? Date.now;
+  const tasks = new Map<string, TaskRecord>();
+  const listeners = new Map<string, Set<(event: TaskEvent) => void>>();
+  const ends = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  const iso = () => new Date(now()).toISOString();
+
+  function emit(id: string, event: TaskEvent) {
+    for (const listener of [...(listeners.get(id) ?? [])]) listener(event);
+  }
+
+  function evict() {
+    for (const [id, task] of tasks) {
+      if (tasks.size <= max) return;
+      if (!TERMINAL.has(task.state)) continue;
+      tasks.delete(id);
+      listeners.delete(id);
+      ends.delete(id);
+    }
+  }
+
+  return {
+    has: (id: string) => tasks.has(id),
+    get: (id: string) => tasks.get(id),
+
+    create(input: { id: string; contextId: string; text: string; messageId: string }): TaskRecord {
+      const task: TaskRecord = {
+        id: input.id,
+        contextId: input.contextId,
+        user: { messageId: input.messageId, text: input.text },
+        state: "submitted",
+        timestamp: iso(),
+      };
+      tasks.set(task.id, task);
+      let resolve = () => {};
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      ends.set(task.id, { promise, resolve });
+      evict();
+      return task;
+    },
+
+    /** Moves a task on; a task that ended stays as it ended (a cancel wins over a late result). */
+    transition(id: string, state: TaskState, detail: { reply?: string; error?: RpcError } = {}) {
+      const task = tasks.get(id);
+      if (!task || TERMINAL.has(task.state)) return;
+      task.state = state;
+      task.timestamp = iso();
+      if (detail.reply !== undefined) task.reply = { messageId: randomUUID(), text: detail.reply };
+      if (detail.error) {
+        task.error = detail.error;
+        task.note = { messageId: randomUUID(), text: detail.error.message };
+      }
+      emit(id, { type: "state", state });
+      if (TERMINAL.has(state)) {
+        ends.get(id)?.resolve();
+        listeners.delete(id);
+        evict();
+      }
+    },
+
+    progress(id: string, text: string) {
+      const task = tasks.get(id);
+      if (!task || TERMINAL.has(task.state)) return;
+      task.note = { messageId: randomUUID(), text };
+      task.timestamp = iso();
+      emit(id, { type: "progress", note: task.note });
+    },
+
+    /** Resolves when the task has ended (at once for an ended or unknown one). */
+    ended: (id: string): Promise<void> => ends.get(id)?.promise ?? Promise.resolve(),
+
+    /** Hears the task's events until it ends; returns the unsubscribe. */
+    subscribe(id: string, listener: (event: TaskEvent) => void): () => void {
+      let set = listeners.get(id);
+      if (!set) {
+        set = new Set();
+        listeners.set(id, set);
+      }
+      set.add(listener);
+      return () => listeners.get(id)?.delete(listener);
+    },
+  };
+}
+
+export type TaskRegistry = ReturnType<typeof createTaskRegistry>;
