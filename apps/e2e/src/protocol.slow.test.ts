@@ -35,7 +35,14 @@ describe("A2A JSON-RPC", () => {
     const { d } = await daemon();
     const v0_3 = await sendMessage(d, "ping");
     expect(v0_3.result).toMatchObject({ kind: "message", role: "agent", parts: [{ kind: "text", text: "pong" }] });
-    expect(replyText(await sendMessage(d, "ping", { method: "SendMessage" }))).toBe("pong");
+    // Every reply names its task and its context (the workspace's default one: no contextId was sent).
+    const named = v0_3.result as { taskId?: string; contextId?: string };
+    expect(named.taskId).toEqual(expect.any(String));
+    expect(named.contextId).toEqual(expect.any(String));
+    // A v1.0 SendMessage gets the v1.0 answer: `{ message }`, parts `{ text }`, the same default context.
+    expect((await sendMessage(d, "ping", { method: "SendMessage" })).result).toMatchObject({
+      message: { role: "ROLE_AGENT", contextId: named.contextId, parts: [{ text: "pong" }] },
+    });
     for (const path of ["/.well-known/agent-card.json", "/.well-known/agent.json"]) {
       const card = await getJson<{ name: string; url: string }>(d, path);
       expect(card.status).toBe(200);
