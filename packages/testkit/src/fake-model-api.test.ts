@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { type FakeModelApi, lastToolResult, type ModelApiMode, startFakeModelApi, TestkitError } from "./index.js";
 
 let api: FakeModelApi | undefined;
@@ -240,5 +240,38 @@ describe("startFakeModelApi", () => {
     );
     expect(lastToolResult(messagesBody(false))).toBeUndefined();
     expect(lastToolResult(null)).toBeUndefined();
+  });
+});
+
+describe("barrier", () => {
+  it("holds matching requests until count have arrived, then answers them all; others pass", async () => {
+    api = await startFakeModelApi({ reply: "pong" });
+    const url = api.url;
+    const barrier = api.barrier({ count: 2, match: (r) => JSON.stringify(r.body).includes("held") });
+    const heldBody = { ...messagesBody(false), messages: [{ role: "user", content: "held" }] };
+    let firstAnswered = false;
+    const first = post(url, heldBody).then((res) => {
+      firstAnswered = true;
+      return res;
+    });
+    await vi.waitFor(() => expect(barrier.arrived).toBe(1));
+    const other = await post(url, messagesBody(false)); // not matching: answered at once
+    expect(other.status).toBe(200);
+    expect(firstAnswered).toBe(false);
+    const second = post(url, heldBody);
+    expect(await barrier.met).toBe(true);
+    expect((await first).status).toBe(200);
+    expect((await second).status).toBe(200);
+    expect(barrier.arrived).toBe(2);
+    expect((await post(url, heldBody)).status).toBe(200); // a met barrier holds nothing more
+  });
+
+  it("times out (met false) and answers what it held; a bad count is refused", async () => {
+    api = await startFakeModelApi({ reply: "pong" });
+    const barrier = api.barrier({ count: 3, timeoutMs: 50 });
+    const held = post(api.url, messagesBody(false));
+    expect(await barrier.met).toBe(false);
+    expect((await held).status).toBe(200);
+    expect(() => api?.barrier({ count: 0 })).toThrow(TestkitError);
   });
 });

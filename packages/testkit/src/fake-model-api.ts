@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { TestkitError } from "./errors.js";
+import { createBarriers, type ModelApiBarrier, type ModelApiBarrierOptions } from "./fake-model-barrier.js";
 import { answerBlocks, blockEvents, blockLength, type FakeModelReply } from "./fake-model-tools.js";
 import { parseJson, plainHeaders, readBody, sendJson } from "./http-util.js";
 
@@ -69,6 +70,8 @@ export interface FakeModelApi {
   messages(): readonly ModelApiRequest[];
   /** changes the mode for the next requests (resets a `fail-first` count) */
   setMode(mode: ModelApiMode): void;
+  /** holds the next matching `POST /v1/messages` requests until `count` have arrived, then answers them all */
+  barrier(options: ModelApiBarrierOptions): ModelApiBarrier;
   close(): Promise<void>;
 }
 
@@ -140,6 +143,7 @@ export async function startFakeModelApi(options: FakeModelApiOptions = {}): Prom
   let mode = parseMode(options.mode ?? "ok");
   let failuresLeft = mode.kind === "fail-first" ? mode.n : 0;
   const requests: ModelApiRequest[] = [];
+  const barriers = createBarriers();
   const sockets = new Set<Socket>();
   const reply = options.reply ?? "Hello from the fake model API.";
 
@@ -283,6 +287,7 @@ export async function startFakeModelApi(options: FakeModelApiOptions = {}): Prom
       sendError(res, raw === undefined ? 413 : 400);
       return;
     }
+    await barriers.hold(rec); // a barrier may hold it until its companions arrive
     switch (mode.kind) {
       case "ok":
         answerMessages(res, rec, false);
@@ -333,6 +338,7 @@ export async function startFakeModelApi(options: FakeModelApiOptions = {}): Prom
     url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
     requests,
     messages: () => requests.filter((r) => r.method === "POST" && r.path === "/v1/messages"),
+    barrier: (barrierOptions) => barriers.add(barrierOptions),
     setMode(next) {
       mode = parseMode(next);
       failuresLeft = mode.kind === "fail-first" ? mode.n : 0;
@@ -340,6 +346,7 @@ export async function startFakeModelApi(options: FakeModelApiOptions = {}): Prom
     close() {
       if (closed) return Promise.resolve();
       closed = true;
+      barriers.releaseAll();
       return new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const socket of sockets) socket.destroy();

@@ -6,6 +6,7 @@ export type { FakeAgentBehaviour, FakeAgentCall, FakeAgentCliOptions } from "./f
 export { fakeAgentCli, readFakeAgentCalls } from "./fake-agent-cli.js";
 export type { FakeModelApi, FakeModelApiOptions, ModelApiMode, ModelApiRequest } from "./fake-model-api.js";
 export { startFakeModelApi } from "./fake-model-api.js";
+export type { ModelApiBarrier, ModelApiBarrierOptions } from "./fake-model-barrier.js";
 export type { FakeModelReply, FakeToolUse } from "./fake-model-tools.js";
 export { lastToolResult } from "./fake-model-tools.js";
 export type {
