@@ -36,6 +36,7 @@ export function scratchCopy({ root, dest, builtDirs }) {
   let files = 0;
   let bytes = 0;
   for (const path of new Set(listed)) {
+    if (path.split("/").includes("node_modules")) continue; // a node_modules symlink is not ignored by `node_modules/`
     const from = join(root, path);
     let stat;
     try {
