@@ -21,6 +21,11 @@ export interface DelegationPollerOptions {
   requestTimeoutMs?: number;
   /** How long a definitive parent lookup is cached, ms. Default 600 000. */
   parentCacheTtlMs?: number;
+  /**
+   * While started, the poller holds the process open (a handle of its own, as a server's `listen()`
+   * does) until `stop()`. `true` opts out: the process may exit while it runs.
+   */
+  unref?: boolean;
 }
 
 /** One delivered result, as a line of the results file. */

@@ -7,6 +7,7 @@ import { type PollerState, parseJson, SEEN_LIMIT } from "./delegation-state.js";
 import type { DelegationPoller, DelegationPollerOptions, DelegationResult, PollResult } from "./delegation-types.js";
 import { createWakeUp } from "./delegation-wake.js";
 import { HeartbeatError } from "./errors.js";
+import { holdOpen } from "./hold-open.js";
 import { createHttpClient } from "./http.js";
 import { authorizationOf, positive, tokenOf, validateBase } from "./options.js";
 import { errorText, realClock, silentLogger } from "./types.js";
@@ -106,6 +107,7 @@ export function createDelegationPoller(options: DelegationPollerOptions): Delega
   const wake = createWakeUp(state);
   const notifyAll = createNotifier(state);
   let started = false;
+  const hold = holdOpen(options.unref === true);
   let pollTimer: unknown;
   let polling: Promise<PollResult> | undefined;
   const rejectedIds = new Set<string>();
@@ -122,6 +124,11 @@ export function createDelegationPoller(options: DelegationPollerOptions): Delega
     counters.polls += 1;
     const set = await ledger.loadSeen();
     const res = await state.authed({ method: "GET", url: `${wsPath}/delegations` });
+    if (res.kind === "error" && res.failure === "aborted" && state.stopping) {
+      // stop() ended it: not a failure.
+      logger.debug?.({ event: "delegation.poll_aborted" }, "poll aborted by stop()");
+      return { ok: false, delivered: 0, error: "stopped" };
+    }
     if (res.kind === "error") return fail(`${res.failure}: ${res.message}`);
     if (res.status !== 200) return fail(`HTTP ${res.status}`);
     const list = z.array(z.unknown()).safeParse(parseJson(res.text));
@@ -221,6 +228,7 @@ export function createDelegationPoller(options: DelegationPollerOptions): Delega
     start() {
       if (started || state.stopping) return;
       started = true;
+      hold.acquire();
       mkdir(stateDir, { recursive: true, mode: 0o700 }).catch(() => {});
       onTimer();
     },
@@ -234,6 +242,7 @@ export function createDelegationPoller(options: DelegationPollerOptions): Delega
         if (polling) await polling;
         await Promise.all([...side]);
         await http.close();
+        hold.release();
       })();
       return state.stopping;
     },

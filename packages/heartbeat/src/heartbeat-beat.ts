@@ -1,9 +1,10 @@
 import { wedgeState } from "@molecule/wedge";
 import { buildHeartbeatBody, type HeartbeatBody, type RuntimeMetadata } from "./body.js";
 import type { BeatOnce, Classified, HeartbeatState } from "./heartbeat-state.js";
-import { emit, safeHeaders } from "./heartbeat-state.js";
+import { emit, noteInternalError, safeHeaders } from "./heartbeat-state.js";
 import type { BeatResult } from "./heartbeat-types.js";
 import type { HttpResult } from "./http.js";
+import { metadataProblem } from "./metadata.js";
 import { authorizationOf, tokenOf } from "./options.js";
 import { parseRetryAfterMs } from "./schedule.js";
 import { errorText } from "./types.js";
@@ -55,16 +56,26 @@ export function createBeat(state: HeartbeatState, checkPlatform: () => Promise<v
 
   // ---- the body ---------------------------------------------------------------------------
   const metadata = (): RuntimeMetadata | undefined => {
+    let problem: string;
     try {
-      state.lastMetadata = state.metadata();
-    } catch (error) {
-      if (!state.metadataWarned) {
-        state.metadataWarned = true;
-        logger.warn(
-          { event: "heartbeat.metadata_failed", err: errorText(error) },
-          "the metadata callback threw; sending the last good runtime_metadata",
-        );
+      const value: unknown = state.metadata();
+      const invalid = metadataProblem(value);
+      if (invalid === undefined) {
+        state.lastMetadata = value as RuntimeMetadata;
+        state.metadataWarned = false;
+        return state.lastMetadata;
       }
+      problem = `metadata() returned an invalid runtime_metadata (${invalid})`;
+    } catch (error) {
+      problem = `metadata() threw: ${errorText(error)}`;
+    }
+    noteInternalError(state, "metadata", problem);
+    if (!state.metadataWarned) {
+      state.metadataWarned = true;
+      logger.warn(
+        { event: "heartbeat.metadata_failed", err: problem },
+        `${problem}; sending the last good runtime_metadata`,
+      );
     }
     return state.lastMetadata;
   };

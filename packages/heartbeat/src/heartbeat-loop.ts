@@ -1,4 +1,4 @@
-import type { BeatOnce, Classified, HeartbeatState } from "./heartbeat-state.js";
+import { type BeatOnce, type Classified, type HeartbeatState, noteInternalError } from "./heartbeat-state.js";
 import type { BeatResult } from "./heartbeat-types.js";
 import { backoffDelayMs, nextBeatDelayMs } from "./schedule.js";
 import { errorText } from "./types.js";
@@ -53,6 +53,7 @@ export function createBeatLoop(state: HeartbeatState, beatOnce: BeatOnce): BeatL
       try {
         outcome = await beatOnce(kind, force, state.aborter.signal, state.requestTimeoutMs);
       } catch (error) {
+        noteInternalError(state, "beat", errorText(error));
         logger.error({ event: "heartbeat.bug", err: errorText(error) }, "unexpected error in the heartbeat loop");
         outcome = { result: { ok: false, error: errorText(error) } };
       }

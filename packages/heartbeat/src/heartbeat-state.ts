@@ -70,12 +70,19 @@ export interface HeartbeatState {
   successes: number;
 }
 
-/** Calls every listener; one that throws is logged and does not stop the others. @internal */
+/** Counts an error inside the heartbeat itself (`stats().internalErrors`). @internal */
+export function noteInternalError(state: HeartbeatState, where: string, message: string): void {
+  state.counters.internalErrors += 1;
+  state.counters.lastInternalError = `${where}: ${message}`;
+}
+
+/** Calls every listener; one that throws is logged, counted, and does not stop the others. @internal */
 export function emit<T>(state: HeartbeatState, set: Set<(event: T) => void>, event: T, name: string): void {
   for (const listener of [...set]) {
     try {
       listener(event);
     } catch (error) {
+      noteInternalError(state, `${name} listener`, errorText(error));
       state.logger.warn(
         { event: "heartbeat.listener_failed", listener: name, err: errorText(error) },
         `an ${name} listener threw`,

@@ -13,7 +13,10 @@ export interface HeartbeatOptions {
   intervalMs?: number;
   /** Relative spread of each period, 0 ≤ jitter < 1. Default 0.1. */
   jitter?: number;
-  /** Called for every beat; sent as `runtime_metadata`. */
+  /**
+   * Called for every beat; sent as `runtime_metadata`. `start()` rejects when its first result fails
+   * the schema; a later bad result (or a throw) sends the last good one and counts in `internalErrors`.
+   */
   metadata: () => RuntimeMetadata;
   /** Running tasks and the error window (`createTaskTracker()`). */
   tasks: Pick<TaskTracker, "snapshot" | "onChange">;
@@ -29,6 +32,11 @@ export interface HeartbeatOptions {
   ttlMs?: number;
   /** Read `GET /workspaces/:id` on every n-th successful beat. Default 5. */
   platformCheckEvery?: number;
+  /**
+   * While started, the heartbeat holds the process open (a handle of its own, as a server's
+   * `listen()` does) until `stop()`. `true` opts out: the process may exit while it runs.
+   */
+  unref?: boolean;
 }
 
 export interface HeartbeatStats {
@@ -55,6 +63,14 @@ export interface HeartbeatStats {
   clientRebuilds: number;
   /** Requests in flight now (beats and platform checks). */
   inFlight: number;
+  /**
+   * Errors inside the heartbeat itself rather than on the wire: a `metadata()` that throws or returns
+   * an invalid result, a `tasks.snapshot()` or listener that throws. Beats go on (with the last good
+   * metadata); `lastError` keeps meaning the last failed beat.
+   */
+  internalErrors: number;
+  /** The last internal error, one line. */
+  lastInternalError: string | undefined;
 }
 
 export interface BeatResult {
@@ -81,8 +97,12 @@ export interface UnauthorizedStreakEvent {
 }
 
 export interface Heartbeat {
-  /** Beats at once, then on the schedule. Idempotent. */
-  start(): void;
+  /**
+   * Beats at once, then on the schedule. Resolves once the loop is scheduled (it never waits for a
+   * beat: a platform outage cannot block a boot); rejects with `E_HEARTBEAT_BAD_OPTION` naming the
+   * field when the first `metadata()` result fails the schema (nothing starts then). Idempotent.
+   */
+  start(): Promise<void>;
   /** Stops the loop, sends one final beat with `active_tasks: 0` (bounded by 2 s), resolves when nothing is in flight. */
   stop(): Promise<void>;
   /** A beat now (coalesced with other immediate beats, at most one per 250 ms). */

@@ -11,9 +11,11 @@ import type {
   OutageRecoveredEvent,
   UnauthorizedStreakEvent,
 } from "./heartbeat-types.js";
+import { holdOpen } from "./hold-open.js";
 import { createHttpClient } from "./http.js";
+import { metadataProblem } from "./metadata.js";
 import { positive, validateBase } from "./options.js";
-import { realClock, silentLogger } from "./types.js";
+import { errorText, realClock, silentLogger } from "./types.js";
 
 export type {
   BeatResult,
@@ -25,6 +27,27 @@ export type {
 } from "./heartbeat-types.js";
 
 const FINAL_BEAT_BUDGET_MS = 2_000;
+
+/** The first `metadata()` result must pass the schema: a wrong one would fail every beat. */
+function firstMetadata(metadata: () => unknown): void {
+  let value: unknown;
+  try {
+    value = metadata();
+  } catch (error) {
+    throw new HeartbeatError({
+      code: "E_HEARTBEAT_BAD_OPTION",
+      message: `metadata() threw: ${errorText(error)}; it must return { capabilities: { heartbeat, scheduler, session, status_mgmt, retry, activity_decoration, channel_dispatch } } (start from defaultCapabilities)`,
+      cause: error,
+    });
+  }
+  const problem = metadataProblem(value);
+  if (problem !== undefined) {
+    throw new HeartbeatError({
+      code: "E_HEARTBEAT_BAD_OPTION",
+      message: `metadata() returned an invalid runtime_metadata: ${problem}; return { capabilities: { ...defaultCapabilities } } with every flag a boolean (idle_timeout_seconds, when set, a positive integer)`,
+    });
+  }
+}
 
 /** The heartbeat loop: periodic beats with jitter, immediate beats on state change, 401 and outage handling. */
 export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
@@ -96,6 +119,8 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
       immediateBeats: 0,
       skippedBeats: 0,
       clientRebuilds: 0,
+      internalErrors: 0,
+      lastInternalError: undefined,
     },
     outageListeners: new Set(),
     streakListeners: new Set(),
@@ -117,6 +142,7 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
   const beatOnce = createBeat(state, createPlatformCheck(state));
   const loop = createBeatLoop(state, beatOnce);
   const unsubscribers: Array<() => void> = [];
+  const hold = holdOpen(options.unref === true);
 
   const stats = (): HeartbeatStats => ({
     running: state.started && !state.stopping,
@@ -125,9 +151,11 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
   });
 
   return {
-    start() {
+    async start() {
       if (state.started || state.stopping) return;
+      firstMetadata(options.metadata);
       state.started = true;
+      hold.acquire();
       state.startedAt = clock.now();
       state.pushes = 0;
       unsubscribers.push(onWedgeChange(() => void loop.requestImmediate("wedge", false)));
@@ -160,6 +188,7 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
           clock.clearTimeout(budget);
         }
         await http.close();
+        hold.release();
       })();
       return state.stopping;
     },

@@ -18,6 +18,9 @@ export type {
   UnauthorizedStreakEvent,
 } from "./heartbeat.js";
 export { createHeartbeat } from "./heartbeat.js";
+export { defaultCapabilities } from "./metadata.js";
+export type { RegisterAttempt, RegisterOptions, RegisterResult, RegisterTokens } from "./register.js";
+export { register } from "./register.js";
 export type { TaskDone, TaskSnapshot, TaskTracker, TaskTrackerOptions } from "./tasks.js";
 export { createTaskTracker } from "./tasks.js";
 export type { Clock, HeartbeatLogger, PlatformTokens, TurnOutcome } from "./types.js";

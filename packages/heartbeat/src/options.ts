@@ -1,6 +1,6 @@
 import { HeartbeatError } from "./errors.js";
 
-type Code = "E_HEARTBEAT_BAD_OPTION" | "E_DELEGATION_BAD_OPTION";
+type Code = "E_HEARTBEAT_BAD_OPTION" | "E_DELEGATION_BAD_OPTION" | "E_REGISTER_BAD_OPTION";
 
 /** @internal */
 export function validateBase(platformUrl: unknown, workspaceId: unknown, code: Code): { base: string; id: string } {
