@@ -21,16 +21,7 @@
 //
 // Options: --update-sizes (rewrite docs/package-sizes.md from this run), --keep (leave the temp dir).
 import { execFileSync } from "node:child_process";
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -41,7 +32,8 @@ import { authLine, startRegistry } from "./lib/registry.mjs";
 import { checkConsumer, checkPnpmConsumer } from "./lib/rehearse-consumer.mjs";
 import { scratchCopy } from "./lib/scratch-copy.mjs";
 import { readTarball, tarballProblems, unresolvedRanges } from "./lib/tarball.mjs";
-import { readReadme, testedWith } from "./lib/usage-blocks.mjs";
+import { readReadme } from "./lib/usage-blocks.mjs";
+import { publicPackages, sourceProblems } from "./lib/workspace-packages.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const args = new Set(process.argv.slice(2));
@@ -108,63 +100,9 @@ function forgetCachedRegistryResponses(port) {
   }
 }
 
-/** Workspace packages (packages/*, apps/*) that are published: not private. */
-function publicPackages() {
-  const found = [];
-  for (const group of ["packages", "apps"]) {
-    for (const name of readdirSync(join(root, group)).sort()) {
-      const file = join(root, group, name, "package.json");
-      if (!existsSync(file)) continue;
-      const manifest = JSON.parse(readFileSync(file, "utf8"));
-      if (manifest.private) continue;
-      found.push({ dir: `${group}/${name}`, name: manifest.name, manifest });
-    }
-  }
-  return found;
-}
-
-/** Repository-level problems, found before anything is started. */
-function sourceProblems(pkgs) {
-  const license = readFileSync(join(root, "LICENSE"), "utf8");
-  const contractFile = join(root, "docs", "CONTRACT.md");
-  const contract = existsSync(contractFile)
-    ? /^Contract version:\s*([\w.-]+)/m.exec(readFileSync(contractFile, "utf8"))?.[1]
-    : undefined;
-  const rootManifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-  const claudeCode = rootManifest.devDependencies?.["@anthropic-ai/claude-code"];
-  const problems = [];
-  for (const pkg of pkgs) {
-    const at = (/** @type {string} */ text) => problems.push(`${pkg.name} (${pkg.dir}): ${text}`);
-    const dist = join(root, pkg.dir, "dist");
-    if (!existsSync(dist) || readdirSync(dist).length === 0) {
-      at("no dist/. Fix: build first (`pnpm exec turbo run build`; `npm test` builds before the rehearsal)");
-    }
-    if (pkg.manifest.publishConfig?.provenance !== true || pkg.manifest.publishConfig?.access !== "public") {
-      at('publishConfig must be { "access": "public", "provenance": true }');
-    }
-    const own = join(root, pkg.dir, "LICENSE");
-    if (!existsSync(own)) at(`no LICENSE. Fix: cp LICENSE ${pkg.dir}/LICENSE`);
-    else if (readFileSync(own, "utf8") !== license) at("LICENSE differs from the root LICENSE. Fix: copy the root one");
-    const readme = join(root, pkg.dir, "README.md");
-    if (!existsSync(readme)) {
-      at("no README.md");
-      continue;
-    }
-    const tested = testedWith(readFileSync(readme, "utf8"));
-    const want = `Tested with: platform contract version ${contract ?? "<n>"} (…), Claude Code ${claudeCode}.`;
-    if (!tested) at(`README has no "Tested with:" line. Fix: add \`${want}\``);
-    else if ((contract && tested.contract !== contract) || tested.claudeCode !== claudeCode) {
-      at(
-        `README says contract ${tested.contract} / Claude Code ${tested.claudeCode}. Fix: \`${want}\` (or test with those)`,
-      );
-    }
-  }
-  return problems;
-}
-
 async function main() {
-  const pkgs = publicPackages();
-  const early = sourceProblems(pkgs);
+  const pkgs = publicPackages(root);
+  const early = sourceProblems(root, pkgs);
   if (early.length > 0) fail(`the tree cannot be rehearsed:\n  ${early.join("\n  ")}`);
 
   const env = cleanEnv(root, {
