@@ -134,7 +134,7 @@ export async function createDevSetup(
     throw new CliError({
       code: "E_DEV_CLAUDE_MISSING",
       message:
-        "the Claude Code CLI that ships with molecule is not installed; run `pnpm install` at the repository root",
+        "the Claude Code CLI is not installed (it is an optional peer of @molecule/cli); run `npm install -g @anthropic-ai/claude-code@2.1.197`, or `pnpm install` at the repository root",
     });
   }
 
