@@ -7,6 +7,7 @@ import {
   idleIntervalCheck,
   portCheck,
   promptFilesCheck,
+  pushNotificationsCheck,
   requiredEnvAnyOfCheck,
   requiredEnvCheck,
   runtimeCheck,
@@ -156,5 +157,18 @@ describe("idle-interval, task-budget, effort", () => {
     ]);
     expect(codes(await runOne(taskBudgetCheck, { env: baseEnv(dir), config: cfg }))).toEqual(["E_TASK_BUDGET_RANGE"]);
     expect(codes(await runOne(effortCheck, { env: baseEnv(dir), config: cfg }))).toEqual(["E_EFFORT_INVALID"]);
+  });
+});
+
+describe("a2a-push-notifications", () => {
+  it("passes when off (the default), warns when on: nothing implements them", async () => {
+    expect(codes(await runOne(pushNotificationsCheck, { env: baseEnv(dir), config: config({}) }))).toEqual([]);
+    const on = await runOne(pushNotificationsCheck, {
+      env: baseEnv(dir),
+      config: config({ a2a: { push_notifications: true } }),
+    });
+    expect(on.ok).toBe(true);
+    expect(codes(on)).toEqual(["W_PUSH_NOTIFICATIONS_UNSUPPORTED"]);
+    expect(on.warnings[0]?.fix).toContain("push_notifications");
   });
 });

@@ -47,6 +47,26 @@ export const portCheck = defineCheck({
   },
 });
 
+/** `a2a.push_notifications: true` asks for what the daemon does not implement (→ warn; the card says false). */
+export const pushNotificationsCheck = defineCheck({
+  name: "a2a-push-notifications",
+  run({ config }) {
+    if (!config.a2a.push_notifications) return { detail: "off" };
+    return {
+      issues: [
+        {
+          severity: "warn",
+          code: "W_PUSH_NOTIFICATIONS_UNSUPPORTED",
+          title: "A2A push notifications are not implemented",
+          detail:
+            "a2a.push_notifications is true, but the daemon does not send push notifications; its agent card says pushNotifications: false",
+          fix: "Remove a2a.push_notifications from config.yaml (or set it to false); stream the task (message/stream) or poll tasks/get instead.",
+        },
+      ],
+    };
+  },
+});
+
 /** Every `runtime_config.required_env` variable is present and non-empty. */
 export const requiredEnvCheck = defineCheck({
   name: "required-env",
