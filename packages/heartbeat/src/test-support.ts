@@ -39,7 +39,11 @@ export interface Rig {
 /** A fake clock, a test platform on that clock, a temp configs dir and a token store; registered. */
 export async function createRig(options: { watch?: boolean; register?: boolean; orgId?: string } = {}): Promise<Rig> {
   const clock = createFakeClock(1_700_000_000_000);
-  const platform = await startTestPlatform(options.orgId === undefined ? { clock } : { clock, orgId: options.orgId });
+  // The delegation wake-up tests want the platform's canned A2A answer (nothing listens at the
+  // workspace's URL here); the default mode would forward to it.
+  const platform = await startTestPlatform(
+    options.orgId === undefined ? { clock, a2aMode: "reply" } : { clock, orgId: options.orgId, a2aMode: "reply" },
+  );
   const dir = await mkdtemp(join(tmpdir(), "heartbeat-test-"));
   const configsDir = join(dir, "configs");
   const workspaceId = randomUUID();

@@ -25,6 +25,7 @@ export type {
   RecordedRegister,
   RotateOptions,
   SeedOptions,
+  SendMessageOptions,
   TestPlatform,
   TestPlatformOptions,
   WorkspaceStatus,

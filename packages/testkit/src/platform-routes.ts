@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import * as z from "zod";
 import { parseJson, plainHeaders, readBody, realSleep, sendJson } from "./http-util.js";
+import { forwardA2a } from "./platform-a2a.js";
 import type { PlatformAuth } from "./platform-auth.js";
 import type { RegistryRoutes } from "./platform-registry.js";
 import { type PlatformState, UUID_RE } from "./platform-state.js";
@@ -223,7 +224,11 @@ export function createRequestHandler(
           sendJson(res, 400, { error: "invalid request body" });
           return;
         }
-        const mode = a2aModes.get(id) ?? "reply";
+        const mode = a2aModes.get(id) ?? options.a2aMode ?? "forward";
+        if (mode === "forward") {
+          forwardA2a(state, id, raw, res);
+          return;
+        }
         if (mode === "busy") {
           sendJson(res, 503, { busy: true, retry_after: 30 }, { "retry-after": "30" });
           return;

@@ -1,4 +1,4 @@
-import type { ServerResponse } from "node:http";
+import type { ClientRequest, ServerResponse } from "node:http";
 import type { Clock } from "./clock.js";
 import type {
   A2aMode,
@@ -58,6 +58,8 @@ export interface PlatformState {
   readonly rate: Map<string, number[]>;
   /** Responses held open by an injected hang (dropped by `down()` and `close()`). */
   readonly hanging: Set<ServerResponse>;
+  /** A2A requests being forwarded to a workspace (destroyed by `down()` and `close()`). */
+  readonly forwards: Set<ClientRequest>;
   closed: boolean;
   isDown: boolean;
 }
@@ -86,6 +88,7 @@ export function createPlatformState(
     latencies: new Map(),
     rate: new Map(),
     hanging: new Set(),
+    forwards: new Set(),
     closed: false,
     isDown: false,
   };

@@ -113,8 +113,21 @@ export type FailureSpec = (
   | { garbage: true }
 ) & { times?: number };
 
-/** What POST /workspaces/:id/a2a answers (default "reply"). */
-export type A2aMode = "reply" | "queued" | "busy";
+/**
+ * What POST /workspaces/:id/a2a does. `forward` (the default, as the real platform): sends the
+ * request to the URL the workspace registered and holds it until the workspace answers. The canned
+ * modes answer by themselves, never reaching the workspace: `reply` a JSON-RPC message with the text
+ * "ok", `queued` 202, `busy` 503.
+ */
+export type A2aMode = "forward" | "reply" | "queued" | "busy";
+
+/** Options of `platform.sendMessage`. */
+export interface SendMessageOptions {
+  /** The A2A conversation (`message.contextId`); the workspace's default one when absent. */
+  contextId?: string;
+  /** Aborts the request. */
+  signal?: AbortSignal;
+}
 
 export interface SeedOptions {
   /** default `ws-<first 8 chars of id>` */
@@ -167,7 +180,7 @@ export interface PlatformControl {
   forget(id: string): void;
   /** Drops the liveness record now, as if the TTL had elapsed (→ offline). */
   expire(id: string): void;
-  /** How POST /workspaces/:id/a2a answers for this workspace. */
+  /** How POST /workspaces/:id/a2a answers for this workspace (default: the platform's `a2aMode`). */
   setA2aMode(id: string, mode: A2aMode): void;
   /** Polls `predicate` every 10 real ms until it returns a truthy value (resolved with it) or `timeoutMs` (default 5000) passes. */
   waitFor<T>(predicate: () => T | Promise<T>, timeoutMs?: number): Promise<NonNullable<T>>;
@@ -188,6 +201,8 @@ export interface TestPlatformOptions {
   clock?: Clock;
   /** how many requests and events are kept (oldest dropped first), default 100_000 */
   recordLimit?: number;
+  /** what POST /workspaces/:id/a2a does for every workspace without its own `setA2aMode`, default "forward" */
+  a2aMode?: A2aMode;
 }
 
 export interface TestPlatform {
@@ -198,5 +213,12 @@ export interface TestPlatform {
   /** every event, oldest first (a live array) */
   readonly events: readonly PlatformEvent[];
   readonly control: PlatformControl;
+  /**
+   * Sends `text` to the workspace as `message/send` through `POST /workspaces/:id/a2a` (with its live
+   * token; recorded in `a2aCalls`) and resolves with the reply text. With the default `forward` mode
+   * it reaches the workspace's own A2A server and waits for the turn. Rejects with
+   * `E_TESTKIT_A2A_FAILED` on a JSON-RPC error or a non-2xx answer.
+   */
+  sendMessage(workspaceId: string, text: string, options?: SendMessageOptions): Promise<string>;
   close(): Promise<void>;
 }

@@ -380,8 +380,9 @@ describe("POST /workspaces/:id/notify and /a2a", () => {
     ]);
   });
 
-  it("a2a: answers a JSON-RPC message, or queued / busy; records X-Workspace-ID", async () => {
+  it("a2a canned modes: answers a JSON-RPC message, or queued / busy; records X-Workspace-ID", async () => {
     const token = await registered();
+    platform.control.setA2aMode(id, "reply"); // the default forwards (platform-a2a.test.ts)
     const path = `/workspaces/${id}/a2a`;
     const rpc = {
       jsonrpc: "2.0",

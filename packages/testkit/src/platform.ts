@@ -3,6 +3,7 @@ import type { Socket } from "node:net";
 import { realClock } from "./clock.js";
 import { TestkitError } from "./errors.js";
 import { sendJson } from "./http-util.js";
+import { sendMessage } from "./platform-a2a.js";
 import { createPlatformAuth } from "./platform-auth.js";
 import { createControl } from "./platform-control.js";
 import { createRegistryRoutes } from "./platform-registry.js";
@@ -28,6 +29,7 @@ export type {
   RecordedRegister,
   RotateOptions,
   SeedOptions,
+  SendMessageOptions,
   TestPlatform,
   TestPlatformOptions,
   WorkspaceStatus,
@@ -39,6 +41,13 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
   const ttlMs = options.ttlMs ?? 180_000;
   const host = options.host ?? "127.0.0.1";
   const recordLimit = options.recordLimit ?? 100_000;
+  const a2aModes: readonly string[] = ["forward", "reply", "queued", "busy"];
+  if (options.a2aMode !== undefined && !a2aModes.includes(options.a2aMode)) {
+    throw new TestkitError({
+      code: "E_TESTKIT_BAD_OPTION",
+      message: `a2aMode must be one of ${a2aModes.join(", ")}, got ${JSON.stringify(options.a2aMode)}`,
+    });
+  }
   if (!(ttlMs > 0))
     throw new TestkitError({ code: "E_TESTKIT_BAD_OPTION", message: `ttlMs must be > 0, got ${ttlMs}` });
   if (options.rateLimitPerMinute !== undefined && !(options.rateLimitPerMinute > 0)) {
@@ -80,6 +89,8 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     new Promise<void>((resolve) => {
       for (const res of state.hanging) res.destroy();
       state.hanging.clear();
+      for (const forward of state.forwards) forward.destroy();
+      state.forwards.clear();
       server.close(() => resolve());
       for (const socket of sockets) socket.destroy();
       sockets.clear();
@@ -96,6 +107,7 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     workspaces: state.workspaces,
     events: state.events,
     control,
+    sendMessage: (workspaceId, text, sendOptions) => sendMessage(state, url, workspaceId, text, sendOptions),
     async close() {
       if (state.closed) return;
       state.closed = true;
