@@ -141,13 +141,17 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
   program
     .command("send")
     .description(
-      "Send one message to an A2A endpoint (JSON-RPC message/send) and print the reply, or the JSON-RPC error (exit 1).",
+      "Send one message to an A2A endpoint (JSON-RPC message/send, or message/stream with --stream) and print the reply, or the JSON-RPC error (exit 1). The reply's context id goes to stderr.",
     )
     .argument("<url>", "the workspace's A2A URL, e.g. http://localhost:8000/")
     .argument("<text>", "the message")
     .option("--timeout <seconds>", "give up after this long (default 900)", (v) => String(positiveSeconds(v)))
-    .option("--context-id <id>", "A2A context id")
-    .option("--json", "print the whole JSON-RPC response")
+    .option(
+      "--context-id <id>",
+      "A2A context id: continue that conversation (each reply prints its context id on stderr)",
+    )
+    .option("--stream", "use message/stream: print progress on stderr as it arrives, then the reply")
+    .option("--json", "print the whole JSON-RPC response (with --stream: every event)")
     .action(async (url: string, text: string, options: SendCommandOptions, command: Command) => {
       if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
         command.error(`error: not an http(s) URL: ${url}`, { exitCode: EXIT_USAGE });

@@ -137,7 +137,8 @@ describe("molecule task", () => {
 describe("molecule send", () => {
   it("prints the reply; a failed turn prints the JSON-RPC error and exits 1", async () => {
     const ok = await molecule(["send", url, "ping"]);
-    expect(ok.stderr).toBe("");
+    // stdout is the reply alone; stderr names the context that continues the conversation.
+    expect(ok.stderr).toMatch(/^context: \S+ \(continue with --context-id \S+\)\n$/);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toBe("pong\n");
     const failed = await molecule(["send", url, "ping again"]);
@@ -147,6 +148,9 @@ describe("molecule send", () => {
     const json = await molecule(["send", url, "and again", "--json"]);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({ jsonrpc: "2.0", error: { code: -32000 } });
+    const streamed = await molecule(["send", url, "streamed", "--stream", "--context-id", "cli-ctx"]);
+    expect(streamed.code).toBe(1);
+    expect(streamed.stderr).toMatch(/^molecule: JSON-RPC error -32000: .+ \{"outcome":"agent-error"\}\n$/);
     await waitFor(() => (platform.workspaces.get(workspaceId)?.errorRate ?? 0) > 0);
     const status = await molecule(["status", "--state-dir", stateDir, "--json"]);
     expect(JSON.parse(status.stdout)).toMatchObject({ lastOutcome: "agent-error" });

@@ -6,6 +6,7 @@ import type { SessionStore } from "@molecule/session";
 import type { Executor } from "./executor.js";
 import { createClaudeCodeExecutor } from "./executors/claude-code.js";
 import { createCommandExecutor } from "./executors/command.js";
+import type { AgentGroupListener } from "./executors/process.js";
 import type { Logger } from "./logger.js";
 
 export interface ChooseExecutorOptions {
@@ -16,6 +17,10 @@ export interface ChooseExecutorOptions {
   env: NodeJS.ProcessEnv;
   sessionStore: SessionStore;
   logger: Logger;
+  /** Records each agent's process group (agent-groups.ts). */
+  groups?: AgentGroupListener;
+  /** A session store write failed; the turn's answer still goes out (state-health.ts). */
+  onStateWriteError?: (what: string, error: unknown, retry: () => Promise<void>) => void;
 }
 
 async function readPromptFiles(configDir: string, files: readonly string[]): Promise<string> {
@@ -49,6 +54,8 @@ export async function chooseExecutor(options: ChooseExecutorOptions): Promise<Ex
       ...(config.effort ? { effort: config.effort } : {}),
       extraArgs: config.runtime_config.args,
       logger: options.logger,
+      ...(options.groups ? { groups: options.groups } : {}),
+      ...(options.onStateWriteError ? { onStateWriteError: options.onStateWriteError } : {}),
     });
   }
   return createCommandExecutor({
@@ -58,5 +65,6 @@ export async function chooseExecutor(options: ChooseExecutorOptions): Promise<Ex
     cwd: workspaceDir,
     env,
     timeoutMs,
+    ...(options.groups ? { groups: options.groups } : {}),
   });
 }

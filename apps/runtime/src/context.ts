@@ -5,7 +5,9 @@ import type { PreflightGate } from "@molecule/preflight";
 import type { Executor } from "./executor.js";
 import type { Logger } from "./logger.js";
 import type { createMetrics } from "./metrics.js";
+import type { Secrets } from "./redact.js";
 import type { Scheduler } from "./scheduler.js";
+import type { StateHealth } from "./state-health.js";
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
@@ -32,6 +34,10 @@ export interface RuntimeContext {
   readonly gate: PreflightGate;
   readonly executor: Executor;
   readonly scheduler: Scheduler;
+  /** Every secret value the daemon knows: masks logs, turn details and (exact values only) replies. */
+  readonly secrets: Secrets;
+  /** Failing writes to the state directory (readiness warnings, `sample_error`). */
+  readonly stateHealth: StateHealth;
   /** Aborted when shutdown begins: waits (register backoff) end at once, loops stop retrying. */
   readonly halt: AbortSignal;
   /** The daemon's mutable state; each field has one writer (named beside it). */

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { answerRpc } from "./a2a/sse.js";
 import { type A2AService, RPC } from "./a2a.js";
+import { applyLimits, isClientAbort, resolveLimits, type ServerLimits, serverOptions } from "./http-limits.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -16,6 +17,10 @@ export interface RoutesOptions {
   readyz(): Promise<Probe>;
   metrics(): Promise<{ contentType: string; body: string }>;
   onError(error: unknown): void;
+  /** A client went away mid-request (not the daemon's error; logged below ERROR). */
+  onClientAbort?(error: unknown): void;
+  /** Request-arrival deadlines and the connection cap (http-limits.ts). */
+  limits?: ServerLimits;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, contentType = "application/json") {
@@ -55,7 +60,8 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
  * probes (`/livez`, `/readyz`, `/metrics` — they carry no secrets). @internal
  */
 export function createHttpServer(options: RoutesOptions): Server {
-  const server = createServer((req, res) => {
+  const limits = resolveLimits(options.limits);
+  const server = createServer(serverOptions(limits), (req, res) => {
     const url = (req.url ?? "/").split("?")[0];
     const route = `${req.method ?? "GET"} ${url}`;
     const handle = async () => {
@@ -97,14 +103,16 @@ export function createHttpServer(options: RoutesOptions): Server {
       }
     };
     handle().catch((error: unknown) => {
+      if ((req.destroyed || res.destroyed) && isClientAbort(error)) {
+        options.onClientAbort?.(error);
+        return;
+      }
       options.onError(error);
       if (!res.headersSent) send(res, 500, { error: "internal error" });
       else res.destroy();
     });
   });
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
-  // A turn can take many minutes: the platform holds the request open until it finishes.
-  server.requestTimeout = 0;
+  // The request must arrive in time; its response may take the whole turn (no inactivity timeout).
+  applyLimits(server, limits);
   return server;
 }

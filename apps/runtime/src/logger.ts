@@ -43,8 +43,28 @@ export const REDACT_PATHS = [
 /** Bearer tokens and API keys inside free text (an agent's stderr, say) are masked too. */
 const SECRET_TEXT = /(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}|\b(sk-ant-[A-Za-z0-9_-]{6})[A-Za-z0-9_-]+/g;
 
-export function redactText(text: string): string {
-  return text.replace(SECRET_TEXT, (_m, bearer: string | undefined, key: string | undefined) =>
+export interface RedactOptions {
+  /** Exact secret values to mask wherever they appear (the daemon's own credentials, redact.ts). */
+  known?: Iterable<string>;
+  /** Known values shorter than this are left alone (default 8: a short value would mask ordinary words). */
+  minLength?: number;
+  /** Also mask the secret-shaped patterns (`Bearer …`, `sk-ant-…`). Default true; replies use false. */
+  patterns?: boolean;
+}
+
+/**
+ * Masks secrets in free text: every `known` value (longest first) and, unless `patterns: false`,
+ * anything shaped like a bearer token or an Anthropic key.
+ */
+export function redactText(text: string, options: RedactOptions = {}): string {
+  const minLength = options.minLength ?? 8;
+  let out = text;
+  if (options.known) {
+    const values = [...new Set(options.known)].filter((v) => v.length >= minLength).sort((a, b) => b.length - a.length);
+    for (const value of values) if (out.includes(value)) out = out.split(value).join("[redacted]");
+  }
+  if (options.patterns === false) return out;
+  return out.replace(SECRET_TEXT, (_m, bearer: string | undefined, key: string | undefined) =>
     bearer ? `${bearer}[redacted]` : `${key ?? ""}…[redacted]`,
   );
 }

@@ -43,6 +43,22 @@ export function createMetrics() {
       help: "Delegation results delivered",
       registers: [registry],
     }),
+    stateWriteFailures: new Counter({
+      name: `${prefix}state_write_failures_total`,
+      help: "Failed writes to the state directory (disk full, read-only), by what was written",
+      labelNames: ["what"] as const,
+      registers: [registry],
+    }),
+    stateVolumeFailing: new Gauge({
+      name: `${prefix}state_volume_failing`,
+      help: "1 while a write to the state directory is failing (answers are still delivered)",
+      registers: [registry],
+    }),
+    agentsReaped: new Counter({
+      name: `${prefix}agents_reaped_total`,
+      help: "Agent process groups of a previous daemon (killed without a shutdown) ended at boot",
+      registers: [registry],
+    }),
     delegationsRejected: new Counter({
       name: `${prefix}delegations_rejected_total`,
       help: "Delegation rows rejected (source is not this workspace)",

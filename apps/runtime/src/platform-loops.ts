@@ -1,7 +1,36 @@
 import { join } from "node:path";
-import { createDelegationPoller, createHeartbeat, type RuntimeMetadata } from "@molecule/heartbeat";
+import {
+  createDelegationPoller,
+  createHeartbeat,
+  type RuntimeMetadata,
+  type TaskSnapshot,
+  type TaskTracker,
+} from "@molecule/heartbeat";
 import { onWedgeChange } from "@molecule/wedge";
 import type { RuntimeContext } from "./context.js";
+import type { StateHealth } from "./state-health.js";
+
+/**
+ * The task tracker as the platform sees it: while a state write is failing and no turn failed,
+ * `sample_error` says so (operators read it; `error_rate` is untouched — answers still go out).
+ */
+function withStateHealth(tasks: TaskTracker, health: StateHealth): Pick<TaskTracker, "snapshot" | "onChange"> {
+  return {
+    snapshot(): TaskSnapshot {
+      const snapshot = tasks.snapshot();
+      const warning = health.warnings()[0];
+      return warning && !snapshot.sampleError ? { ...snapshot, sampleError: warning } : snapshot;
+    },
+    onChange(listener) {
+      const offTasks = tasks.onChange(listener);
+      const offHealth = health.onChange(listener);
+      return () => {
+        offTasks();
+        offHealth();
+      };
+    },
+  };
+}
 
 /**
  * Starts the heartbeat (re-registering after an outage the platform lost us in) and the delegation
@@ -26,8 +55,9 @@ export function startPlatformLoops(ctx: RuntimeContext, register: (why: string) 
     tokens,
     intervalMs: config.heartbeat.interval_seconds * 1000,
     jitter: config.heartbeat.jitter,
+    ttlMs: config.heartbeat.ttl_seconds * 1000,
     metadata,
-    tasks: ctx.tasks,
+    tasks: withStateHealth(ctx.tasks, ctx.stateHealth),
     logger: log,
   });
   ctx.parts.heartbeat = heartbeat;

@@ -16,14 +16,18 @@ import { chooseExecutor } from "./choose-executor.js";
 import type { RuntimeContext } from "./context.js";
 import { RuntimeError } from "./errors.js";
 import type { Executor } from "./executor.js";
+import type { ServerLimits } from "./http-limits.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
 import { startPlatformLoops } from "./platform-loops.js";
 import { startPrompts } from "./prompts.js";
+import { createSecrets, maskingLogger } from "./redact.js";
 import { createRegistrar } from "./register.js";
 import { createScheduler } from "./scheduler.js";
 import { serveA2A } from "./serve.js";
 import { createShutdown } from "./shutdown.js";
+import { prepareState } from "./state-boot.js";
+import { rememberingSessionStore } from "./state-health.js";
 import { createStatus, type RuntimeStatus } from "./status.js";
 
 export type { RuntimeStatus };
@@ -48,6 +52,12 @@ export interface RuntimeOptions {
   /** Override `a2a.port` from the config (0 = a free port). */
   port?: number;
   /**
+   * How long a request may take to arrive on the daemon's servers (headers, whole request, idle
+   * keep-alive; defaults 60 s, 60 s, 65 s). A response may take as long as the turn. The connection
+   * cap is `a2a.max_connections` unless given here.
+   */
+  http?: ServerLimits;
+  /**
    * Aborting it shuts the daemon down. During boot (e.g. still retrying register while the platform
    * is down) the boot stops cleanly and `startRuntime` rejects with `E_BOOT_ABORTED`.
    */
@@ -71,7 +81,22 @@ async function checkWorkspace(env: NodeJS.ProcessEnv, settings: Settings, log: L
   const ctxBase = { env, settings, configDir: settings.configPath, logger: log };
   let config: WorkspaceConfig | undefined;
   try {
-    config = (await loadConfig(settings.configPath, { env })).config;
+    const loaded = await loadConfig(settings.configPath, { env });
+    config = loaded.config;
+    // Preflight is given the loaded config, so the loader's warnings (a misspelt key) are reported here.
+    for (const w of loaded.warnings) {
+      const where = w.line === undefined ? "" : ` (line ${w.line})`;
+      log.warn(
+        {
+          event: "preflight.warning",
+          check: "config",
+          code: w.code,
+          field: w.field,
+          ...(w.line ? { line: w.line } : {}),
+        },
+        `config.yaml${where}: ${w.message} — ${w.fix}`,
+      );
+    }
   } catch (error) {
     if (!ConfigError.isInstance(error)) throw error;
     // runPreflight loads it again as its first check and reports the error with its fix.
@@ -96,9 +121,14 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const env = options.env ?? process.env;
   const started = Date.now();
   const { settings } = resolveSettings(options.configDir ? { ...env, WORKSPACE_CONFIG_PATH: options.configDir } : env);
-  const log: Logger =
+  // Every line is masked with every secret the daemon knows (its env's credentials at once; the
+  // platform token and the agent's credentials file once known), whatever logger it was given.
+  const secrets = createSecrets(env);
+  const log: Logger = maskingLogger(
     options.logger ??
-    createLogger({ level: settings.logLevel, pretty: options.pretty ?? Boolean(process.stdout.isTTY) });
+      createLogger({ level: settings.logLevel, pretty: options.pretty ?? Boolean(process.stdout.isTTY) }),
+    secrets,
+  );
 
   // 1–2. Settings, config and preflight.
   const config = await checkWorkspace(env, settings, log);
@@ -110,7 +140,13 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const metrics = createMetrics();
   await mkdir(settings.configsDir, { recursive: true });
   const tokens = createTokenStore({ configsDir: settings.configsDir, env, logger: log, watch: true });
-  const sessionStore = createSessionStore({ file: join(stateDir, "session.json"), logger: log });
+  secrets.track({ tokens, runtime: config.runtime });
+  await secrets.refresh();
+  // Before serving: end agents a kill -9'd daemon left running; a full state volume never fails a turn.
+  const state = await prepareState({ stateDir, log, metrics });
+  const sessionStore = rememberingSessionStore(
+    createSessionStore({ file: join(stateDir, "session.json"), logger: log }),
+  );
   // Readiness re-checks only what can change at run time: the agent's credentials (token-free;
   // none for the command runtime). The agent-auth check honours MOLECULE_PREFLIGHT_CHECK_AUTH=false.
   const gate = createPreflightGate({
@@ -120,7 +156,17 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   });
   const workspaceDir = resolve(options.workspaceDir ?? process.cwd());
   const executor =
-    options.executor ?? (await chooseExecutor({ config, configDir, workspaceDir, env, sessionStore, logger: log }));
+    options.executor ??
+    (await chooseExecutor({
+      config,
+      configDir,
+      workspaceDir,
+      env,
+      sessionStore,
+      logger: log,
+      groups: state.groups,
+      onStateWriteError: state.onStateWriteError,
+    }));
   const halt = new AbortController();
   const ctx: RuntimeContext = {
     env,
@@ -138,6 +184,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     gate,
     executor,
     scheduler: createScheduler({ maxConcurrent: config.max_concurrent_tasks, queueSize: config.queue_size }),
+    secrets,
+    stateHealth: state.health,
     halt: halt.signal,
     state: { url: "", registered: false, draining: false, lastOutcome: undefined },
     parts: {},
@@ -145,13 +193,19 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const status = createStatus(ctx);
 
   // 3. Serve A2A (and probes) before registering: the platform may dispatch at once.
-  const a2a = await serveA2A(ctx, { host: options.host ?? "0.0.0.0", port: options.port ?? config.a2a.port });
+  const limits: ServerLimits = { maxConnections: config.a2a.max_connections, ...options.http };
+  const a2a = await serveA2A(ctx, {
+    host: options.host ?? "0.0.0.0",
+    port: options.port ?? config.a2a.port,
+    limits,
+  });
   // Admin socket for the CLI (never on the A2A port).
   const admin = await listenAdmin({
     stateDir,
     status,
     tasks: ctx.tasks,
     heartbeat: () => ctx.parts.heartbeat,
+    limits,
   });
 
   // From here on stop() may run: an abort during boot ends it.

@@ -16,9 +16,16 @@ export interface Job<T> {
 
 export class BusyError extends Error {
   readonly code = "E_BUSY";
-  constructor() {
-    super("the workspace is busy and its queue is full; try again later");
+  /** The refusal is because the daemon is shutting down (SIGTERM), not because its queue is full. */
+  readonly shuttingDown: boolean;
+  constructor(options: { shuttingDown?: boolean } = {}) {
+    super(
+      options.shuttingDown
+        ? "the workspace is shutting down; send the message again in a moment (or to another workspace)"
+        : "the workspace is busy and its queue is full; try again later",
+    );
     this.name = "BusyError";
+    this.shuttingDown = options.shuttingDown === true;
   }
 }
 
@@ -44,7 +51,7 @@ export interface Scheduler {
   accepts(key?: string): boolean;
   /** Cancels a queued or running job by id; without an id, the oldest running one. */
   cancel(id?: string): boolean;
-  /** Refuse new jobs from now on (they get BusyError). */
+  /** Refuse new jobs from now on (they get a BusyError that says the daemon is shutting down). */
   close(): void;
   /** Resolves when nothing runs and nothing waits. */
   idle(): Promise<void>;
@@ -90,7 +97,7 @@ export function createScheduler(options: { maxConcurrent: number; queueSize: num
 
   return {
     submit<T>(job: Job<T>): Promise<T> {
-      if (closed) return Promise.reject(new BusyError());
+      if (closed) return Promise.reject(new BusyError({ shuttingDown: true }));
       const waits = !canStart(job.key);
       if (waits && queue.length >= options.queueSize) return Promise.reject(new BusyError());
       return new Promise<T>((resolve, reject) => {
@@ -137,7 +144,7 @@ export function createScheduler(options: { maxConcurrent: number; queueSize: num
     },
     close() {
       closed = true;
-      for (const entry of queue.splice(0)) entry.reject(new BusyError());
+      for (const entry of queue.splice(0)) entry.reject(new BusyError({ shuttingDown: true }));
       checkIdle();
     },
     idle() {

@@ -8,21 +8,38 @@ import { agentCard } from "./agent-card.js";
 import { errorText, type RuntimeContext } from "./context.js";
 import { RuntimeError } from "./errors.js";
 import { createHttpServer, type Probe } from "./http.js";
+import type { ServerLimits } from "./http-limits.js";
+
+/** Consecutive 401s after which the workspace is not ready: the platform no longer takes our token. */
+const UNAUTHORIZED_NOT_READY = 3;
 
 function livez(): Probe {
   const state = wedgeState();
   return state.wedged ? { ok: false, body: { wedged: true, reason: state.reason } } : { ok: true, body: { ok: true } };
 }
 
-/** `/readyz`: ready only when registered, not wedged, not draining and the gate's re-checks pass. */
+/**
+ * `/readyz`: ready only when registered, not wedged, not draining, the platform takes our token and
+ * the gate's re-checks pass. A failing state volume is a warning, not a reason: the pod still answers.
+ */
 async function readyz(ctx: RuntimeContext): Promise<Probe> {
   const reasons: string[] = [];
   if (ctx.state.draining) reasons.push("draining: shutting down");
   if (!ctx.state.registered) reasons.push("not registered with the platform yet");
   if (isWedged()) reasons.push(`wedged: ${wedgeReason()}`);
+  const streak = ctx.parts.heartbeat?.stats().unauthorizedStreak ?? 0;
+  if (streak >= UNAUTHORIZED_NOT_READY) {
+    reasons.push(
+      `the platform rejects our token (${streak} heartbeats answered 401): re-provision the workspace token in <configs>/.auth_token`,
+    );
+  }
   const gated = await ctx.gate.check();
   for (const failure of gated.failures) reasons.push(`${failure.code}: ${failure.title}`);
-  return reasons.length === 0 ? { ok: true, body: { ready: true } } : { ok: false, body: { ready: false, reasons } };
+  const warnings = ctx.stateHealth.warnings();
+  const extra = warnings.length > 0 ? { warnings } : {};
+  return reasons.length === 0
+    ? { ok: true, body: { ready: true, ...extra } }
+    : { ok: false, body: { ready: false, reasons, ...extra } };
 }
 
 /** `/metrics`: the counters the heartbeat and poller keep become Prometheus counters (by difference). */
@@ -58,7 +75,7 @@ function createMetricsRoute(ctx: RuntimeContext) {
  */
 export async function serveA2A(
   ctx: RuntimeContext,
-  options: { host: string; port: number },
+  options: { host: string; port: number; limits?: ServerLimits },
 ): Promise<{ server: Server; port: number }> {
   const { host, port } = options;
   const server = createHttpServer({
@@ -68,6 +85,12 @@ export async function serveA2A(
     readyz: () => readyz(ctx),
     metrics: createMetricsRoute(ctx),
     onError: (error) => ctx.log.error({ event: "http.error", err: errorText(error) }, "request failed"),
+    onClientAbort: (error) =>
+      ctx.log.info(
+        { event: "http.client_aborted", err: errorText(error) },
+        "the client closed the connection mid-request",
+      ),
+    ...(options.limits ? { limits: options.limits } : {}),
   });
   await new Promise<void>((resolveListen, rejectListen) => {
     server.once("error", rejectListen);
@@ -83,6 +106,14 @@ export async function serveA2A(
     });
   });
   const boundPort = (server.address() as AddressInfo).port;
+  const cap = server.maxConnections;
+  const needed = ctx.config.max_concurrent_tasks + ctx.config.queue_size + 8; // + streams' polls, probes, metrics
+  if (cap < needed) {
+    ctx.log.warn(
+      { event: "a2a.max_connections_low", maxConnections: cap, needed },
+      `a2a.max_connections (${cap}) leaves no room for probes beside max_concurrent_tasks + queue_size; raise it to at least ${needed}`,
+    );
+  }
   ctx.state.url = resolveAdvertiseUrl(ctx.settings, boundPort);
 
   // Probe our own agent-card route before telling the platform about it.

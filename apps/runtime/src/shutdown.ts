@@ -56,6 +56,7 @@ export function createShutdown(ctx: RuntimeContext, options: ShutdownOptions): (
       await parts.poller?.stop();
       await parts.heartbeat?.stop(); // final beat with active_tasks 0, at most 2 s
       parts.offWedge?.();
+      ctx.stateHealth.stop();
       ctx.tokens.close();
       await ctx.executor.close?.();
       await Promise.race([

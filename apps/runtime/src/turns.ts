@@ -2,7 +2,7 @@ import type { SessionStore } from "@molecule/session";
 import { clearWedge, markWedged } from "@molecule/wedge";
 import { errorText, type RuntimeContext } from "./context.js";
 import { safeError, type TurnReply } from "./executor.js";
-import { redactText } from "./logger.js";
+import type { Secrets } from "./redact.js";
 
 function firstLine(text: string): string {
   const line = text.split("\n", 1)[0]?.trim() ?? "";
@@ -25,17 +25,32 @@ export interface TurnInput {
 export type RunTurn = (turn: TurnInput) => Promise<TurnReply>;
 
 /**
+ * What leaves the daemon from a turn: the answer with the workspace's own credentials masked (exact
+ * values only — a key-shaped string the user asked for stays), errors and details with every known
+ * secret and pattern masked.
+ */
+function maskReply(reply: TurnReply, secrets: Secrets): TurnReply {
+  const out: TurnReply = { ...reply };
+  if (reply.text !== undefined) out.text = secrets.maskReply(reply.text);
+  if (reply.error !== undefined) out.error = secrets.maskText(reply.error);
+  if (reply.detail !== undefined) out.detail = secrets.maskText(reply.detail);
+  if (reply.wedgeReason !== undefined) out.wedgeReason = secrets.maskText(reply.wedgeReason);
+  return out;
+}
+
+/**
  * Runs turns through the executor and does the side effects every executor shares: the task label,
  * wedge and readiness bookkeeping, metrics and one log line per turn. @internal
  */
 export function createTurnRunner(ctx: RuntimeContext): RunTurn {
-  const { executor, gate, log, metrics, tasks } = ctx;
+  const { executor, gate, log, metrics, secrets, tasks } = ctx;
   const timeoutSeconds = ctx.config.runtime_config.timeout;
 
   return async function runTurn({ taskId, text, signal, contextId, session, onProgress }) {
     const done = tasks.start(firstLine(text) || "task");
     const t0 = Date.now();
     let reply: TurnReply;
+    await secrets.refresh(); // a rotated platform token or re-login is masked from this turn on
     try {
       reply = await executor.runTurn({
         taskId,
@@ -43,7 +58,8 @@ export function createTurnRunner(ctx: RuntimeContext): RunTurn {
         signal,
         ...(contextId !== undefined ? { contextId } : {}),
         ...(session ? { session } : {}),
-        progress: (note) => {
+        progress: (raw) => {
+          const note = secrets.maskText(raw);
           log.info({ event: "turn.progress", taskId, note }, note);
           onProgress?.(note);
         },
@@ -51,6 +67,7 @@ export function createTurnRunner(ctx: RuntimeContext): RunTurn {
     } catch (error) {
       reply = { outcome: "crash", detail: errorText(error) };
     }
+    reply = maskReply(reply, secrets);
     switch (reply.outcome) {
       case "ok":
         clearWedge();
@@ -79,7 +96,7 @@ export function createTurnRunner(ctx: RuntimeContext): RunTurn {
       ...(contextId !== undefined ? { contextId } : {}),
       outcome: reply.outcome,
       ms: Date.now() - t0,
-      ...(reply.detail ? { detail: redactText(reply.detail).slice(0, 2_000) } : {}),
+      ...(reply.detail ? { detail: reply.detail.slice(0, 2_000) } : {}),
     };
     if (reply.outcome === "ok") log.info(logLine, "turn finished");
     else log.warn(logLine, "turn failed");

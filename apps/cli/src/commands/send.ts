@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
+import type { Readable } from "node:stream";
 import { request } from "undici";
 import { CliError } from "../errors.js";
 import type { Io } from "../io.js";
+import { readStreamEvent, sseData } from "./send-stream.js";
 
-/** What a JSON-RPC `message/send` came back with. */
+/** What a JSON-RPC `message/send` (or `message/stream`) came back with; `contextId` continues the conversation. */
 export type SendResult =
-  | { ok: true; text: string; response: unknown }
+  | { ok: true; text: string; response: unknown; contextId?: string; taskId?: string }
   | { ok: false; code: number; message: string; data?: unknown; response: unknown };
 
 export interface SendOptions {
@@ -15,6 +17,9 @@ export interface SendOptions {
   headers?: Record<string, string>;
   /** A2A context id to keep related messages together. */
   contextId?: string;
+  /** Use `message/stream` (SSE): `onProgress` hears each progress note as it arrives. */
+  stream?: boolean;
+  onProgress?(text: string): void;
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -50,7 +55,7 @@ export async function sendMessage(url: string, text: string, options: SendOption
   const body = {
     jsonrpc: "2.0",
     id: randomUUID(),
-    method: "message/send",
+    method: options.stream ? "message/stream" : "message/send",
     params: {
       message: {
         kind: "message",
@@ -66,13 +71,20 @@ export async function sendMessage(url: string, text: string, options: SendOption
   try {
     const res = await request(url, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json", ...options.headers },
+      headers: {
+        "content-type": "application/json",
+        accept: options.stream ? "text/event-stream" : "application/json",
+        ...options.headers,
+      },
       body: JSON.stringify(body),
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: AbortSignal.timeout(timeoutMs),
     });
     status = res.statusCode;
+    if (String(res.headers["content-type"] ?? "").startsWith("text/event-stream")) {
+      return await readStream(res.body, options.onProgress);
+    }
     raw = await res.body.text();
   } catch (error) {
     const why = error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : String(error);
@@ -101,20 +113,74 @@ export async function sendMessage(url: string, text: string, options: SendOption
       response: json,
     };
   }
-  const reply = isRecord(json) ? textOf(json.result) : undefined;
+  const result = isRecord(json) ? json.result : undefined;
+  const reply = textOf(result);
   if (reply === undefined) {
     throw new CliError({
       code: "E_SEND_RESPONSE",
       message: `${url} answered ${status} without a JSON-RPC result or error holding text`,
     });
   }
-  return { ok: true, text: reply, response: json };
+  return { ok: true, text: reply, response: json, ...ids(result) };
+}
+
+/** The reply's contextId and taskId (a v0.3 Message names both; a Task calls its id `id`). */
+function ids(result: unknown): { contextId?: string; taskId?: string } {
+  if (!isRecord(result)) return {};
+  const contextId = typeof result.contextId === "string" ? result.contextId : undefined;
+  const rawTaskId = result.kind === "task" ? result.id : result.taskId;
+  const taskId = typeof rawTaskId === "string" ? rawTaskId : undefined;
+  return { ...(contextId ? { contextId } : {}), ...(taskId ? { taskId } : {}) };
+}
+
+/** Follows a `message/stream` answer to its end: progress as it arrives, then the reply or the failure. */
+async function readStream(body: Readable, onProgress?: (text: string) => void): Promise<SendResult> {
+  const events: unknown[] = [];
+  let contextId: string | undefined;
+  let taskId: string | undefined;
+  let reply: string | undefined;
+  for await (const data of sseData(body)) {
+    events.push(data);
+    if (isRecord(data) && isRecord(data.error)) {
+      const e = data.error;
+      return {
+        ok: false,
+        code: typeof e.code === "number" ? e.code : 0,
+        message: typeof e.message === "string" ? e.message : "(no message)",
+        ...(e.data !== undefined ? { data: e.data } : {}),
+        response: events,
+      };
+    }
+    const note = readStreamEvent(isRecord(data) ? data.result : undefined);
+    if (!note) continue;
+    if (note.kind === "task") {
+      contextId = note.contextId ?? contextId;
+      taskId = note.taskId ?? taskId;
+    } else if (note.kind === "progress") onProgress?.(note.text);
+    else if (note.kind === "reply") reply = note.text;
+    else {
+      const named = { ...(contextId ? { contextId } : {}), ...(taskId ? { taskId } : {}) };
+      if (note.state === "completed") return { ok: true, text: reply ?? note.text ?? "", response: events, ...named };
+      return {
+        ok: false,
+        code: -32000,
+        message: note.text ?? `the task ended ${note.state}`,
+        data: { outcome: note.outcome ?? note.state },
+        response: events,
+      };
+    }
+  }
+  throw new CliError({
+    code: "E_SEND_RESPONSE",
+    message: "the stream ended before the task did (the turn goes on in the workspace; ask it with tasks/get)",
+  });
 }
 
 export interface SendCommandOptions {
   json?: boolean;
   timeout?: string;
   contextId?: string;
+  stream?: boolean;
 }
 
 /** `molecule send <url> "<text>"`: prints the reply text (or the JSON-RPC error; exit 1). */
@@ -124,6 +190,9 @@ export async function sendCommand(url: string, text: string, options: SendComman
     const result = await sendMessage(url, text, {
       ...(seconds !== undefined ? { timeoutMs: seconds * 1000 } : {}),
       ...(options.contextId ? { contextId: options.contextId } : {}),
+      ...(options.stream
+        ? { stream: true, onProgress: (note: string) => void io.stderr.write(`… ${note.replace(/\s+/g, " ")}\n`) }
+        : {}),
     });
     if (options.json) {
       io.stdout.write(`${JSON.stringify(result.response, null, 2)}\n`);
@@ -131,6 +200,9 @@ export async function sendCommand(url: string, text: string, options: SendComman
     }
     if (result.ok) {
       io.stdout.write(result.text.endsWith("\n") ? result.text : `${result.text}\n`);
+      // On stderr, so stdout stays the reply alone: the id that continues this conversation.
+      if (result.contextId)
+        io.stderr.write(`context: ${result.contextId} (continue with --context-id ${result.contextId})\n`);
       return 0;
     }
     const data = result.data === undefined ? "" : ` ${JSON.stringify(result.data)}`;

@@ -96,7 +96,11 @@ export function createA2AService(ctx: RuntimeContext, options: { conversations?:
         metrics.turns.inc({ outcome: "busy" });
         return {
           ok: false,
-          error: { code: RPC.BUSY, message: new BusyError().message, data: BUSY_DATA },
+          error: {
+            code: RPC.BUSY,
+            message: new BusyError({ shuttingDown: ctx.state.draining }).message,
+            data: BUSY_DATA,
+          },
         };
       }
       const task = tasks.create({ id, contextId, text: request.text, messageId: request.messageId ?? randomUUID() });

@@ -2,6 +2,7 @@ import { chmod, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import type { TaskTracker } from "@molecule/heartbeat";
+import { applyLimits, resolveLimits, type ServerLimits, serverOptions } from "../http-limits.js";
 import {
   ADMIN_SOCKET_FILE,
   type AdminBeatResponse,
@@ -21,11 +22,14 @@ export interface AdminServerOptions {
   tasks: Pick<TaskTracker, "setLabel" | "snapshot">;
   /** The heartbeat, once it runs (`POST /beat` does nothing before). */
   heartbeat(): { beatNow(reason: string): unknown } | undefined;
+  /** Request-arrival deadlines (the A2A server's); at most 32 connections. */
+  limits?: ServerLimits;
 }
 
 /** The admin HTTP API (admin/protocol.ts) on a Unix socket: what `molecule status` and `molecule task` talk to. @internal */
 export function createAdminServer(options: AdminServerOptions): Server {
-  return createServer((req, res) => {
+  const limits = resolveLimits({ ...options.limits, maxConnections: 32 });
+  const server = createServer(serverOptions(limits), (req, res) => {
     const reply = (code: number, body: AdminStatus | AdminTaskResponse | AdminBeatResponse | AdminErrorResponse) => {
       res.writeHead(code, { "content-type": "application/json" });
       res.end(JSON.stringify(body));
@@ -57,6 +61,8 @@ export function createAdminServer(options: AdminServerOptions): Server {
       return reply(404, { error: "not found" });
     });
   });
+  applyLimits(server, limits);
+  return server;
 }
 
 /** Listens on `<stateDir>/admin.sock` (a stale socket file is replaced) with mode 0600. @internal */

@@ -1,9 +1,15 @@
 import { isAuthFailureText } from "@molecule/auth";
-import { isMissingSessionError, planResume, recordTurn, type SessionStore } from "@molecule/session";
+import {
+  isMissingSessionError,
+  planResume,
+  type RecordTurnOptions,
+  recordTurn,
+  type SessionStore,
+} from "@molecule/session";
 import type { Executor, TurnRequest } from "../executor.js";
 import type { Logger } from "../logger.js";
 import { classifyRun, type RunVerdict } from "./classify.js";
-import { runProcess } from "./process.js";
+import { type AgentGroupListener, runProcess } from "./process.js";
 
 export interface ClaudeCodeExecutorOptions {
   /** The CLI binary (default `claude`, resolved through PATH). */
@@ -29,6 +35,13 @@ export interface ClaudeCodeExecutorOptions {
   logger?: Logger;
   /** Extra claude dirs to look for a transcript of another cwd in (tests pass temp dirs). */
   searchDirs?: string[];
+  /** Told about each agent process group (the daemon records them so a kill -9 of it orphans none). */
+  groups?: AgentGroupListener;
+  /**
+   * A session store write failed (a full or read-only state volume). Given: the good answer still
+   * goes out, and `retry` redoes the write later. Without it the failure fails the turn.
+   */
+  onStateWriteError?: (what: string, error: unknown, retry: () => Promise<void>) => void;
 }
 
 const WEDGE_REASON = "claude-code init timeout — restart workspace";
@@ -90,6 +103,7 @@ export function createClaudeCodeExecutor(options: ClaudeCodeExecutorOptions): Ex
       timeoutMs,
       ...(options.killGraceMs !== undefined ? { killGraceMs: options.killGraceMs } : {}),
       signal: turn.signal,
+      groups: options.groups,
       onStdoutLine(line) {
         if (line.includes('"api_retry"')) {
           retriesSeen += 1;
@@ -116,6 +130,18 @@ export function createClaudeCodeExecutor(options: ClaudeCodeExecutorOptions): Ex
     return verdict;
   }
 
+  /** Records the turn in the session store; a failed write is reported (with a retry), never the turn's failure. */
+  async function record(store: SessionStore, what: RecordTurnOptions): Promise<void> {
+    try {
+      await recordTurn(store, what);
+    } catch (error) {
+      if (!options.onStateWriteError) throw error;
+      const { sessionId } = what;
+      const retry = what.result === "ok" && sessionId ? () => store.set(sessionId) : () => store.clear();
+      options.onStateWriteError("session", error, retry);
+    }
+  }
+
   return {
     name: "claude-code",
     async runTurn(turn) {
@@ -138,7 +164,7 @@ export function createClaudeCodeExecutor(options: ClaudeCodeExecutorOptions): Ex
         const verdict = await attempt(turn, resume, Number.isFinite(remaining) ? remaining : 0);
         switch (verdict.kind) {
           case "ok":
-            await recordTurn(store, { sessionId: verdict.sessionId, result: "ok" });
+            await record(store, { sessionId: verdict.sessionId, result: "ok" });
             return { outcome: "ok", text: verdict.text };
           case "session-missing":
           case "init-timeout":
@@ -148,7 +174,7 @@ export function createClaudeCodeExecutor(options: ClaudeCodeExecutorOptions): Ex
                 { event: "session.dropped_after_failure", sessionId: resume, why: verdict.kind },
                 "dropping the session id and retrying the turn once without --resume",
               );
-              await recordTurn(store, { result: "session-missing" });
+              await record(store, { result: "session-missing" });
               freshRetried = true;
               resume = undefined;
               continue;
@@ -164,14 +190,14 @@ export function createClaudeCodeExecutor(options: ClaudeCodeExecutorOptions): Ex
               if (turn.signal.aborted) return { outcome: "cancelled" };
               continue;
             }
-            await recordTurn(store, { result: "failed" });
+            await record(store, { result: "failed" });
             return { outcome: "rate-limited", detail: verdict.detail };
           case "timeout":
           case "cancelled":
-            await recordTurn(store, { result: "failed" });
+            await record(store, { result: "failed" });
             return { outcome: verdict.kind };
           default:
-            await recordTurn(store, { result: "failed" });
+            await record(store, { result: "failed" });
             return { outcome: verdict.kind, detail: verdict.detail };
         }
       }

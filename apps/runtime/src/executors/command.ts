@@ -1,7 +1,7 @@
 import { isAuthFailureText } from "@molecule/auth";
 import type { Executor, TurnReply, TurnRequest } from "../executor.js";
 import { classifyRun } from "./classify.js";
-import { runProcess } from "./process.js";
+import { type AgentGroupListener, runProcess } from "./process.js";
 
 export interface CommandExecutorOptions {
   name?: string;
@@ -12,6 +12,8 @@ export interface CommandExecutorOptions {
   /** 0 = no limit. */
   timeoutMs: number;
   killGraceMs?: number;
+  /** Told about each agent process group (the daemon records them so a kill -9 of it orphans none). */
+  groups?: AgentGroupListener;
 }
 
 const neverMissing = () => false;
@@ -33,6 +35,7 @@ export function createCommandExecutor(options: CommandExecutorOptions): Executor
         timeoutMs: options.timeoutMs,
         ...(options.killGraceMs !== undefined ? { killGraceMs: options.killGraceMs } : {}),
         signal: turn.signal,
+        groups: options.groups,
       });
       // Plain-text agents: exit 0 with non-empty stdout is the answer.
       if (!run.spawnError && !run.timedOut && !run.cancelled && run.exitCode === 0) {

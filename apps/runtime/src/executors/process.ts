@@ -11,6 +11,20 @@ export interface ProcessRun {
   timedOut: boolean;
   cancelled: boolean;
   durationMs: number;
+  /**
+   * The agent exited but something still held its stdout/stderr open after the drain window: a
+   * descendant that left the process group (`setsid`). The pipes were closed on our side; that
+   * process is not tracked and is left running.
+   */
+  outputHeld?: boolean;
+  /** Set when the run was settled although the process never exited (not even after SIGKILL). */
+  unreaped?: boolean;
+}
+
+/** Hears when an agent's process group starts and when it is gone (the agent-group record, agent-groups.ts). */
+export interface AgentGroupListener {
+  started(pgid: number): void;
+  ended(pgid: number): void;
 }
 
 export interface RunProcessOptions {
@@ -27,9 +41,16 @@ export interface RunProcessOptions {
   maxOutputBytes?: number;
   /** Called with every complete stdout line, as it arrives. */
   onStdoutLine?: (line: string) => void;
+  /** After the agent exits, how long its output may still drain before the pipes are closed (default 500 ms). */
+  drainMs?: number;
+  /** Told about the agent's process group (recorded so a later boot can end it after a kill -9 of the daemon). */
+  groups?: AgentGroupListener | undefined;
 }
 
 const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
+const DEFAULT_DRAIN_MS = 500;
+/** After SIGKILL, how long to wait for the exit before settling without it (a process stuck in the kernel). */
+const UNREAPED_AFTER_MS = 2_000;
 
 /** The abort reason the daemon uses when the grace budget for the turn in flight has run out. @internal */
 export const SHUTDOWN = "shutdown";
@@ -58,14 +79,18 @@ export function killRunningAgents(sig: NodeJS.Signals = "SIGKILL"): number {
 
 /**
  * Runs an agent CLI in its own process group with the message on stdin. On timeout or cancel the
- * whole group gets SIGTERM, then SIGKILL after the grace; the promise resolves only once the
- * process has exited (no zombies), or at once when it could not be spawned.
+ * whole group gets SIGTERM, then SIGKILL after the grace. The run settles on the agent's exit, not on
+ * its pipes closing: after the exit its output gets `drainMs` to arrive, then the pipes are closed
+ * (a descendant that escaped the group with `setsid` may hold them open forever). It resolves once
+ * the process has exited (no zombies), at once when it could not be spawned, and — only if even
+ * SIGKILL brings no exit — `UNREAPED_AFTER_MS` after the SIGKILL, with `unreaped`.
  * @internal
  */
 export function runProcess(options: RunProcessOptions): Promise<ProcessRun> {
   const started = Date.now();
   const maxOutput = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
   const killGraceMs = options.killGraceMs ?? 5_000;
+  const drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
   return new Promise((resolve) => {
     let stdout = "";
     let stderr = "";
@@ -75,6 +100,9 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessRun> {
     let settled = false;
     let killTimer: NodeJS.Timeout | undefined;
     let timeoutTimer: NodeJS.Timeout | undefined;
+    let drainTimer: NodeJS.Timeout | undefined;
+    let unreapedTimer: NodeJS.Timeout | undefined;
+    let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 
     const child = spawn(options.command, [...options.args], {
       cwd: options.cwd,
@@ -83,14 +111,20 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessRun> {
       stdio: ["pipe", "pipe", "pipe"],
     });
 
-    if (child.pid !== undefined) liveGroups.add(child.pid);
+    if (child.pid !== undefined) {
+      liveGroups.add(child.pid);
+      options.groups?.started(child.pid);
+    }
 
     const finish = (run: Omit<ProcessRun, "durationMs" | "stdout" | "stderr" | "timedOut" | "cancelled">) => {
       if (settled) return;
       settled = true;
-      if (child.pid !== undefined) liveGroups.delete(child.pid);
-      if (timeoutTimer) clearTimeout(timeoutTimer);
-      if (killTimer) clearTimeout(killTimer);
+      // A group whose leader never exited stays recorded: the next boot ends it.
+      if (child.pid !== undefined && !run.unreaped) {
+        liveGroups.delete(child.pid);
+        options.groups?.ended(child.pid);
+      }
+      for (const timer of [timeoutTimer, killTimer, drainTimer, unreapedTimer]) if (timer) clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
       if (pending && options.onStdoutLine) options.onStdoutLine(pending);
       resolve({ ...run, stdout, stderr, timedOut, cancelled, durationMs: Date.now() - started });
@@ -109,9 +143,24 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessRun> {
       }
     };
 
+    const closePipes = () => {
+      child.stdout.destroy();
+      child.stderr.destroy();
+      child.stdin.destroy();
+    };
+
     const terminate = (graceMs: number) => {
       killGroup("SIGTERM");
-      killTimer = setTimeout(() => killGroup("SIGKILL"), graceMs);
+      killTimer = setTimeout(() => {
+        killGroup("SIGKILL");
+        // Settle even if no exit ever comes (a process stuck in the kernel): the turn must end.
+        unreapedTimer = setTimeout(() => {
+          if (exited) return;
+          closePipes();
+          child.unref();
+          finish({ exitCode: null, signal: null, unreaped: true });
+        }, UNREAPED_AFTER_MS);
+      }, graceMs);
     };
 
     const onAbort = () => {
@@ -124,9 +173,17 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessRun> {
     child.on("error", (error: NodeJS.ErrnoException) => {
       if (child.pid === undefined) finish({ exitCode: null, signal: null, spawnError: error });
     });
-    child.on("exit", () => {
-      // The leader exited; nothing it started may outlive the turn (or hold its pipes open).
+    child.on("exit", (code, signal) => {
+      exited = { code, signal };
+      // The leader exited; nothing it started in its group may outlive the turn (or hold its pipes open).
       killGroup("SIGKILL");
+      // Its output gets a short window to drain; a process that left the group may hold the pipes
+      // open forever, so after the window they are closed and the run settles without them.
+      drainTimer = setTimeout(() => {
+        if (settled) return;
+        closePipes();
+        finish({ exitCode: code, signal, outputHeld: true });
+      }, drainMs);
     });
     child.on("close", (exitCode, signal) => finish({ exitCode, signal }));
 

@@ -1,0 +1,105 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { removeDir, sinkLogger, tempDir } from "@molecule/test-support";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { redactText } from "./logger.js";
+import { createSecrets, maskingLogger } from "./redact.js";
+
+const API_KEY = "sk-ant-api03-THE-WORKSPACE-OWN-KEY-0123456789";
+const GITHUB = "ghp_0123456789abcdefghijklmnopqrstuv";
+
+let home: string;
+beforeEach(async () => {
+  home = await tempDir("redact-test-");
+});
+afterEach(async () => {
+  await removeDir(home);
+});
+
+function tokenStore(initial: string) {
+  let current = initial;
+  const listeners = new Set<(t: string) => void>();
+  return {
+    get: async () => current,
+    onRotated(listener: (t: string) => void) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    rotate(next: string) {
+      current = next;
+      for (const l of listeners) l(next);
+    },
+  };
+}
+
+describe("redactText", () => {
+  it("masks known values (longest first) and the Bearer / sk-ant patterns; patterns can be left out", () => {
+    const text = "token abcdefgh12345678 and abcdefgh1234567890 Bearer zzzzzzzzzzzz sk-ant-api03-xyzxyzxyz";
+    expect(redactText(text, { known: ["abcdefgh12345678", "abcdefgh1234567890"] })).toBe(
+      "token [redacted] and [redacted] Bearer [redacted] sk-ant-api03-…[redacted]",
+    );
+    expect(redactText(text, { known: ["abcdefgh1234567890"], minLength: 16, patterns: false })).toBe(
+      "token abcdefgh12345678 and [redacted] Bearer zzzzzzzzzzzz sk-ant-api03-xyzxyzxyz",
+    );
+    expect(redactText("short secret abc", { known: ["abc"] })).toBe("short secret abc");
+  });
+});
+
+describe("the daemon's secrets", () => {
+  it("logs: every credential of the env, the platform token (current and previous) and the patterns are masked", async () => {
+    const tokens = tokenStore("platform-token-one-0000000000");
+    const secrets = createSecrets({
+      ANTHROPIC_API_KEY: API_KEY,
+      GITHUB_TOKEN: GITHUB,
+      PATH: "/usr/bin:/bin",
+      HOME: home,
+    });
+    secrets.track({ tokens, runtime: "claude-code" });
+    await secrets.refresh();
+    tokens.rotate("platform-token-two-1111111111");
+    const line = `key=${API_KEY} gh=${GITHUB} old=platform-token-one-0000000000 new=platform-token-two-1111111111 Bearer abcdefghijk path=/usr/bin:/bin`;
+    const masked = secrets.maskText(line);
+    for (const secret of [API_KEY, GITHUB, "platform-token-one", "platform-token-two", "abcdefghijk"]) {
+      expect(masked).not.toContain(secret);
+    }
+    expect(masked).toContain("path=/usr/bin:/bin"); // not a credential
+  });
+
+  it("replies: only the workspace's own credentials (exact, 16+ chars) — a key-shaped string the user asked for stays", async () => {
+    const secrets = createSecrets({ ANTHROPIC_API_KEY: API_KEY, SHORT_TOKEN: "abcdefghij" });
+    const reply = `here: ${API_KEY}; example: sk-ant-api03-EXAMPLE-EXAMPLE-EXAMPLE; Bearer abcdefghijklmnop; abcdefghij`;
+    expect(secrets.maskReply(reply)).toBe(
+      "here: [redacted]; example: sk-ant-api03-EXAMPLE-EXAMPLE-EXAMPLE; Bearer abcdefghijklmnop; abcdefghij",
+    );
+  });
+
+  it("the agent's credentials file is read: its OAuth tokens are masked too", async () => {
+    await mkdir(join(home, ".claude"), { recursive: true });
+    await writeFile(
+      join(home, ".claude", ".credentials.json"),
+      JSON.stringify({
+        claudeAiOauth: { accessToken: "oauth-access-AAAAAAAAAAAAAAAA", refreshToken: "oauth-refresh-RRRRRRRRRRRRRRR" },
+        scopes: ["user:inference"],
+      }),
+    );
+    const secrets = createSecrets({ HOME: home });
+    secrets.track({ runtime: "claude-code" });
+    await secrets.refresh();
+    expect(secrets.maskReply("a oauth-access-AAAAAAAAAAAAAAAA b oauth-refresh-RRRRRRRRRRRRRRR c user:inference")).toBe(
+      "a [redacted] b [redacted] c user:inference",
+    );
+  });
+
+  it("maskingLogger masks every string of a line: nested fields, arrays, errors and the message", () => {
+    const sink = sinkLogger();
+    const secrets = createSecrets({ ANTHROPIC_API_KEY: API_KEY });
+    const log = maskingLogger(sink.logger, secrets);
+    log.warn(
+      { event: "x", err: new Error(`boom ${API_KEY}`), deep: { list: [`a ${API_KEY}`], n: 3 } },
+      `msg Bearer ${API_KEY}`,
+    );
+    expect(sink.text()).not.toContain(API_KEY);
+    expect(sink.lines[0]?.obj).toMatchObject({ event: "x", deep: { n: 3 } });
+    expect(sink.lines[0]?.msg).toBe("msg Bearer [redacted]");
+  });
+});
