@@ -129,38 +129,41 @@ describe("the claude-code executor with a session store that cannot be written",
     expect(disk.disk).toBe(sessionId);
   });
 
-  it.runIf(IS_ROOT)("a real full state volume (64 KiB tmpfs; root): answer delivered, id kept, written once freed", async () => {
-    const volume = await mountSmallVolume(join(dir, "state"));
-    try {
-      const cli = await fakeAgentCli({ dir, behaviour: "ok", reply: "the answer" });
-      const health = createStateHealth({ stateDir: volume.dir, log: sinkLogger().logger, retryMs: 3_600_000 });
-      const store = rememberingSessionStore(createSessionStore({ file: join(volume.dir, "session.json") }));
-      const executor = createClaudeCodeExecutor({
-        command: cli,
-        cwd: dir,
-        env: { ...process.env, ANTHROPIC_API_KEY: "fake" },
-        sessionStore: store,
-        timeoutMs: 30_000,
-        onStateWriteError: (what, error, retry) => health.failed(what, error, retry),
-      });
-      await volume.fill();
-      const reply = await executor.runTurn({
-        taskId: "t-1",
-        text: "hello",
-        signal: new AbortController().signal,
-        progress: () => undefined,
-      });
-      expect(reply).toEqual({ outcome: "ok", text: "the answer" });
-      expect(health.warnings()).toEqual(["state volume failing: session (ENOSPC)"]);
-      const sessionId = (await readFakeAgentCalls(cli)).at(-1)?.sessionId;
-    expect(sessionId).toMatch(/^[0-9a-f-]{36}$/);
-      expect(await store.get()).toBe(sessionId);
-      await volume.free();
-      expect(await health.recheck()).toBe(true);
-      expect(await createSessionStore({ file: join(volume.dir, "session.json") }).get()).toBe(sessionId);
-      health.stop();
-    } finally {
-      volume.unmount();
-    }
-  });
+  it.runIf(IS_ROOT)(
+    "a real full state volume (64 KiB tmpfs; root): answer delivered, id kept, written once freed",
+    async () => {
+      const volume = await mountSmallVolume(join(dir, "state"));
+      try {
+        const cli = await fakeAgentCli({ dir, behaviour: "ok", reply: "the answer" });
+        const health = createStateHealth({ stateDir: volume.dir, log: sinkLogger().logger, retryMs: 3_600_000 });
+        const store = rememberingSessionStore(createSessionStore({ file: join(volume.dir, "session.json") }));
+        const executor = createClaudeCodeExecutor({
+          command: cli,
+          cwd: dir,
+          env: { ...process.env, ANTHROPIC_API_KEY: "fake" },
+          sessionStore: store,
+          timeoutMs: 30_000,
+          onStateWriteError: (what, error, retry) => health.failed(what, error, retry),
+        });
+        await volume.fill();
+        const reply = await executor.runTurn({
+          taskId: "t-1",
+          text: "hello",
+          signal: new AbortController().signal,
+          progress: () => undefined,
+        });
+        expect(reply).toEqual({ outcome: "ok", text: "the answer" });
+        expect(health.warnings()).toEqual(["state volume failing: session (ENOSPC)"]);
+        const sessionId = (await readFakeAgentCalls(cli)).at(-1)?.sessionId;
+        expect(sessionId).toMatch(/^[0-9a-f-]{36}$/);
+        expect(await store.get()).toBe(sessionId);
+        await volume.free();
+        expect(await health.recheck()).toBe(true);
+        expect(await createSessionStore({ file: join(volume.dir, "session.json") }).get()).toBe(sessionId);
+        health.stop();
+      } finally {
+        volume.unmount();
+      }
+    },
+  );
 });

@@ -61,8 +61,7 @@ export function createStateHealth(options: StateHealthOptions): StateHealth {
   const { log, metrics } = options;
   const retryMs = options.retryMs ?? 30_000;
   const probe =
-    options.probe ??
-    (() => writeFileAtomic(join(options.stateDir, PROBE), `${Date.now()}\n`, { dirMode: 0o700 }));
+    options.probe ?? (() => writeFileAtomic(join(options.stateDir, PROBE), `${Date.now()}\n`, { dirMode: 0o700 }));
   const failing = new Map<string, Failure>();
   const listeners = new Set<() => void>();
   let timer: NodeJS.Timeout | undefined;
