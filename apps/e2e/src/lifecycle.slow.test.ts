@@ -20,7 +20,9 @@ import {
 import { view } from "./support/platform-view.js";
 import { e2eSuite } from "./support/suite.js";
 
-const e2e = e2eSuite("molecule-e2e-life-");
+// Self-messages (initial prompt, delegation wake-ups) get the platform's canned answer here: these
+// tests count the agent's turns, and a forwarded self-message would run one more.
+const e2e = e2eSuite("molecule-e2e-life-", { a2aMode: "reply" });
 // Runs before the suite's cleanup (after-hooks run in reverse order): bring the platform back up.
 afterEach(async () => {
   await e2e.platform.control.up().catch(() => undefined);

@@ -1,4 +1,5 @@
 import type { TurnOutcome } from "@molecule/heartbeat";
+import type { Check } from "@molecule/preflight";
 import type { SessionStore } from "@molecule/session";
 
 export type { TurnOutcome };
@@ -49,6 +50,12 @@ export interface TurnReply {
 /** What adapter authors implement to run another agent inside the daemon. */
 export interface Executor {
   readonly name: string;
+  /**
+   * What this executor needs to work (its binary, its credentials…), as preflight checks
+   * (`defineCheck` from `@molecule/preflight`). With `startRuntime({ executor })` they replace the
+   * checks of `config.runtime`'s agent at boot and in the readiness gate; none means nothing to check.
+   */
+  readonly checks?: readonly Check[];
   runTurn(turn: TurnRequest): Promise<TurnReply>;
   /** Called once on shutdown. */
   close?(): Promise<void>;

@@ -72,7 +72,11 @@ export function redactText(text: string, options: RedactOptions = {}): string {
 export interface CreateLoggerOptions {
   /** pino level (default "info"). */
   level?: string;
-  /** Human-readable lines through pino-pretty (default false; the daemon turns it on for a TTY). */
+  /**
+   * Human-readable lines through pino-pretty (default false; the daemon turns it on for a TTY).
+   * pino-pretty is an optional peer dependency: when it is not installed, a note goes to stderr and
+   * the lines stay JSON.
+   */
   pretty?: boolean;
   /** Append JSON lines to this file (mode 0600) instead of stdout. */
   file?: string;
@@ -88,10 +92,18 @@ export function createLogger(options: CreateLoggerOptions = {}): pino.Logger {
     formatters: { level: (label) => ({ level: label }) },
   };
   if (options.pretty) {
-    return pino({
-      ...base,
-      transport: { target: "pino-pretty", options: { colorize: true, translateTime: "SYS:HH:MM:ss" } },
-    });
+    // pino-pretty is an optional peer: only --pretty loads it. pino resolves it synchronously.
+    try {
+      return pino({
+        ...base,
+        transport: { target: "pino-pretty", options: { colorize: true, translateTime: "SYS:HH:MM:ss" } },
+      });
+    } catch (error) {
+      if (!/unable to determine transport target/.test(error instanceof Error ? error.message : "")) throw error;
+      process.stderr.write(
+        "molecule-runtime: pretty logs need pino-pretty, which is not installed; logging JSON lines instead. Fix: npm install pino-pretty (beside @molecule/runtime)\n",
+      );
+    }
   }
   // Synchronous writes: a daemon's log volume is small, and nothing is lost when it exits.
   return pino(

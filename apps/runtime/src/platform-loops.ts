@@ -7,7 +7,7 @@ import {
   type TaskTracker,
 } from "@molecule/heartbeat";
 import { onWedgeChange } from "@molecule/wedge";
-import type { RuntimeContext } from "./context.js";
+import { errorText, type RuntimeContext } from "./context.js";
 import type { StateHealth } from "./state-health.js";
 
 /**
@@ -36,13 +36,18 @@ function withStateHealth(tasks: TaskTracker, health: StateHealth): Pick<TaskTrac
  * Starts the heartbeat (re-registering after an outage the platform lost us in) and the delegation
  * poller, and keeps the wedge gauge current. Records them in `ctx.parts` for status and shutdown. @internal
  */
-export function startPlatformLoops(ctx: RuntimeContext, register: (why: string) => Promise<void>): void {
+export async function startPlatformLoops(
+  ctx: RuntimeContext,
+  register: (why: string) => Promise<void>,
+  options: { customExecutor: boolean },
+): Promise<void> {
   const { config, log, platformUrl, stateDir, tokens, workspaceId } = ctx;
   const metadata = (): RuntimeMetadata => ({
     capabilities: {
       heartbeat: true,
       scheduler: false,
-      session: config.runtime === "claude-code",
+      // An executor of your own replaces config.runtime's: the daemon keeps no session for it.
+      session: !options.customExecutor && config.runtime === "claude-code",
       status_mgmt: true,
       retry: true,
       activity_decoration: false,
@@ -61,12 +66,24 @@ export function startPlatformLoops(ctx: RuntimeContext, register: (why: string) 
     logger: log,
   });
   ctx.parts.heartbeat = heartbeat;
+  const reregister = (why: string) =>
+    register(why).catch((error: unknown) => {
+      log.error(
+        { event: "register.gave_up", why, code: (error as { code?: unknown }).code, err: errorText(error) },
+        "the platform refused to register this workspace; it re-registers when the token file changes",
+      );
+    });
   heartbeat.onOutageRecovered(() => {
     ctx.state.registered = false;
-    void register("platform lost us or a long outage");
+    void reregister("platform lost us or a long outage");
+  });
+  // A refused re-register waits for what can fix it: a new token in the token file (the store stops
+  // watching at shutdown).
+  tokens.onRotated(() => {
+    if (!ctx.state.registered && !ctx.state.draining) void reregister("token file changed");
   });
   heartbeat.onUnauthorizedStreak(() => undefined);
-  heartbeat.start();
+  await heartbeat.start();
   ctx.parts.offWedge = onWedgeChange((state) => {
     ctx.metrics.wedged.set(state.wedged ? 1 : 0);
   });

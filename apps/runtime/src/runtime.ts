@@ -3,26 +3,21 @@ import { join, resolve } from "node:path";
 import { createTokenStore } from "@molecule/auth";
 import { ConfigError, loadConfig, resolveSettings, type Settings, type WorkspaceConfig } from "@molecule/config";
 import { createTaskTracker } from "@molecule/heartbeat";
-import {
-  createPreflightGate,
-  type PreflightReport,
-  renderReport,
-  runPreflight,
-  workspaceChecks,
-} from "@molecule/preflight";
+import { createPreflightGate, type PreflightReport, renderReport, runPreflight } from "@molecule/preflight";
 import { createSessionStore } from "@molecule/session";
 import { listenAdmin } from "./admin/server.js";
 import { chooseExecutor } from "./choose-executor.js";
 import type { RuntimeContext } from "./context.js";
 import { RuntimeError } from "./errors.js";
 import type { Executor } from "./executor.js";
+import { bootChecks, readinessChecks } from "./executor-checks.js";
 import type { ServerLimits } from "./http-limits.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
 import { startPlatformLoops } from "./platform-loops.js";
 import { startPrompts } from "./prompts.js";
 import { createSecrets, maskingLogger } from "./redact.js";
-import { createRegistrar } from "./register.js";
+import { createRegistrar, registerAtBoot } from "./register.js";
 import { createScheduler } from "./scheduler.js";
 import { serveA2A } from "./serve.js";
 import { createShutdown } from "./shutdown.js";
@@ -77,7 +72,12 @@ export interface RuntimeHandle {
 }
 
 /** Settings, config and preflight: one report, a fix for each failure (`E_PREFLIGHT`); warnings are logged. */
-async function checkWorkspace(env: NodeJS.ProcessEnv, settings: Settings, log: Logger): Promise<WorkspaceConfig> {
+async function checkWorkspace(
+  env: NodeJS.ProcessEnv,
+  settings: Settings,
+  log: Logger,
+  executor: Executor | undefined,
+): Promise<WorkspaceConfig> {
   const ctxBase = { env, settings, configDir: settings.configPath, logger: log };
   let config: WorkspaceConfig | undefined;
   try {
@@ -102,8 +102,8 @@ async function checkWorkspace(env: NodeJS.ProcessEnv, settings: Settings, log: L
     // runPreflight loads it again as its first check and reports the error with its fix.
   }
   const report: PreflightReport = config
-    ? await runPreflight(workspaceChecks(config), { ...ctxBase, config })
-    : await runPreflight(workspaceChecks(undefined), ctxBase);
+    ? await runPreflight(bootChecks(config, executor), { ...ctxBase, config })
+    : await runPreflight(bootChecks(undefined, executor), ctxBase);
   if (!report.ok || !config) {
     throw new RuntimeError({ code: "E_PREFLIGHT", message: renderReport(report, { color: false }), report });
   }
@@ -131,7 +131,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   );
 
   // 1–2. Settings, config and preflight.
-  const config = await checkWorkspace(env, settings, log);
+  const config = await checkWorkspace(env, settings, log, options.executor);
   const configDir = settings.configPath;
   const stateDir = settings.stateDir;
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
@@ -150,7 +150,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   // Readiness re-checks only what can change at run time: the agent's credentials (token-free;
   // none for the command runtime). The agent-auth check honours MOLECULE_PREFLIGHT_CHECK_AUTH=false.
   const gate = createPreflightGate({
-    checks: workspaceChecks(config, { only: ["agent-auth"] }),
+    checks: readinessChecks(config, options.executor),
     ctx: { env, settings, configDir, logger: log, config },
     ttlMs: 60_000,
   });
@@ -221,7 +221,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 
   // 4. Register, retrying with backoff until it succeeds.
   const register = createRegistrar(ctx);
-  await register("boot");
+  await registerAtBoot(ctx, register, stop);
   if (halt.signal.aborted) {
     // A signal while still registering: nothing more starts; shut down what did.
     await stop("aborted");
@@ -229,7 +229,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   }
 
   // 5–6. Heartbeat and delegation poller; then the initial prompt once, the idle prompt while idle.
-  startPlatformLoops(ctx, register);
+  await startPlatformLoops(ctx, register, { customExecutor: options.executor !== undefined });
   await startPrompts(ctx);
 
   log.info(

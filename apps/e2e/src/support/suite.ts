@@ -1,5 +1,5 @@
 import { removeDir, tempDir } from "@molecule/test-support";
-import { startTestPlatform, type TestPlatform } from "@molecule/testkit";
+import { startTestPlatform, type TestPlatform, type TestPlatformOptions } from "@molecule/testkit";
 import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import { stopAllDaemons } from "./daemon.js";
 
@@ -16,11 +16,11 @@ export interface E2eSuite {
  * registered cleanups with it) before the temp dir is removed. A file's own `afterEach` registered
  * after this call runs before this cleanup (vitest runs after-hooks in reverse order).
  */
-export function e2eSuite(tmpPrefix: string): E2eSuite {
+export function e2eSuite(tmpPrefix: string, platformOptions: TestPlatformOptions = {}): E2eSuite {
   let platform: TestPlatform | undefined;
   let tmp: string | undefined;
   beforeAll(async () => {
-    platform = await startTestPlatform();
+    platform = await startTestPlatform(platformOptions);
   });
   afterAll(async () => {
     await platform?.close();

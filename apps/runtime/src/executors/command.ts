@@ -1,5 +1,6 @@
 import { isAuthFailureText } from "@molecule/auth";
 import type { Executor, TurnReply, TurnRequest } from "../executor.js";
+import { commandCheck } from "../executor-checks.js";
 import { classifyRun } from "./classify.js";
 import { type AgentGroupListener, runProcess } from "./process.js";
 
@@ -25,6 +26,8 @@ const neverMissing = () => false;
 export function createCommandExecutor(options: CommandExecutorOptions): Executor {
   return {
     name: options.name ?? "command",
+    // The agent runs with options.env (else the daemon's): its PATH is where the command must be.
+    checks: [commandCheck(options.command, { cwd: options.cwd, ...(options.env ? { env: options.env } : {}) })],
     async runTurn(turn: TurnRequest): Promise<TurnReply> {
       const run = await runProcess({
         command: options.command,

@@ -1,0 +1,84 @@
+import { constants } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import { delimiter, join, resolve } from "node:path";
+import type { WorkspaceConfig } from "@molecule/config";
+import { type Check, defineCheck, workspaceChecks } from "@molecule/preflight";
+import type { Executor } from "./executor.js";
+
+/** The built-in checks that are about `config.runtime`'s agent: an executor of your own replaces them. */
+const RUNTIME_CHECKS = ["runtime", "agent-binary", "agent-auth"];
+
+/**
+ * What preflight runs at boot: every built-in check, or — with an executor of your own, where
+ * `config.runtime` is ignored — the config-level ones and the executor's own `checks`. @internal
+ */
+export function bootChecks(config: WorkspaceConfig | undefined, executor: Executor | undefined): Check[] {
+  if (!executor) return workspaceChecks(config);
+  return [...workspaceChecks(config, { skip: RUNTIME_CHECKS }), ...(executor.checks ?? [])];
+}
+
+/**
+ * What the readiness gate re-checks (what can change at run time): the agent's credentials for a
+ * built-in runtime (none for `command`), or an executor's own `checks`. @internal
+ */
+export function readinessChecks(config: WorkspaceConfig, executor: Executor | undefined): Check[] {
+  if (!executor) return workspaceChecks(config, { only: ["agent-auth"] });
+  return [...(executor.checks ?? [])];
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    if (!(await stat(path)).isFile()) return false;
+    await access(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A path (relative to `cwd`), a bare name through `PATH` (as a shell finds it), or undefined. @internal */
+export async function findCommand(command: string, env: Readonly<Record<string, string | undefined>>, cwd = ".") {
+  if (command.includes("/")) {
+    const path = resolve(cwd, command);
+    return (await isExecutable(path)) ? path : undefined;
+  }
+  for (const dir of (env.PATH ?? "").split(delimiter)) {
+    if (dir && (await isExecutable(join(dir, command)))) return join(dir, command);
+  }
+  return undefined;
+}
+
+/**
+ * A preflight check that `command` can be run: an executable file at that path (relative to `cwd`),
+ * or a name on `env`'s `PATH` (default: the daemon's env). `createCommandExecutor` supplies it for
+ * its own command.
+ */
+export function commandCheck(
+  command: string,
+  options: { name?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): Check {
+  const name = options.name ?? "agent-command";
+  const cwd = options.cwd ?? ".";
+  return defineCheck({
+    name,
+    needsConfig: false,
+    async run(ctx) {
+      const found = await findCommand(command, options.env ?? ctx.env, cwd);
+      if (found) return { detail: found };
+      const where = command.includes("/")
+        ? `${resolve(cwd, command)} is not an executable file`
+        : `${command} is not on PATH`;
+      return {
+        issues: [
+          {
+            severity: "fail",
+            code: "E_AGENT_COMMAND_MISSING",
+            title: "Agent command not found",
+            detail: where,
+            fix: `Install ${command} so it is on PATH, or pass its absolute path as the executor's command.`,
+          },
+        ],
+      };
+    },
+  });
+}
