@@ -50,7 +50,8 @@ export async function chooseExecutor(options: ChooseExecutorOptions): Promise<Ex
       sessionStore: options.sessionStore,
       timeoutMs,
       ...(model ? { model } : {}),
-      systemPrompt: await readPromptFiles(options.configDir, config.prompt_files),
+      // No prompt_files in the config: system-prompt.md when it is there (a missing one is fine).
+      systemPrompt: await readPromptFiles(options.configDir, config.prompt_files ?? ["system-prompt.md"]),
       ...(config.effort ? { effort: config.effort } : {}),
       extraArgs: config.runtime_config.args,
       logger: options.logger,

@@ -145,8 +145,11 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     );
   };
 
-  /** Records an observation; later reads win over earlier ones that finish late. */
-  const observe = (seq: number, token: string | undefined) => {
+  /**
+   * Records an observation; later reads win over earlier ones that finish late. `saved`: this store
+   * wrote it (`save()` logs that itself; "changed on disk" is for changes made by someone else).
+   */
+  const observe = (seq: number, token: string | undefined, saved = false) => {
     if (seq < observedSeq) return;
     observedSeq = seq;
     const rotated = seen && token !== undefined && token !== lastNonEmpty;
@@ -154,7 +157,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     current = token;
     if (token !== undefined) lastNonEmpty = token;
     if (rotated) {
-      logger?.info({ event: "token.rotated", file }, "platform token changed on disk");
+      if (!saved) logger?.info({ event: "token.rotated", file }, "platform token changed on disk");
       notify(token);
     }
   };
@@ -276,7 +279,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     await writeAtomically(trimmed);
     cache = undefined;
     readSeq += 1;
-    observe(readSeq, trimmed);
+    observe(readSeq, trimmed, true);
     logger?.info({ event: "token.saved", file }, "platform token saved");
   };
 

@@ -41,7 +41,6 @@ describe("loadConfig", () => {
       skills: [],
       plugins: [],
       tools: [],
-      prompt_files: ["system-prompt.md"],
       shared_context: [],
       a2a: { port: 8000, streaming: true, push_notifications: false, max_connections: 256 },
       max_concurrent_tasks: 1,
@@ -52,6 +51,7 @@ describe("loadConfig", () => {
       task_budget: 0,
     });
     expect(config.effort).toBeUndefined();
+    expect(config.prompt_files).toBeUndefined(); // the runtime's default is system-prompt.md, if present
     expect(config.model).toBeUndefined();
   });
 

@@ -77,7 +77,12 @@ export const workspaceConfigSchema = z.looseObject({
   skills: strList.default([]),
   plugins: strList.default([]),
   tools: strList.default([]),
-  prompt_files: strList.default(["system-prompt.md"]),
+  /**
+   * Files (relative to the config dir) appended to the agent's system prompt. Absent: the runtime
+   * reads `system-prompt.md` when it exists, and preflight says nothing when it does not (it warns
+   * only about files the config names).
+   */
+  prompt_files: strList.optional(),
   shared_context: strList.default([]),
   a2a: a2aSchema.default(() => a2aSchema.parse({})),
   max_concurrent_tasks: z.int().min(1).default(1),

@@ -114,16 +114,21 @@ describe("prompt-files", () => {
   it("passes when every prompt file exists", async () => {
     await writeFile(join(dir, "system-prompt.md"), "hi");
     await writeFile(join(dir, "idle.md"), "idle");
-    const cfg = config({ idle_prompt_file: "idle.md" });
+    const cfg = config({ prompt_files: ["system-prompt.md"], idle_prompt_file: "idle.md" });
     const r = await runOne(promptFilesCheck, { env: baseEnv(dir), config: cfg, configDir: dir });
     expect(r.checks[1]).toMatchObject({ status: "pass", detail: "2 of 2 present" });
   });
-  it("warns (never fails) for each missing file", async () => {
-    const cfg = config({ shared_context: ["ctx.md"] });
+  it("warns (never fails) for each missing file the config names", async () => {
+    const cfg = config({ prompt_files: ["system-prompt.md"], shared_context: ["ctx.md"] });
     const r = await runOne(promptFilesCheck, { env: baseEnv(dir), config: cfg, configDir: dir });
     expect(r.ok).toBe(true);
     expect(r.warnings.map((w) => w.code)).toEqual(["W_PROMPT_FILE_MISSING", "W_PROMPT_FILE_MISSING"]);
     expect(r.warnings[0]?.detail).toContain("system-prompt.md");
+  });
+  it("says nothing about a system-prompt.md the config never named (prompt_files absent)", async () => {
+    const r = await runOne(promptFilesCheck, { env: baseEnv(dir), config: config({}), configDir: dir });
+    expect(r.warnings).toEqual([]);
+    expect(r.checks[1]).toMatchObject({ status: "pass", detail: "0 of 0 present" });
   });
 });
 

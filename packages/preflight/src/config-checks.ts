@@ -154,7 +154,8 @@ export const promptFilesCheck = defineCheck({
   name: "prompt-files",
   async run({ config, configDir }) {
     const fields: { field: string; path: string }[] = [
-      ...config.prompt_files.map((path, i) => ({ field: `prompt_files[${i}]`, path })),
+      // Only files the config names: an absent prompt_files means "system-prompt.md if it is there".
+      ...(config.prompt_files ?? []).map((path, i) => ({ field: `prompt_files[${i}]`, path })),
       ...config.shared_context.map((path, i) => ({ field: `shared_context[${i}]`, path })),
     ];
     if (config.initial_prompt_file) fields.push({ field: "initial_prompt_file", path: config.initial_prompt_file });

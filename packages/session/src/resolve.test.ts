@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { removeDir, sinkLogger, tempDir } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { encodeProjectDir, type ResolveResumeOptions, resolveResume, SessionError } from "./index.js";
+import { DEFAULT_SEARCH_DIRS } from "./resolve.js";
 
 const ID = "3f2b8c1e-9d4a-4e6b-8f00-1a2b3c4d5e6f";
 const LINE = '{"type":"user","message":{"role":"user","content":"hi"}}\n';
@@ -143,6 +144,15 @@ describe("relocated", () => {
     });
     // A second call now finds it in place.
     expect((await resolveResume(ID, options())).reason).toBe("found");
+  });
+
+  it("by default looks only in the daemon user's own claude dir, never another user's", async () => {
+    expect(DEFAULT_SEARCH_DIRS).toEqual([]); // was ["/root/.claude", "/home/agent/.claude"]
+    const otherUser = join(dir, "other-user", ".claude");
+    const theirs = await transcript(otherUser, join(dir, "their-project"), ID);
+    const { searchDirs: _default, ...rest } = options();
+    expect(await resolveResume(ID, rest)).toMatchObject({ resume: undefined, reason: "missing" });
+    expect(await readFile(theirs, "utf8")).toBe(LINE);
   });
 
   it("copies from a search dir (another claude dir)", async () => {

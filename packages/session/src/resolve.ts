@@ -23,7 +23,11 @@ export interface ResolveResumeOptions {
   env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Copy a transcript found under another project dir into the cwd's. Default: `true`. */
   relocate?: boolean | undefined;
-  /** Extra claude dirs to look in when the transcript is not in the cwd's project dir. Default: `["/root/.claude", "/home/agent/.claude"]`. */
+  /**
+   * Extra claude dirs to look in when the transcript is not in the cwd's project dir (e.g. the dir of
+   * the user an earlier container generation ran as). Default: none — only the daemon user's own
+   * claude dir, so a shared machine never moves another user's transcripts.
+   */
   searchDirs?: readonly string[] | undefined;
   logger?: SessionLogger | undefined;
 }
@@ -37,7 +41,7 @@ export interface ResumeResolution {
 }
 
 /** @internal */
-export const DEFAULT_SEARCH_DIRS: readonly string[] = ["/root/.claude", "/home/agent/.claude"];
+export const DEFAULT_SEARCH_DIRS: readonly string[] = [];
 
 type Probe = { kind: "file"; size: number; mtimeMs: number } | { kind: "absent" };
 
