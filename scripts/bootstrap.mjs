@@ -97,6 +97,8 @@ function ci() {
   step("typecheck", "pnpm", ["exec", "turbo", "run", "typecheck"]);
   step("lint (biome)", "pnpm", ["exec", "biome", "ci", "."]);
   step("tests + package shape", "pnpm", ["exec", "turbo", "run", "test", "--concurrency=2"]);
+  // The runtime image: built from the root Dockerfile and run for real (buildah/podman or a Docker engine).
+  step("runtime image (image:test)", "pnpm", ["run", "--silent", "image:test"]);
   // The committed API reports must match what was built (a changed export needs a changeset).
   step("api reports (api:check)", "pnpm", ["run", "--silent", "api:check"]);
   // The workflows, linted offline; the release rehearsed on a loopback registry with what was built.
