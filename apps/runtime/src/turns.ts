@@ -100,6 +100,8 @@ export function createTurnRunner(ctx: RuntimeContext): RunTurn {
     };
     if (reply.outcome === "ok") log.info(logLine, "turn finished");
     else log.warn(logLine, "turn failed");
+    // A failing state volume is re-checked after every turn too (besides its timer): freed space shows at once.
+    if (ctx.stateHealth.warnings().length > 0) void ctx.stateHealth.recheck();
     return reply;
   };
 }

@@ -10,6 +10,8 @@ import type { TestPlatform } from "@molecule/testkit";
 
 /** The built daemon: these tests run what ships, not the sources. */
 export const DAEMON_BIN = join(REPO_ROOT, "apps/runtime/dist/bin.js");
+/** The built library entry (`runDaemon`), for tests that pass options the bin has no flag for. */
+export const DAEMON_ENTRY = join(REPO_ROOT, "apps/runtime/dist/index.js");
 
 /** One pino JSON line the daemon printed. */
 export type LogLine = Record<string, unknown> & { event?: string; level?: string };
@@ -26,6 +28,13 @@ export interface StartDaemonOptions {
   restartOf?: Daemon;
   /** Wait for the `a2a.listening` line before resolving (default true). */
   waitListening?: boolean;
+  /** Runs once the dirs exist, before the daemon starts (e.g. mount a small volume on the state dir). */
+  beforeStart?: (dirs: { root: string; stateDir: string }) => Promise<void>;
+  /**
+   * Options of `runDaemon` the bin has no flag for (e.g. `http` limits): the built library entry is
+   * started instead of the bin — `node -e "runDaemon(options)"` — still the built daemon in a child process.
+   */
+  runtimeOptions?: Record<string, unknown>;
 }
 
 export interface Daemon {
@@ -127,8 +136,18 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
   };
   for (const [key, value] of Object.entries(base)) if (value !== undefined) env[key] = value;
 
-  const args = [DAEMON_BIN, "--workspace-dir", workspaceDir];
+  await options.beforeStart?.({ root, stateDir });
+  let args = [DAEMON_BIN, "--workspace-dir", workspaceDir];
   if (options.grace !== undefined) args.push("--grace", String(options.grace));
+  if (options.runtimeOptions) {
+    const runOptions = {
+      workspaceDir,
+      ...(options.grace !== undefined ? { graceMs: options.grace * 1000 } : {}),
+      ...options.runtimeOptions,
+    };
+    const launcher = `import(${JSON.stringify(DAEMON_ENTRY)}).then(({ runDaemon }) => runDaemon(${JSON.stringify(runOptions)})).then((code) => process.exit(code));`;
+    args = ["--input-type=module", "-e", launcher];
+  }
   const child = spawn(process.execPath, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"] });
 
   const logs: LogLine[] = [];

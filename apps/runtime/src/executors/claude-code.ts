@@ -136,8 +136,12 @@ export function createClaudeCodeExecutor(options: ClaudeCodeExecutorOptions): Ex
       await recordTurn(store, what);
     } catch (error) {
       if (!options.onStateWriteError) throw error;
-      const { sessionId } = what;
-      const retry = what.result === "ok" && sessionId ? () => store.set(sessionId) : () => store.clear();
+      // The retry writes what the store holds then (never this turn's id over a newer one).
+      const retry = async () => {
+        const current = await store.get();
+        if (current) await store.set(current);
+        else await store.clear();
+      };
       options.onStateWriteError("session", error, retry);
     }
   }
