@@ -64,7 +64,7 @@ describe("startRuntime({ executor })", () => {
     expect(await platform.sendMessage(id, "hello")).toBe("echo: hello");
     expect(log.text()).not.toMatch(/claude/i);
     // It says where it writes (neither path is in config.yaml).
-    expect(log.lines.find((l) => l.obj.event === "runtime.files")?.obj).toMatchObject({
+    expect(log.lines.find((l) => l.obj.event === "boot.files")?.obj).toMatchObject({
       tokenFile: join(dir, "config", ".auth_token"),
       stateDir: join(dir, "config", ".molecule"),
     });

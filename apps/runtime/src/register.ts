@@ -61,7 +61,7 @@ export async function registerAtBoot(
   stop: (reason: string) => Promise<void>,
 ): Promise<void> {
   ctx.log.info(
-    { event: "runtime.files", tokenFile: ctx.tokens.file, stateDir: ctx.stateDir },
+    { event: "boot.files", tokenFile: ctx.tokens.file, stateDir: ctx.stateDir },
     `the platform token is kept in ${ctx.tokens.file}; session, delegation and admin files in ${ctx.stateDir}`,
   );
   try {
