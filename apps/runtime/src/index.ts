@@ -6,8 +6,8 @@ export type { Executor, TurnOutcome, TurnReply, TurnRequest } from "./executor.j
 export type { ClaudeCodeExecutorOptions } from "./executors/claude-code.js";
 export { createClaudeCodeExecutor } from "./executors/claude-code.js";
 export type { CommandExecutorOptions } from "./executors/command.js";
-export type { AgentGroupListener } from "./executors/process.js";
 export { createCommandExecutor } from "./executors/command.js";
+export type { AgentGroupListener } from "./executors/process.js";
 export type { ServerLimits } from "./http-limits.js";
 export type { CreateLoggerOptions, Logger } from "./logger.js";
 export { createLogger } from "./logger.js";
