@@ -122,7 +122,7 @@ function ci() {
 /** Every workspace project's vitest JSON report (written with MOLECULE_TEST_REPORT=1). */
 function testReports() {
   const files = [];
-  for (const group of ["packages", "apps"]) {
+  for (const group of ["packages", "apps", "examples"]) {
     const dir = join(root, group);
     if (!existsSync(dir)) continue;
     for (const name of readdirSync(dir)) files.push(join(dir, name, "test-results.json"));

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { type LogSink, removeDir, sinkLogger, tempDir } from "@molecule/test-support";
 import { startTestPlatform, type TestPlatform } from "@molecule/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createCommandExecutor, type Executor, type RuntimeHandle, RuntimeError, startRuntime } from "./index.js";
+import { createCommandExecutor, type Executor, RuntimeError, type RuntimeHandle, startRuntime } from "./index.js";
 
 let platform: TestPlatform;
 let dir: string;
@@ -105,9 +105,7 @@ describe("startRuntime({ executor })", () => {
 
   it("createCommandExecutor checks its own command: a missing one fails preflight naming it", async () => {
     const executor = createCommandExecutor({ command: "my-agent", cwd: dir, timeoutMs: 10_000 });
-    const error = await startRuntime({ env: env(randomUUID()), executor, logger: log.logger }).catch(
-      (e: unknown) => e,
-    );
+    const error = await startRuntime({ env: env(randomUUID()), executor, logger: log.logger }).catch((e: unknown) => e);
     expect(RuntimeError.isInstance(error) && error.code).toBe("E_PREFLIGHT");
     expect((error as Error).message).toContain("my-agent is not on PATH");
   });
