@@ -32,22 +32,24 @@ RUN --mount=type=cache,id=molecule-npm-cache,target=/root/.npm,sharing=locked \
     && /layers/claude/usr/local/bin/claude --version
 WORKDIR /src
 COPY . .
-# Only the runtime, the CLI and what they depend on (the root's build tools come along: tsup, typescript).
+# Only the runtime, the CLI and what they depend on (the root's build tools come along: tsup,
+# typescript), built, then `pnpm deploy --legacy --prod`: the CLI with its production dependencies
+# (the runtime among them) as a real node_modules, no workspace links; `molecule` and
+# `molecule-runtime` linked from one bin dir. One step, the workspace's node_modules removed at its
+# end: everything after `COPY . .` reruns on any change anyway, and a small layer commits fast.
 RUN --mount=type=cache,id=molecule-pnpm-store,target=/pnpm-store,sharing=locked \
     pnpm config set store-dir /pnpm-store --location project \
-    && pnpm install --frozen-lockfile --filter "@molecule/runtime..." --filter "@molecule/cli..."
-RUN pnpm --filter "@molecule/runtime..." --filter "@molecule/cli..." run build
-# `pnpm deploy --legacy --prod`: the CLI with its production dependencies (the runtime among them) as
-# a real node_modules, no workspace links; `molecule` and `molecule-runtime` linked from one bin dir.
-RUN --mount=type=cache,id=molecule-pnpm-store,target=/pnpm-store,sharing=locked \
-    pnpm --filter @molecule/cli deploy --legacy --prod /opt/molecule \
+    && pnpm install --frozen-lockfile --filter "@molecule/runtime..." --filter "@molecule/cli..." \
+    && pnpm --filter "@molecule/runtime..." --filter "@molecule/cli..." run build \
+    && pnpm --filter @molecule/cli deploy --legacy --prod /opt/molecule \
     && find /opt/molecule -name "*.map" -type f -delete \
     && rm -rf /opt/molecule/node_modules/.bin \
     && mkdir -p /opt/molecule/bin \
     && ln -s ../dist/bin.js /opt/molecule/bin/molecule \
     && ln -s ../node_modules/@molecule/runtime/dist/bin.js /opt/molecule/bin/molecule-runtime \
     && /opt/molecule/bin/molecule --version \
-    && /opt/molecule/bin/molecule-runtime --version
+    && /opt/molecule/bin/molecule-runtime --version \
+    && find /src -name node_modules -type d -prune -exec rm -rf {} +
 
 # ---- the image
 FROM ${BASE_IMAGE}

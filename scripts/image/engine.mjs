@@ -182,12 +182,14 @@ export function createPodmanEngine(dir, cacheDir) {
     ...common,
     /** Runs the image's HEALTHCHECK once (podman has no systemd timers here). */
     healthcheck: (id) => runAsync("podman", ["healthcheck", "run", id], { env, allowFail: true }),
-    /** Everything left in the private storage, then the overlay mounts it still holds. */
+    /**
+     * Containers (their conmon processes) and build containers, then the overlay mounts the private
+     * storage still holds; the caller deletes the storage dir, and every image with it (faster than
+     * `podman rmi`, and never `podman system reset`, which also removes the host's network configs).
+     */
     async cleanupAll() {
       await runAsync("podman", ["rm", "-af", "-t", "0"], { env, allowFail: true });
       await runAsync("buildah", ["rm", "--all"], { env: buildEnv, allowFail: true });
-      await runAsync("podman", ["rmi", "-af"], { env, allowFail: true });
-      // Never `podman system reset`: it also removes the host's network configs.
       unmountUnder(dir);
     },
   };
