@@ -63,24 +63,28 @@ LABEL org.opencontainers.image.title="molecule-runtime" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="MIT"
 # tini reaps the agent's orphaned grandchildren; the node user (uid 1000) gets no login shell. The
-# image keeps /bin/sh and bash: the agent's tools run commands through them.
+# image keeps /bin/sh and bash: the agent's tools run commands through them. /configs (config.yaml
+# and the platform token) and /var/lib/molecule (daemon state, the agent's transcripts and working
+# tree: the one directory to persist) belong to uid 1000, so a new Docker volume mounted there does too.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends tini \
     && rm -rf /var/lib/apt/lists/* \
     && usermod --shell /usr/sbin/nologin node \
-    && mkdir -p /workspace \
-    && chown node:node /workspace
+    && mkdir -p /configs /var/lib/molecule/workspace \
+    && chown node:node /configs /var/lib/molecule /var/lib/molecule/workspace
 COPY --from=build /layers/claude/ /
 COPY --from=build /opt/molecule/ /opt/molecule/
 ENV PATH=/opt/molecule/bin:$PATH \
     NODE_ENV=production \
     HOME=/home/node \
     WORKSPACE_CONFIG_PATH=/configs \
+    MOLECULE_STATE_DIR=/var/lib/molecule/state \
+    CLAUDE_CONFIG_DIR=/var/lib/molecule/claude \
     DISABLE_AUTOUPDATER=1
-WORKDIR /workspace
+WORKDIR /home/node
 USER 1000:1000
 EXPOSE 8000
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["molecule-runtime", "healthcheck"]
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["molecule-runtime"]
+CMD ["molecule-runtime", "--workspace-dir", "/var/lib/molecule/workspace"]

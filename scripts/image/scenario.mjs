@@ -15,7 +15,6 @@ export const PATHS = {
   config: "/etc/molecule/config",
   token: "/etc/molecule/token",
   data: "/var/lib/molecule",
-  workspace: "/var/lib/molecule/workspace",
   home: "/home/node",
 };
 /** The daemon's whole shutdown budget (default --grace). */
@@ -223,10 +222,7 @@ export async function runContainerChecks({ engine, image, repo, workDir, claudeP
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
         "LOG_LEVEL=info",
       ].flatMap((e) => ["-e", e]),
-      image,
-      "molecule-runtime",
-      "--workspace-dir",
-      PATHS.workspace,
+      image, // the image's CMD: molecule-runtime --workspace-dir /var/lib/molecule/workspace
     ]);
     const beats = () => platform.control.beats(workspaceId);
     const dump = async () => `\n--- container log ---\n${(await engine.logs(id)).split("\n").slice(-40).join("\n")}`;

@@ -147,6 +147,18 @@ describe.each(["base", "overlays/example"])("deploy/kubernetes/%s", (dir) => {
     expect(Number(expose)).toBe(port);
   });
 
+  it("runs the image's own command with the image's directories (a docker run and a pod agree)", () => {
+    const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? "[]") as string[];
+    expect(cmd.length).toBeGreaterThan(0);
+    expect(container().args.slice(0, cmd.length)).toEqual(cmd);
+    const vars = env();
+    for (const name of ["MOLECULE_STATE_DIR", "CLAUDE_CONFIG_DIR", "HOME"]) {
+      const imageDefault = new RegExp(`\\b${name}=(\\S+)`).exec(dockerfile)?.[1];
+      expect(vars[name], `${name}: the manifest and the Dockerfile's ENV`).toBe(imageDefault);
+    }
+  });
+
   it("terminationGracePeriodSeconds exceeds the daemon's grace budget", () => {
     const args: string[] = container().args;
     const i = args.indexOf("--grace");
