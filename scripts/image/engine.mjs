@@ -30,10 +30,18 @@ export function ensurePodmanTools() {
   if (still.length > 0) fail(`apt-get installed the packages but ${still.join(", ")} is still not on PATH`);
 }
 
-/** True when a Docker engine answers `docker info` (a client alone is not enough). */
+/**
+ * True when a Docker engine answers `docker info` (a client alone is not enough) and the client has
+ * BuildKit (`docker buildx`: the Dockerfile's cache mounts need it). MOLECULE_IMAGE_ENGINE=podman
+ * (or docker) decides instead.
+ */
 export function dockerEngineAnswers() {
+  const forced = process.env.MOLECULE_IMAGE_ENGINE;
+  if (forced === "podman") return false;
+  if (forced === "docker") return true;
   if (!has("docker")) return false;
-  return run("docker", ["info", "--format", "{{.ServerVersion}}"], { allowFail: true, timeoutMs: 20_000 }).status === 0;
+  const ok = (args) => run("docker", args, { allowFail: true, timeoutMs: 20_000 }).status === 0;
+  return ok(["info", "--format", "{{.ServerVersion}}"]) && ok(["buildx", "version"]);
 }
 
 /** The host-side memory cgroup files of a container's init process (cgroup v1 or v2). */
