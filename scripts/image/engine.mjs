@@ -116,6 +116,12 @@ function commonMethods(cli, env, created) {
       return JSON.parse((await exec(["image", "inspect", tag])).stdout)[0];
     },
     runOnce: (args, options = {}) => exec(["run", "--rm", ...args], options),
+    /** Memory as the engine's `stats` reports it (usage less inactive file cache: the working set). */
+    async memoryStats(id) {
+      const out = await exec(["stats", "--no-stream", "--format", "{{.MemUsage}}", id]);
+      const workingSet = parseSize(out.stdout.split("/")[0] ?? "");
+      return { workingSet, rss: 0, usage: workingSet };
+    },
     async removeContainer(id) {
       await exec(["rm", "-f", id], { allowFail: true });
       created.containers.delete(id);
@@ -261,4 +267,12 @@ export function unmountUnder(dir) {
     .filter((p) => p === dir || p.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
   for (const point of points) run("umount", ["-l", point], { allowFail: true });
+}
+
+/** "123.4MB", "1.2GiB", "512kB" → bytes (podman prints SI units, docker binary ones). */
+export function parseSize(text) {
+  const m = /^([\d.]+)\s*([kKMGT]?i?B)?$/.exec(text.trim());
+  if (!m) return Number.NaN;
+  const units = { B: 1, kB: 1e3, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+  return Number(m[1]) * (units[m[2] ?? "B"] ?? 1);
 }

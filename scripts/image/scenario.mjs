@@ -85,27 +85,37 @@ async function status(port, path) {
   }
 }
 
-/** Samples the container's memory cgroup while `promise` runs; resolves with its value and the peaks. */
-async function sampled(pid, promise) {
+/**
+ * Samples the container's memory while `promise` runs; resolves with its value and the peaks. From
+ * the memory cgroup of its PID 1 when this process can see it (every 100 ms), else from the engine's
+ * `stats` (a Docker engine whose containers live in another PID namespace; working set only).
+ */
+async function sampled(engine, id, pid, promise) {
   const cgroup = memoryCgroup(pid);
-  if (!cgroup) fail(`no memory cgroup found for the container's pid ${pid}`);
   const peak = { rss: 0, workingSet: 0, usage: 0 };
-  const take = () => {
+  const keep = (sample) => {
+    for (const key of Object.keys(peak)) peak[key] = Math.max(peak[key], sample[key] ?? 0);
+  };
+  let busy = false;
+  const take = async () => {
+    if (busy) return;
+    busy = true;
     try {
-      const s = memorySample(cgroup);
-      for (const key of Object.keys(peak)) peak[key] = Math.max(peak[key], s[key]);
+      keep(cgroup ? memorySample(cgroup) : await engine.memoryStats(id));
     } catch {
-      // the cgroup went away (container stopped)
+      // the container stopped under us
+    } finally {
+      busy = false;
     }
   };
-  take();
-  const timer = setInterval(take, 100);
+  await take();
+  const timer = setInterval(take, cgroup ? 100 : 500);
   try {
     const value = await promise;
     return { value, peak };
   } finally {
     clearInterval(timer);
-    take();
+    await take();
   }
 }
 
@@ -271,7 +281,7 @@ export async function runContainerChecks({ engine, image, repo, workDir, claudeP
     );
 
     const pid = (await engine.inspect(id)).State.Pid;
-    const bash = await sampled(pid, send(port, "IMAGE-TEST-BASH sleep=2"));
+    const bash = await sampled(engine, id, pid, send(port, "IMAGE-TEST-BASH sleep=2"));
     check(
       "a turn in which the model calls the Bash tool succeeds",
       /uid=1000 sh-ok bash-major=5 slept/.test(bash.value),
@@ -302,7 +312,7 @@ export async function runContainerChecks({ engine, image, repo, workDir, claudeP
     );
 
     // SIGTERM with a turn in flight: the turn finishes, a final beat says active_tasks 0, exit 0.
-    const inFlight = sampled(pid, send(port, "IMAGE-TEST-BASH sleep=2"));
+    const inFlight = sampled(engine, id, pid, send(port, "IMAGE-TEST-BASH sleep=2"));
     await waitFor("a beat with the turn running", () => beats().some((b) => b.body?.active_tasks === 1), 20_000);
     const stopAt = Date.now();
     await engine.stop(id, GRACE_S + 20);
