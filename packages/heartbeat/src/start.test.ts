@@ -126,6 +126,7 @@ describe("internal errors", () => {
           if (snapshotThrows) throw new Error("tracker broken");
           return tasks.snapshot();
         },
+        onChange: (listener) => tasks.onChange(listener),
       },
       clock: rig.clock,
       unref: true,
