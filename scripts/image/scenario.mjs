@@ -192,8 +192,10 @@ export async function runContainerChecks({ engine, image, repo, workDir, claudeP
   // defaultMode 0400 + fsGroup 1000: the kubelet makes it 0440, owner root, group 1000.
   writeVolume(tokenDir, { ".auth_token": `${firstToken}\n` }, { mode: 0o440, gid: 1000 });
   mkdirSync(dataDir, { recursive: true });
-  chownSync(dataDir, 0, 1000);
-  chmodSync(dataDir, 0o2770);
+  if (process.getuid?.() === 0) {
+    chownSync(dataDir, 0, 1000); // the PVC's root after fsGroup: group 1000, setgid
+    chmodSync(dataDir, 0o2770);
+  } else chmodSync(dataDir, 0o777); // a Docker engine run by a user: no chown
 
   let id;
   try {

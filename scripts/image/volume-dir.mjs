@@ -16,13 +16,20 @@ function stamp() {
   return `..${d.getUTCFullYear()}_${p(d.getUTCMonth() + 1)}_${p(d.getUTCDate())}_${p(d.getUTCHours())}_${p(d.getUTCMinutes())}_${p(d.getUTCSeconds())}.${p(sequence, 9)}`;
 }
 
+const root = typeof process.getuid === "function" && process.getuid() === 0;
+/** chown as the kubelet does; without root (a Docker engine run by a user) the files are made world-readable instead. */
+function own(path, uid, gid) {
+  if (root) chownSync(path, uid, gid);
+}
+
 /**
  * Creates (or atomically updates) `dir` with `files` ({ "config.yaml": "…", "skills/x/SKILL.md": "…" }),
  * each file `mode`, owner root and group `gid` (what the kubelet does with fsGroup).
  */
-export function writeVolume(dir, files, { mode, gid }) {
+export function writeVolume(dir, files, { mode: asked, gid }) {
+  const mode = root ? asked : asked | 0o444;
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  chownSync(dir, 0, gid);
+  own(dir, 0, gid);
   chmodSync(dir, 0o755);
   const payload = stamp();
   const payloadDir = join(dir, payload);
@@ -31,10 +38,10 @@ export function writeVolume(dir, files, { mode, gid }) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o755 });
     writeFileSync(file, content, { mode });
     chmodSync(file, mode);
-    chownSync(file, 0, gid);
+    own(file, 0, gid);
   }
-  for (const sub of subdirs(files)) chownSync(join(payloadDir, sub), 0, gid);
-  chownSync(payloadDir, 0, gid);
+  for (const sub of subdirs(files)) own(join(payloadDir, sub), 0, gid);
+  own(payloadDir, 0, gid);
   chmodSync(payloadDir, 0o755);
   let previous;
   try {
