@@ -1,3 +1,4 @@
 import { moleculeBuild } from "../../tsup.base";
 
-export default moleculeBuild();
+// @molecule/internal is private: its code is inlined here, never a runtime dependency.
+export default moleculeBuild({ noExternal: ["@molecule/internal"] });

@@ -1,7 +1,9 @@
 // Registration faults against the built daemon: a permanent refusal is fatal with its fix (never a
 // silent retry loop), and a token a killed save stranded in its temp file is recovered at boot.
-import { readdir, readFile, rename } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, readdir, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
+import { IS_ROOT } from "@molecule/test-support";
 import { fakeAgentCli, readFakeAgentCalls } from "@molecule/testkit";
 import { describe, expect, it } from "vitest";
 import { killPids, onCleanup, startDaemon } from "./support/daemon.js";
@@ -67,5 +69,28 @@ describe("a token stranded by a kill between issue and save", () => {
     expect(v.beats().at(-1)?.token).toBe(token);
     expect(b.stderr()).not.toContain(token);
     expect(JSON.stringify(b.logs)).not.toContain(token);
+  });
+});
+
+describe.runIf(IS_ROOT)("a read-only CONFIGS_DIR (a Secret mount; root mounts a read-only tmpfs)", () => {
+  it("a token register issues cannot be saved: exit 1 with E_TOKEN_READONLY and the fix, not 'refused'", async () => {
+    const readOnly = join(e2e.tmp, "secret-mount");
+    await mkdir(readOnly);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", readOnly]);
+    onCleanup(() => execFileSync("umount", [readOnly]));
+    const d = await startDaemon({
+      platform: e2e.platform,
+      config: { runtime_config: { command: await fake() } },
+      env: { CONFIGS_DIR: readOnly },
+    });
+    expect((await d.exited).code).toBe(1);
+    // The platform did issue a token (it answered 200 with auth_token) …
+    expect(e2e.platform.control.token(d.id)).toBeTruthy();
+    // … so the error says it was lost on a read-only volume, and how to provision it instead.
+    expect(d.stderr()).toContain("could not be saved");
+    expect(d.stderr()).toContain("EROFS");
+    expect(d.stderr()).toContain("provision it in the Secret's .auth_token");
+    expect(d.stderr()).not.toContain("refused to register");
+    expect(d.stderr()).not.toContain(e2e.platform.control.token(d.id) ?? "no token");
   });
 });

@@ -2,7 +2,13 @@ import type { PreflightReport } from "@molecule/preflight";
 
 const MARKER = Symbol.for("molecule.error.RuntimeError");
 
-export type RuntimeErrorCode = "E_PREFLIGHT" | "E_LISTEN" | "E_SELF_PROBE" | "E_REGISTER" | "E_BOOT_ABORTED";
+export type RuntimeErrorCode =
+  | "E_PREFLIGHT"
+  | "E_LISTEN"
+  | "E_SELF_PROBE"
+  | "E_REGISTER"
+  | "E_TOKEN_READONLY"
+  | "E_BOOT_ABORTED";
 
 /** Boot failures: the message is what to print (for E_PREFLIGHT, the rendered report); exit 1. */
 export class RuntimeError extends Error {

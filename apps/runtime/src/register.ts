@@ -1,3 +1,4 @@
+import { AuthError } from "@molecule/auth";
 import { HeartbeatError, type HeartbeatLogger, register } from "@molecule/heartbeat";
 import { agentCard } from "./agent-card.js";
 import type { RuntimeContext } from "./context.js";
@@ -68,6 +69,16 @@ export async function registerAtBoot(
     await registerWorkspace("boot");
   } catch (error) {
     await stop("register refused");
+    const readOnly = readOnlyTokenDir(error);
+    if (readOnly) {
+      throw new RuntimeError({
+        code: "E_TOKEN_READONLY",
+        message:
+          `molecule-runtime: the platform issued this workspace a token, but it could not be saved: ${ctx.tokens.file} is on a read-only or unwritable volume (${readOnly}; CONFIGS_DIR is a mounted Secret?). ` +
+          "The issued token is lost, so the platform will answer 401 until it is replaced. Fix: rotate the workspace token on the platform and provision it in the Secret's .auth_token key before the pod starts, or make CONFIGS_DIR writable for this user.",
+        cause: error,
+      });
+    }
     const code = HeartbeatError.isInstance(error) ? error.code : "error";
     throw new RuntimeError({
       code: "E_REGISTER",
@@ -75,4 +86,14 @@ export async function registerAtBoot(
       cause: error,
     });
   }
+}
+
+/** The errno (EROFS, EACCES, EPERM) when saving an issued token failed on an unwritable volume. */
+function readOnlyTokenDir(error: unknown): string | undefined {
+  if (!AuthError.isInstance(error) || error.code !== "E_TOKEN_WRITE") return undefined;
+  for (let cause: unknown = error; cause instanceof Error; cause = cause.cause) {
+    const code = (cause as { code?: unknown }).code;
+    if (code === "EROFS" || code === "EACCES" || code === "EPERM") return code;
+  }
+  return undefined;
 }

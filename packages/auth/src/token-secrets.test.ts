@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { sinkLogger } from "@molecule/test-support";
@@ -64,6 +64,21 @@ describe("loose mode", () => {
     await chmod(file, 0o400);
     await createTokenStore({ configsDir: dir, env: {}, logger }).get();
     expect(records.filter((r) => (r.obj as { event?: string }).event === "token.loose_mode")).toEqual([]);
+  });
+
+  it("does not warn for a mounted Secret's 0440 file (the ..data symlink layout), but does for 0444", async () => {
+    const { logger, lines: records } = sinkLogger();
+    const data = path.join(dir, "..2026_11_25_14_00_00.1");
+    await mkdir(data);
+    await writeFile(path.join(data, ".auth_token"), T1);
+    await chmod(path.join(data, ".auth_token"), 0o440);
+    await symlink("..2026_11_25_14_00_00.1", path.join(dir, "..data"));
+    await symlink("..data/.auth_token", file);
+    expect(await createTokenStore({ configsDir: dir, env: {}, logger }).get()).toBe(T1);
+    expect(records.filter((r) => (r.obj as { event?: string }).event === "token.loose_mode")).toEqual([]);
+    await chmod(path.join(data, ".auth_token"), 0o444);
+    await createTokenStore({ configsDir: dir, env: {}, logger }).get();
+    expect(records.filter((r) => (r.obj as { event?: string }).event === "token.loose_mode")).toHaveLength(1);
   });
 
   it("is silent without a logger (no console output path) and still works", async () => {

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { AtomicWriteError, writeFileAtomic } from "@molecule/internal";
+import { AtomicWriteError, isMountedSecretFile, writeFileAtomic } from "@molecule/internal";
 import { type Clock, realClock } from "./clock.js";
 import { AuthError, errnoCode } from "./errors.js";
 import type { AuthLogger } from "./logger.js";
@@ -111,9 +111,11 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
   let warnedLoose = false;
   const listeners = new Set<TokenRotatedListener>();
 
-  const warnIfLoose = (mode: bigint) => {
+  const warnIfLoose = async (mode: bigint) => {
     if (warnedLoose || !isLoose(mode)) return;
     warnedLoose = true;
+    // A mounted Secret is 0440 root:<fsGroup> by the kubelet's hand and read-only: nothing to fix.
+    if (await isMountedSecretFile(file, mode)) return;
     logger?.warn(
       { event: "token.loose_mode", file, mode: octal(mode) },
       `token file ${file} is mode ${octal(mode)} (group/world can access it); run chmod 600 ${file}`,
@@ -184,7 +186,7 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
     }
     const key = statKey(st);
     if (useCache && cache && cache.key === key) return cache.token;
-    warnIfLoose(st.mode);
+    await warnIfLoose(st.mode);
     let raw: string;
     try {
       const handle = await fs.open(file, "r");

@@ -19,3 +19,4 @@ export { realClock } from "./clock.js";
 export { errnoCode, errorText } from "./errno.js";
 export type { Logger } from "./logger.js";
 export { oneLine } from "./one-line.js";
+export { isMountedSecretFile } from "./secret-mount.js";

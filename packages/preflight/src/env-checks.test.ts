@@ -1,4 +1,4 @@
-import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { environmentCheck, platformTokenCheck, platformUrlCheck, workspaceIdCheck } from "./env-checks.js";
@@ -80,6 +80,18 @@ describe("platform-token", () => {
     expect(r.ok).toBe(true);
     expect(r.warnings).toMatchObject([{ code: "W_PLATFORM_TOKEN_MODE" }]);
     expect(r.warnings[0]?.fix).toBe(`Run chmod 600 ${join(dir, ".auth_token")}.`);
+  });
+  it("does not warn for a mounted Secret's 0440 file (the ..data symlink layout)", async () => {
+    const data = join(dir, "..2026_11_25_14_00_00.1");
+    await mkdir(data);
+    await writeFile(join(data, ".auth_token"), "t\n");
+    await chmod(join(data, ".auth_token"), 0o440);
+    await symlink("..2026_11_25_14_00_00.1", join(dir, "..data"));
+    await symlink("..data/.auth_token", join(dir, ".auth_token"));
+    const r = await runOne(platformTokenCheck, { env: env() });
+    expect(r.ok).toBe(true);
+    expect(r.warnings).toEqual([]);
+    expect(r.checks[1]?.detail).toContain("mode 0440");
   });
   it("fails when the token path is not a readable file", async () => {
     await mkdir(join(dir, ".auth_token"));

@@ -2,6 +2,7 @@ import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { resolveSettings, type SettingsIssue } from "@molecule/config";
+import { isMountedSecretFile } from "@molecule/internal";
 import { defineCheck } from "./run.js";
 import type { CheckIssue, PreflightContext } from "./types.js";
 
@@ -82,7 +83,8 @@ export const platformTokenCheck = defineCheck({
     }
     const mode = info.mode & 0o777;
     const issues: CheckIssue[] = [];
-    if ((mode & 0o077) !== 0) {
+    // A mounted Secret (`..data/` symlink, no world bits) is the kubelet's 0440 and read-only: no warning.
+    if ((mode & 0o077) !== 0 && !(await isMountedSecretFile(file, mode))) {
       issues.push({
         severity: "warn",
         code: "W_PLATFORM_TOKEN_MODE",
