@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { writeFileAtomic } from "@molecule/internal";
 import { request } from "undici";
 import { errorText, type RuntimeContext } from "./context.js";
 
@@ -49,7 +50,8 @@ export async function startPrompts(ctx: RuntimeContext): Promise<void> {
   const marker = join(stateDir, "initial_prompt_done");
   if (initialPrompt && !(await stat(marker).catch(() => undefined))) {
     // Marker first: a crash loop must never repeat the initial prompt.
-    await writeFile(marker, new Date().toISOString(), { mode: 0o600 });
+    // Durable (fsync + directory fsync): after a power loss the marker is still there.
+    await writeFileAtomic(marker, new Date().toISOString(), { mode: 0o600 });
     void selfMessage(ctx, initialPrompt, "initial_prompt");
   }
   const idlePrompt = await readOptionalText(configDir, config.idle_prompt, config.idle_prompt_file);
