@@ -77,7 +77,9 @@ describe.runIf(IS_ROOT)("a read-only CONFIGS_DIR (a Secret mount; root mounts a 
     const readOnly = join(e2e.tmp, "secret-mount");
     await mkdir(readOnly);
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k,ro", "tmpfs", readOnly]);
-    onCleanup(() => execFileSync("umount", [readOnly]));
+    onCleanup(() => {
+      execFileSync("umount", [readOnly]);
+    });
     const d = await startDaemon({
       platform: e2e.platform,
       config: { runtime_config: { command: await fake() } },
