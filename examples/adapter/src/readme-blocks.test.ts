@@ -12,6 +12,10 @@ const BLOCKS = [
   { readme: "packages/heartbeat/README.md", index: 1, file: "sidecar.ts" },
   { readme: "apps/runtime/README.md", index: 1, file: "echo-agent.ts" },
   { readme: "apps/runtime/README.md", index: 2, file: "command-agent.ts" },
+  { readme: "packages/wedge/README.md", index: 1, file: "readme/wedge.ts" },
+  { readme: "packages/auth/README.md", index: 1, file: "readme/auth.ts" },
+  { readme: "packages/session/README.md", index: 1, file: "readme/session.ts" },
+  { readme: "packages/preflight/README.md", index: 1, file: "readme/preflight.ts" },
 ] as const;
 
 describe("README usage blocks are the adapters the tests run", () => {
