@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import * as fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -84,15 +85,27 @@ describe.each(variants)("%s", (_name, write) => {
     expect(await fsp.readFile(path.join(target, "keep"), "utf8")).toBe("kept");
   });
 
-  // root writes anywhere: nothing to observe there
-  it.skipIf(process.getuid?.() === 0)("a directory it cannot write fails at open and leaves the old file", async () => {
-    const target = path.join(dir, "state.json");
-    await fsp.writeFile(target, "old");
-    await fsp.chmod(dir, 0o500);
-    const error = await write(target, "new").catch((e: unknown) => e);
-    expect((error as AtomicWriteError).step).toBe("open");
-    expect((error as AtomicWriteError).code).toBe("EACCES");
-    expect(await fsp.readFile(target, "utf8")).toBe("old");
+  // An unwritable directory: a 0500 dir for a normal user (EACCES); root writes anywhere, so as
+  // root the directory is a tmpfs remounted read-only (EROFS). Either way: fails at open, old file kept.
+  it("a directory it cannot write fails at open and leaves the old file", async () => {
+    const root = process.getuid?.() === 0;
+    const volume = path.join(dir, "volume");
+    await fsp.mkdir(volume);
+    if (root) execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", volume]);
+    try {
+      const target = path.join(volume, "state.json");
+      await fsp.writeFile(target, "old");
+      if (root) execFileSync("mount", ["-o", "remount,ro", volume]);
+      else await fsp.chmod(volume, 0o500);
+      const error = await write(target, "new").catch((e: unknown) => e);
+      expect((error as AtomicWriteError).step).toBe("open");
+      expect((error as AtomicWriteError).code).toBe(root ? "EROFS" : "EACCES");
+      expect(await fsp.readFile(target, "utf8")).toBe("old");
+      expect(await fsp.readdir(volume)).toEqual(["state.json"]);
+    } finally {
+      if (root) execFileSync("umount", [volume]);
+      else await fsp.chmod(volume, 0o700);
+    }
   });
 });
 
