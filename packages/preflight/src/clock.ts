@@ -1,3 +1,5 @@
+import { realClock as sharedRealClock } from "@molecule/internal";
+
 /** DESIGN.md's clock (structurally identical to every other package's). */
 export interface Clock {
   /** epoch ms */
@@ -6,15 +8,5 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
-/** The real clock; its timers are unref'd so they never keep a process alive. @internal */
-export const realClock: Clock = {
-  now: () => Date.now(),
-  setTimeout(cb, ms) {
-    const handle = setTimeout(cb, ms);
-    handle.unref?.();
-    return handle;
-  },
-  clearTimeout(handle) {
-    clearTimeout(handle as ReturnType<typeof setTimeout>);
-  },
-};
+/** The real clock (`@molecule/internal`, inlined at build); its timers are unref'd. @internal */
+export const realClock: Clock = sharedRealClock;
