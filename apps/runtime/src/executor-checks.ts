@@ -1,7 +1,6 @@
-import { constants } from "node:fs";
-import { access, stat } from "node:fs/promises";
-import { delimiter, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { WorkspaceConfig } from "@molecule/config";
+import { findExecutable } from "@molecule/internal";
 import { type Check, defineCheck, workspaceChecks } from "@molecule/preflight";
 import type { Executor } from "./executor.js";
 
@@ -26,27 +25,8 @@ export function readinessChecks(config: WorkspaceConfig, executor: Executor | un
   return [...(executor.checks ?? [])];
 }
 
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    if (!(await stat(path)).isFile()) return false;
-    await access(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** A path (relative to `cwd`), a bare name through `PATH` (as a shell finds it), or undefined. @internal */
-export async function findCommand(command: string, env: Readonly<Record<string, string | undefined>>, cwd = ".") {
-  if (command.includes("/")) {
-    const path = resolve(cwd, command);
-    return (await isExecutable(path)) ? path : undefined;
-  }
-  for (const dir of (env.PATH ?? "").split(delimiter)) {
-    if (dir && (await isExecutable(join(dir, command)))) return join(dir, command);
-  }
-  return undefined;
-}
+export const findCommand = findExecutable;
 
 /**
  * A preflight check that `command` can be run: an executable file at that path (relative to `cwd`),

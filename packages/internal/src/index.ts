@@ -17,6 +17,7 @@ export {
 export type { Clock } from "./clock.js";
 export { realClock } from "./clock.js";
 export { errnoCode, errorText } from "./errno.js";
+export { findExecutable } from "./find-executable.js";
 export type { Logger } from "./logger.js";
 export { oneLine } from "./one-line.js";
 export { isMountedSecretFile } from "./secret-mount.js";

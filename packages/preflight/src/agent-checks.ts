@@ -1,9 +1,8 @@
 import { spawn } from "node:child_process";
-import { constants } from "node:fs";
-import { access, stat } from "node:fs/promises";
-import { delimiter, isAbsolute, join, resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import { type AgentDescriptor, checkAgentAuth } from "@molecule/auth";
 import type { WorkspaceConfig } from "@molecule/config";
+import { findExecutable } from "@molecule/internal";
 import type { Clock } from "./clock.js";
 import { knownBadVersionIssues } from "./known-bad.js";
 import { defineCheck } from "./run.js";
@@ -24,28 +23,9 @@ export function agentCommandFor(config: WorkspaceConfig, agents: readonly AgentD
   return agentFor(agents, config.runtime)?.binary;
 }
 
-async function isExecutableFile(path: string): Promise<boolean> {
-  try {
-    if (!(await stat(path)).isFile()) return false;
-    await access(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Resolves a command like a shell does: a path as given, a bare name through `PATH`. @internal */
-export async function resolveCommand(command: string, env: Env): Promise<string | undefined> {
-  if (command.includes("/")) {
-    const path = resolve(command);
-    return (await isExecutableFile(path)) ? path : undefined;
-  }
-  for (const dir of (env.PATH ?? "").split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, command);
-    if (await isExecutableFile(candidate)) return candidate;
-  }
-  return undefined;
+export function resolveCommand(command: string, env: Env): Promise<string | undefined> {
+  return findExecutable(command, env);
 }
 
 type VersionResult =
