@@ -9,6 +9,7 @@ export { startFakeModelApi } from "./fake-model-api.js";
 export type { ModelApiBarrier, ModelApiBarrierOptions } from "./fake-model-barrier.js";
 export type { FakeModelReply, FakeToolUse } from "./fake-model-tools.js";
 export { lastToolResult } from "./fake-model-tools.js";
+export { startTestPlatform } from "./platform.js";
 export type {
   A2aMode,
   AuthVerdict,
@@ -29,5 +30,4 @@ export type {
   TestPlatform,
   TestPlatformOptions,
   WorkspaceStatus,
-} from "./platform.js";
-export { startTestPlatform } from "./platform.js";
+} from "./platform-types.js";

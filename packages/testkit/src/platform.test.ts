@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createFakeClock, type FakeClock, startTestPlatform, TestkitError, type TestPlatform } from "./index.js";
-import { isRegistrableUrl } from "./platform.js";
+import { isRegistrableUrl } from "./platform-registry.js";
 
 interface Answer {
   status: number;

@@ -11,30 +11,6 @@ import { createRequestHandler } from "./platform-routes.js";
 import { createPlatformState, createWorkspaceRecords } from "./platform-state.js";
 import type { TestPlatform, TestPlatformOptions } from "./platform-types.js";
 
-export { writeTokenFileSync } from "./platform-control.js";
-export { isRegistrableUrl } from "./platform-registry.js";
-export type {
-  A2aMode,
-  AuthVerdict,
-  DelegationRow,
-  FailureSpec,
-  PlatformControl,
-  PlatformEvent,
-  PlatformEventType,
-  PlatformRequest,
-  PlatformRoute,
-  PlatformWorkspace,
-  RecordedBeat,
-  RecordedCall,
-  RecordedRegister,
-  RotateOptions,
-  SeedOptions,
-  SendMessageOptions,
-  TestPlatform,
-  TestPlatformOptions,
-  WorkspaceStatus,
-} from "./platform-types.js";
-
 /** Starts a loopback platform server that implements docs/CONTRACT.md. */
 export async function startTestPlatform(options: TestPlatformOptions = {}): Promise<TestPlatform> {
   const clock = options.clock ?? realClock;
