@@ -12,15 +12,6 @@ import { createHttpClient } from "./http.js";
 import { authorizationOf, positive, tokenOf, validateBase } from "./options.js";
 import { errorText, realClock, silentLogger } from "./types.js";
 
-export { readDelegationResults } from "./delegation-ledger.js";
-export type {
-  DelegationPoller,
-  DelegationPollerOptions,
-  DelegationPollerStats,
-  DelegationResult,
-  PollResult,
-} from "./delegation-types.js";
-
 const SEEN_FILE = "delegations_seen.json";
 
 const rowSchema = z.object({

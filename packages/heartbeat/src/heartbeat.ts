@@ -17,15 +17,6 @@ import { metadataProblem } from "./metadata.js";
 import { positive, validateBase } from "./options.js";
 import { errorText, realClock, silentLogger } from "./types.js";
 
-export type {
-  BeatResult,
-  Heartbeat,
-  HeartbeatOptions,
-  HeartbeatStats,
-  OutageRecoveredEvent,
-  UnauthorizedStreakEvent,
-} from "./heartbeat-types.js";
-
 const FINAL_BEAT_BUDGET_MS = 2_000;
 
 /** The first `metadata()` result must pass the schema: a wrong one would fail every beat. */

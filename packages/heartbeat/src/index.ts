@@ -1,14 +1,16 @@
 export type { HeartbeatBody, HeartbeatBodyInput, RuntimeMetadata } from "./body.js";
+export { readDelegationResults } from "./delegation-ledger.js";
 export type {
   DelegationPoller,
   DelegationPollerOptions,
   DelegationPollerStats,
   DelegationResult,
   PollResult,
-} from "./delegations.js";
-export { createDelegationPoller, readDelegationResults } from "./delegations.js";
+} from "./delegation-types.js";
+export { createDelegationPoller } from "./delegations.js";
 export type { HeartbeatErrorCode } from "./errors.js";
 export { HeartbeatError } from "./errors.js";
+export { createHeartbeat } from "./heartbeat.js";
 export type {
   BeatResult,
   Heartbeat,
@@ -16,11 +18,10 @@ export type {
   HeartbeatStats,
   OutageRecoveredEvent,
   UnauthorizedStreakEvent,
-} from "./heartbeat.js";
-export { createHeartbeat } from "./heartbeat.js";
+} from "./heartbeat-types.js";
 export { defaultCapabilities } from "./metadata.js";
-export type { RegisterAttempt, RegisterOptions, RegisterResult, RegisterTokens } from "./register.js";
 export { register } from "./register.js";
+export type { RegisterAttempt, RegisterOptions, RegisterResult, RegisterTokens } from "./register-types.js";
 export type { TaskDone, TaskSnapshot, TaskTracker, TaskTrackerOptions } from "./tasks.js";
 export { createTaskTracker } from "./tasks.js";
 export type { Clock, HeartbeatLogger, PlatformTokens, TurnOutcome } from "./types.js";

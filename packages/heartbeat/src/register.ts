@@ -7,8 +7,6 @@ import type { RegisterOptions, RegisterResult, RegisterTokens } from "./register
 import { backoffDelayMs, parseRetryAfterMs } from "./schedule.js";
 import { type Clock, errorText, type HeartbeatLogger, oneLine, realClock, silentLogger } from "./types.js";
 
-export type { RegisterAttempt, RegisterOptions, RegisterResult, RegisterTokens } from "./register-types.js";
-
 const CODE = "E_REGISTER_BAD_OPTION";
 const JITTER = 0.2;
 const HEADER_SAFE = /^[\x21-\x7e]+$/;
