@@ -1,11 +1,10 @@
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { errnoCode, writeFileAtomic } from "@molecule/internal";
 import * as z from "zod";
 import { SessionError } from "./errors.js";
 import { isValidSessionId, printableId } from "./ids.js";
 import type { SessionLogger } from "./logger.js";
 import type { SessionStore } from "./store.js";
+import { assertStorableId, readStoredFile, writeStoredFile } from "./stored-file.js";
 
 /** The longest context id the store keeps (A2A context ids are caller-chosen strings). */
 export const MAX_CONTEXT_ID_LENGTH = 256;
@@ -69,27 +68,13 @@ export function createContextSessionStore(options: ContextSessionStoreOptions): 
 
   async function load(): Promise<Map<string, string>> {
     const map = new Map<string, string>();
-    let text: string;
-    try {
-      text = await readFile(file, "utf8");
-    } catch (error) {
-      const code = errnoCode(error);
-      if (code !== "ENOENT") corrupt(`read failed: ${code ?? String(error)}`);
+    const stored = await readStoredFile(file, StoredContexts);
+    if (stored === undefined) return map;
+    if ("problem" in stored) {
+      corrupt(stored.problem);
       return map;
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (error) {
-      corrupt(`invalid JSON: ${error instanceof Error ? error.message : String(error)}`);
-      return map;
-    }
-    const parsed = StoredContexts.safeParse(json);
-    if (!parsed.success) {
-      corrupt(`unexpected content: ${z.prettifyError(parsed.error).replace(/\s+/g, " ")}`);
-      return map;
-    }
-    for (const { contextId, sessionId } of parsed.data.contexts.slice(-maxContexts)) {
+    for (const { contextId, sessionId } of stored.data.contexts.slice(-maxContexts)) {
       map.delete(contextId);
       map.set(contextId, sessionId);
     }
@@ -116,15 +101,7 @@ export function createContextSessionStore(options: ContextSessionStoreOptions): 
   function persist(map: Map<string, string>): Promise<void> {
     const run = writes.then(async () => {
       const contexts = [...map].map(([contextId, sessionId]) => ({ contextId, sessionId }));
-      try {
-        await writeFileAtomic(file, `${JSON.stringify({ version: 1, contexts })}\n`);
-      } catch (error) {
-        throw new SessionError({
-          code: "E_SESSION_STORE_WRITE",
-          message: `cannot write the context store ${file}; check that its directory is writable`,
-          cause: error,
-        });
-      }
+      await writeStoredFile(file, { version: 1, contexts }, "context store");
     });
     writes = run.catch(() => undefined);
     return run;
@@ -167,12 +144,7 @@ export function createContextSessionStore(options: ContextSessionStoreOptions): 
           return sessionId;
         },
         async set(id) {
-          if (!isValidSessionId(id)) {
-            throw new SessionError({
-              code: "E_SESSION_INVALID_ID",
-              message: `refusing to store session id ${JSON.stringify(printableId(id))}: ids are letters, digits and "-", 8–64 characters`,
-            });
-          }
+          assertStorableId(id);
           const map = await current();
           map.delete(key);
           map.set(key, id);

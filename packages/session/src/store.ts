@@ -1,10 +1,11 @@
-import { readFile, unlink } from "node:fs/promises";
+import { unlink } from "node:fs/promises";
 import { resolve } from "node:path";
-import { errnoCode, writeFileAtomic } from "@molecule/internal";
+import { errnoCode } from "@molecule/internal";
 import * as z from "zod";
 import { SessionError } from "./errors.js";
-import { isValidSessionId, printableId } from "./ids.js";
+import { isValidSessionId } from "./ids.js";
 import type { SessionLogger } from "./logger.js";
+import { assertStorableId, readStoredFile, writeStoredFile } from "./stored-file.js";
 
 /** Where the current session id lives between daemon restarts. Any object of this shape works with `planResume` / `recordTurn`. */
 export interface SessionStore {
@@ -52,42 +53,16 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
 
   return {
     async get() {
-      let text: string;
-      try {
-        text = await readFile(file, "utf8");
-      } catch (error) {
-        const code = errnoCode(error);
-        if (code === "ENOENT") return undefined;
-        return corrupt(`read failed: ${code ?? String(error)}`);
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch (error) {
-        return corrupt(`invalid JSON: ${error instanceof Error ? error.message : String(error)}`);
-      }
-      const parsed = StoredSession.safeParse(json);
-      if (!parsed.success) return corrupt(`unexpected content: ${z.prettifyError(parsed.error).replace(/\s+/g, " ")}`);
+      const stored = await readStoredFile(file, StoredSession);
+      if (stored === undefined) return undefined;
+      if ("problem" in stored) return corrupt(stored.problem);
       warnedCorrupt = false;
-      return parsed.data.sessionId;
+      return stored.data.sessionId;
     },
 
     async set(id) {
-      if (!isValidSessionId(id)) {
-        throw new SessionError({
-          code: "E_SESSION_INVALID_ID",
-          message: `refusing to store session id ${JSON.stringify(printableId(id))}: ids are letters, digits and "-", 8–64 characters`,
-        });
-      }
-      try {
-        await writeFileAtomic(file, `${JSON.stringify({ version: 1, sessionId: id })}\n`);
-      } catch (error) {
-        throw new SessionError({
-          code: "E_SESSION_STORE_WRITE",
-          message: `cannot write the session store ${file}; check that its directory is writable`,
-          cause: error,
-        });
-      }
+      assertStorableId(id);
+      await writeStoredFile(file, { version: 1, sessionId: id }, "session store");
       warnedCorrupt = false;
     },
 
