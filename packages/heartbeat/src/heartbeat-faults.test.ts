@@ -1,10 +1,9 @@
 import { type LogSink, sinkLogger } from "@molecule/test-support";
 import { resetWedgeForTests } from "@molecule/wedge/test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createHeartbeat, createTaskTracker, type Heartbeat, type OutageRecoveredEvent } from "./index.js";
-import { advanceTo, createRig, METADATA, type Rig } from "./test-support.js";
+import { createHeartbeat, type Heartbeat, type OutageRecoveredEvent } from "./index.js";
+import { advanceTo, createRig, heartbeatOptions, INTERVAL, type Rig, stopAll } from "./test-support.js";
 
-const INTERVAL = 30_000;
 const t0 = 1_700_000_000_000;
 
 let rig: Rig;
@@ -12,17 +11,7 @@ let log: LogSink;
 const started: Heartbeat[] = [];
 
 function heartbeat(): Heartbeat {
-  const hb = createHeartbeat({
-    platformUrl: rig.platform.url,
-    workspaceId: rig.workspaceId,
-    tokens: rig.tokens,
-    intervalMs: INTERVAL,
-    jitter: 0,
-    metadata: () => METADATA,
-    tasks: createTaskTracker({ clock: rig.clock }),
-    logger: log.logger,
-    clock: rig.clock,
-  });
+  const hb = createHeartbeat(heartbeatOptions(rig, { logger: log.logger }));
   started.push(hb);
   return hb;
 }
@@ -34,11 +23,7 @@ beforeEach(async () => {
   log = sinkLogger({ now: () => rig.clock.now() });
 });
 afterEach(async () => {
-  for (const hb of started.splice(0)) {
-    const stopping = hb.stop();
-    await rig.clock.advance(2_000);
-    await stopping;
-  }
+  await stopAll(started, rig);
   await rig.close();
 });
 

@@ -12,9 +12,17 @@ import {
   type OutageRecoveredEvent,
   type TaskTracker,
 } from "./index.js";
-import { advanceTo, createRig, idle, METADATA, type Rig, seeded } from "./test-support.js";
-
-const INTERVAL = 30_000;
+import {
+  advanceTo,
+  createRig,
+  heartbeatOptions,
+  INTERVAL,
+  idle,
+  METADATA,
+  type Rig,
+  seeded,
+  stopAll,
+} from "./test-support.js";
 
 let rig: Rig;
 let tasks: TaskTracker;
@@ -22,18 +30,7 @@ let log: LogSink;
 const started: Heartbeat[] = [];
 
 function heartbeat(overrides: Partial<HeartbeatOptions> = {}): Heartbeat {
-  const hb = createHeartbeat({
-    platformUrl: rig.platform.url,
-    workspaceId: rig.workspaceId,
-    tokens: rig.tokens,
-    intervalMs: INTERVAL,
-    jitter: 0,
-    metadata: () => METADATA,
-    tasks,
-    logger: log.logger,
-    clock: rig.clock,
-    ...overrides,
-  });
+  const hb = createHeartbeat(heartbeatOptions(rig, { tasks, logger: log.logger, ...overrides }));
   started.push(hb);
   return hb;
 }
@@ -51,11 +48,7 @@ async function setup(options: { watch?: boolean; orgId?: string } = {}) {
 
 beforeEach(() => resetWedgeForTests());
 afterEach(async () => {
-  for (const hb of started.splice(0)) {
-    const stopping = hb.stop();
-    await rig.clock.advance(2_000); // bounds a final beat against a hung platform
-    await stopping;
-  }
+  await stopAll(started, rig);
   resetWedgeForTests();
   await rig?.close();
 });

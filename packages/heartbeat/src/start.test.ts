@@ -10,9 +10,8 @@ import {
   HeartbeatError,
   type RuntimeMetadata,
 } from "./index.js";
-import { advanceTo, createRig, idle, METADATA, type Rig } from "./test-support.js";
+import { advanceTo, createRig, heartbeatOptions, INTERVAL, idle, METADATA, type Rig, stopAll } from "./test-support.js";
 
-const INTERVAL = 30_000;
 let rig: Rig;
 let log: LogSink;
 const started: Heartbeat[] = [];
@@ -23,28 +22,19 @@ beforeEach(async () => {
   log = sinkLogger({ now: () => rig.clock.now() });
 });
 afterEach(async () => {
-  for (const hb of started.splice(0)) {
-    const stopping = hb.stop();
-    await rig.clock.advance(2_000);
-    await stopping;
-  }
+  await stopAll(started, rig);
   await rig.close();
 });
 
 function heartbeat(metadata: () => unknown): Heartbeat {
-  const hb = createHeartbeat({
-    platformUrl: rig.platform.url,
-    workspaceId: rig.workspaceId,
-    tokens: rig.tokens,
-    intervalMs: INTERVAL,
-    jitter: 0,
-    // What a plain-JS caller can pass: the types do not stop it.
-    metadata: metadata as () => RuntimeMetadata,
-    tasks: createTaskTracker({ clock: rig.clock }),
-    logger: log.logger,
-    clock: rig.clock,
-    unref: true,
-  });
+  const hb = createHeartbeat(
+    heartbeatOptions(rig, {
+      // What a plain-JS caller can pass: the types do not stop it.
+      metadata: metadata as () => RuntimeMetadata,
+      logger: log.logger,
+      unref: true,
+    }),
+  );
   started.push(hb);
   return hb;
 }
@@ -114,23 +104,18 @@ describe("internal errors", () => {
   it("a throwing listener and a throwing task snapshot count too", async () => {
     let snapshotThrows = false;
     const tasks = createTaskTracker({ clock: rig.clock });
-    const hb = createHeartbeat({
-      platformUrl: rig.platform.url,
-      workspaceId: rig.workspaceId,
-      tokens: rig.tokens,
-      intervalMs: INTERVAL,
-      jitter: 0,
-      metadata: () => METADATA,
-      tasks: {
-        snapshot: () => {
-          if (snapshotThrows) throw new Error("tracker broken");
-          return tasks.snapshot();
+    const hb = createHeartbeat(
+      heartbeatOptions(rig, {
+        tasks: {
+          snapshot: () => {
+            if (snapshotThrows) throw new Error("tracker broken");
+            return tasks.snapshot();
+          },
+          onChange: (listener) => tasks.onChange(listener),
         },
-        onChange: (listener) => tasks.onChange(listener),
-      },
-      clock: rig.clock,
-      unref: true,
-    });
+        unref: true,
+      }),
+    );
     started.push(hb);
     await hb.start();
     await idle(() => hb.stats().inFlight > 0);

@@ -9,7 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTokenStore, type TokenStore } from "@molecule/auth";
 import { createFakeClock, type FakeClock, startTestPlatform, type TestPlatform } from "@molecule/testkit";
-import type { RuntimeMetadata } from "./index.js";
+import { createTaskTracker, type Heartbeat, type HeartbeatOptions, type RuntimeMetadata } from "./index.js";
+
+/** The beat interval the heartbeat tests run at. */
+export const INTERVAL = 30_000;
 
 export const METADATA: RuntimeMetadata = {
   capabilities: {
@@ -87,6 +90,33 @@ export async function createRig(options: { watch?: boolean; register?: boolean; 
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Options for a heartbeat against the rig's platform, on its clock: `INTERVAL`, no jitter,
+ * `METADATA`, a fresh task tracker; `overrides` replace any of them.
+ */
+export function heartbeatOptions(rig: Rig, overrides: Partial<HeartbeatOptions> = {}): HeartbeatOptions {
+  return {
+    platformUrl: rig.platform.url,
+    workspaceId: rig.workspaceId,
+    tokens: rig.tokens,
+    intervalMs: INTERVAL,
+    jitter: 0,
+    metadata: () => METADATA,
+    tasks: overrides.tasks ?? createTaskTracker({ clock: rig.clock }),
+    clock: rig.clock,
+    ...overrides,
+  };
+}
+
+/** Stops (and forgets) every heartbeat; 2 s of the fake clock bound a final beat against a hung platform. */
+export async function stopAll(heartbeats: Heartbeat[], rig: Rig): Promise<void> {
+  for (const hb of heartbeats.splice(0)) {
+    const stopping = hb.stop();
+    await rig.clock.advance(2_000);
+    await stopping;
+  }
 }
 
 /** Waits (real time) until `busy()` is false. */
