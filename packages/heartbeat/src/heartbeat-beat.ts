@@ -149,15 +149,17 @@ export function createBeat(state: HeartbeatState, checkPlatform: () => Promise<v
       }
     }
     const classified = classify(response, clock.now());
-    record(classified, response, auth);
+    const error = classified.kind === "ok" ? undefined : describe(response, tokenOf(auth));
+    record(classified, response, auth, error);
     const status = response.kind === "response" ? response.status : undefined;
     const result: BeatResult = { ok: classified.kind === "ok" };
     if (status !== undefined) result.status = status;
-    if (classified.kind !== "ok") result.error = describe(response, tokenOf(auth));
+    if (error !== undefined) result.error = error;
     return { result, classified };
   };
 
-  const record = (classified: Classified, response: HttpResult, auth: string | undefined) => {
+  /** `error` is the answer described (`describe`) when the beat failed. */
+  const record = (classified: Classified, response: HttpResult, auth: string | undefined, error?: string) => {
     if (classified.kind === "aborted") return;
     counters.lastStatus = response.kind === "response" ? response.status : undefined;
     const now = clock.now();
@@ -191,7 +193,7 @@ export function createBeat(state: HeartbeatState, checkPlatform: () => Promise<v
     }
     counters.beatsFailed += 1;
     counters.consecutiveFailures += 1;
-    counters.lastError = describe(response, tokenOf(auth));
+    counters.lastError = error;
     if (classified.kind === "unauthorized") {
       counters.unauthorizedStreak += 1;
       state.deadAuth = auth;
