@@ -1,3 +1,5 @@
+import type { Io } from "./io.js";
+
 const MARKER = Symbol.for("molecule.error.CliError");
 
 export type CliErrorCode =
@@ -22,4 +24,11 @@ export class CliError extends Error {
   static isInstance(error: unknown): error is CliError {
     return typeof error === "object" && error !== null && (error as Record<symbol, unknown>)[MARKER] === true;
   }
+}
+
+/** A command's catch: a CliError is printed as `<prefix>: <message>` (exit 1); anything else is rethrown. */
+export function reportCliError(error: unknown, io: Io, prefix = "molecule"): number {
+  if (!CliError.isInstance(error)) throw error;
+  io.stderr.write(`${prefix}: ${error.message}\n`);
+  return 1;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
 import { request } from "undici";
-import { CliError } from "../errors.js";
+import { CliError, reportCliError } from "../errors.js";
 import type { Io } from "../io.js";
 import { readStreamEvent, sseData } from "./send-stream.js";
 
@@ -104,14 +104,7 @@ export async function sendMessage(url: string, text: string, options: SendOption
     });
   }
   if (isRecord(json) && isRecord(json.error)) {
-    const e = json.error;
-    return {
-      ok: false,
-      code: typeof e.code === "number" ? e.code : 0,
-      message: typeof e.message === "string" ? e.message : "(no message)",
-      ...(e.data !== undefined ? { data: e.data } : {}),
-      response: json,
-    };
+    return rpcError(json.error, json);
   }
   const result = isRecord(json) ? json.result : undefined;
   const reply = textOf(result);
@@ -122,6 +115,17 @@ export async function sendMessage(url: string, text: string, options: SendOption
     });
   }
   return { ok: true, text: reply, response: json, ...ids(result) };
+}
+
+/** A JSON-RPC `error` object as a failed SendResult (`response`: what the server sent). */
+function rpcError(e: Record<string, unknown>, response: unknown): SendResult {
+  return {
+    ok: false,
+    code: typeof e.code === "number" ? e.code : 0,
+    message: typeof e.message === "string" ? e.message : "(no message)",
+    ...(e.data !== undefined ? { data: e.data } : {}),
+    response,
+  };
 }
 
 /** The reply's contextId and taskId (a v0.3 Message names both; a Task calls its id `id`). */
@@ -142,14 +146,7 @@ async function readStream(body: Readable, onProgress?: (text: string) => void): 
   for await (const data of sseData(body)) {
     events.push(data);
     if (isRecord(data) && isRecord(data.error)) {
-      const e = data.error;
-      return {
-        ok: false,
-        code: typeof e.code === "number" ? e.code : 0,
-        message: typeof e.message === "string" ? e.message : "(no message)",
-        ...(e.data !== undefined ? { data: e.data } : {}),
-        response: events,
-      };
+      return rpcError(data.error, events);
     }
     const note = readStreamEvent(isRecord(data) ? data.result : undefined);
     if (!note) continue;
@@ -209,10 +206,6 @@ export async function sendCommand(url: string, text: string, options: SendComman
     io.stderr.write(`molecule: JSON-RPC error ${result.code}: ${result.message}${data}\n`);
     return 1;
   } catch (error) {
-    if (CliError.isInstance(error)) {
-      io.stderr.write(`molecule: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    return reportCliError(error, io);
   }
 }

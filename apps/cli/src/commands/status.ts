@@ -1,6 +1,6 @@
 import type { AdminStatus } from "@molecule/runtime/admin";
 import { adminSocketPath, type DaemonTarget, fetchDaemonStatus } from "../admin.js";
-import { CliError } from "../errors.js";
+import { reportCliError } from "../errors.js";
 import type { Io } from "../io.js";
 import { colorEnabled, createStyle, type Style } from "../style.js";
 
@@ -45,10 +45,6 @@ export async function statusCommand(options: StatusCommandOptions, io: Io): Prom
     else io.stdout.write(renderStatus(status, createStyle(colorEnabled(io.stdout, io.env))));
     return 0;
   } catch (error) {
-    if (CliError.isInstance(error)) {
-      io.stderr.write(`molecule: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    return reportCliError(error, io);
   }
 }

@@ -1,5 +1,5 @@
 import { adminSocketPath, type DaemonTarget, postTaskLabel } from "../admin.js";
-import { CliError } from "../errors.js";
+import { reportCliError } from "../errors.js";
 import type { Io } from "../io.js";
 
 export interface TaskCommandOptions extends DaemonTarget {
@@ -21,10 +21,6 @@ export async function taskCommand(label: string | undefined, options: TaskComman
     else io.stdout.write(current ? `Current task: ${current}\n` : "Current task cleared.\n");
     return 0;
   } catch (error) {
-    if (CliError.isInstance(error)) {
-      io.stderr.write(`molecule: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    return reportCliError(error, io);
   }
 }

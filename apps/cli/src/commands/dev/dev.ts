@@ -1,9 +1,9 @@
 import { createInterface } from "node:readline";
-import { CliError } from "../../errors.js";
+import { reportCliError } from "../../errors.js";
 import type { Io } from "../../io.js";
 import { colorEnabled, createStyle, type Style } from "../../style.js";
 import type { SendResult } from "../send.js";
-import { createReporter, describeView, type Reporter } from "./report.js";
+import { createReporter, describeView, type Reporter, styledStatus } from "./report.js";
 import { SCENARIOS } from "./scenarios.js";
 import { createDevSetup, type DevSetup, earlierTurns } from "./setup.js";
 
@@ -79,12 +79,7 @@ async function scripted(setup: DevSetup, report: Reporter, live: boolean): Promi
 function statusPrompt(setup: DevSetup, style: Style): string {
   const view = setup.view();
   const st = setup.runtime?.status();
-  const status =
-    view.status === "online"
-      ? style.green(view.status)
-      : view.status === "degraded"
-        ? style.red(view.status)
-        : style.yellow(view.status);
+  const status = styledStatus(view.status, style);
   const wedge = st?.wedge.wedged ? style.red("WEDGED") : "not wedged";
   const last = st?.lastOutcome ?? "none";
   return `${style.dim("[")}${status} · beats ${st?.beats.ok ?? 0} ok/${st?.beats.failed ?? 0} failed · ${wedge} · last turn ${last === "ok" || last === "none" ? last : style.red(last)}${style.dim("]")} › `;
@@ -165,11 +160,7 @@ export async function devCommand(options: DevCommandOptions, io: Io): Promise<nu
     );
   } catch (error) {
     interrupt.dispose();
-    if (CliError.isInstance(error)) {
-      io.stderr.write(`molecule dev: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    return reportCliError(error, io, "molecule dev");
   }
 
   try {

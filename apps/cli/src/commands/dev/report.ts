@@ -18,6 +18,11 @@ const oneLine = (text: string, max = 300) => {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 };
 
+/** The platform's status word in its colour: online green, degraded red, anything else yellow. */
+export function styledStatus(status: string, style: Style): string {
+  return status === "online" ? style.green(status) : status === "degraded" ? style.red(status) : style.yellow(status);
+}
+
 export function describeView(view: PlatformView): string {
   return `status ${view.status}, beats ${view.beatsOk} ok${view.beatsRejected ? ` / ${view.beatsRejected} rejected` : ""}, runtime_state ${JSON.stringify(view.runtimeState)}, error_rate ${view.errorRate}, active_tasks ${view.activeTasks}`;
 }
@@ -32,12 +37,7 @@ export function createReporter(write: (text: string) => void, style: Style): Rep
     caught: (text) => write(`${style.green("✓")} ${text}\n`),
     missed: (text) => write(`${style.red("✗")} ${text}\n`),
     platform: (view, label = "Platform sees") => {
-      const status =
-        view.status === "online"
-          ? style.green(view.status)
-          : view.status === "degraded"
-            ? style.red(view.status)
-            : style.yellow(view.status);
+      const status = styledStatus(view.status, style);
       write(
         `  ${style.bold(`${label}:`)} ${describeView(view).replace(`status ${view.status}`, `status ${status}`)}\n`,
       );
