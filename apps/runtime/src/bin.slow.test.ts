@@ -2,27 +2,15 @@
 // so that `pnpm test:fast` starts no daemon.
 
 import { existsSync, readFileSync } from "node:fs";
-import type { Server } from "node:http";
 import { join } from "node:path";
-import { removeDir, runProcess, tempDir } from "@molecule/test-support";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { livezServer, writeHealthConfig } from "./test-support.js";
+import { runProcess } from "@molecule/test-support";
+import { describe, expect, it } from "vitest";
+import { useHealthFixture } from "./test-support.js";
 
 const BIN = join(import.meta.dirname, "..", "dist", "bin.js");
 
-let dir: string;
-const servers: Server[] = [];
-
-beforeEach(async () => {
-  dir = await tempDir("molecule-healthcheck-");
-});
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
-  await removeDir(dir);
-});
-
-const livez = (status: number | "hang") => livezServer(status, servers);
-const writeConfig = (port: number) => writeHealthConfig(dir, port);
+const fixture = useHealthFixture();
+const { livez, writeConfig } = fixture;
 
 describe("molecule-runtime (built bin)", () => {
   // Asynchronous: the /livez servers of these tests run in this process's event loop.
@@ -52,18 +40,18 @@ describe("molecule-runtime (built bin)", () => {
   it("healthcheck exits 0 against a live /livez and 1 against a 503", async () => {
     const up = await livez(200);
     await writeConfig(up.port);
-    const ok = await bin(["healthcheck"], { WORKSPACE_CONFIG_PATH: dir });
+    const ok = await bin(["healthcheck"], { WORKSPACE_CONFIG_PATH: fixture.dir });
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain("healthy");
     const down = await livez(503);
-    const bad = await bin(["healthcheck", "--config", dir, "--port", String(down.port)]);
+    const bad = await bin(["healthcheck", "--config", fixture.dir, "--port", String(down.port)]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("503");
   });
 
   it("creates a missing --workspace-dir before booting (then preflight fails without WORKSPACE_ID: exit 1)", async () => {
-    const workspace = join(dir, "data", "workspace");
-    const run = await bin(["--workspace-dir", workspace], { WORKSPACE_CONFIG_PATH: dir });
+    const workspace = join(fixture.dir, "data", "workspace");
+    const run = await bin(["--workspace-dir", workspace], { WORKSPACE_CONFIG_PATH: fixture.dir });
     expect(run.code).toBe(1);
     expect(existsSync(workspace)).toBe(true);
     const blocked = await bin(["--workspace-dir", join(BIN, "sub")]);

@@ -1,29 +1,16 @@
-import type { Server } from "node:http";
 import { join } from "node:path";
-import { removeDir, tempDir } from "@molecule/test-support";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { healthcheck } from "./healthcheck.js";
-import { livezServer, writeHealthConfig } from "./test-support.js";
+import { useHealthFixture } from "./test-support.js";
 
-let dir: string;
-const servers: Server[] = [];
-
-beforeEach(async () => {
-  dir = await tempDir("molecule-healthcheck-");
-});
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
-  await removeDir(dir);
-});
-
-const livez = (status: number | "hang") => livezServer(status, servers);
-const writeConfig = (port: number) => writeHealthConfig(dir, port);
+const fixture = useHealthFixture();
+const { livez, servers, writeConfig } = fixture;
 
 describe("healthcheck", () => {
   it("reads a2a.port from config.yaml in WORKSPACE_CONFIG_PATH and is ok on a 200 from /livez", async () => {
     const server = await livez(200);
     await writeConfig(server.port);
-    const result = await healthcheck({ env: { WORKSPACE_CONFIG_PATH: dir } });
+    const result = await healthcheck({ env: { WORKSPACE_CONFIG_PATH: fixture.dir } });
     expect(result).toMatchObject({ ok: true, port: server.port, status: 200 });
     expect(server.paths).toEqual(["/livez"]);
   });
@@ -31,7 +18,7 @@ describe("healthcheck", () => {
   it("configDir overrides WORKSPACE_CONFIG_PATH, as --config does for the daemon", async () => {
     const server = await livez(200);
     await writeConfig(server.port);
-    const result = await healthcheck({ env: { WORKSPACE_CONFIG_PATH: "/nonexistent" }, configDir: dir });
+    const result = await healthcheck({ env: { WORKSPACE_CONFIG_PATH: "/nonexistent" }, configDir: fixture.dir });
     expect(result.ok).toBe(true);
   });
 
@@ -56,14 +43,14 @@ describe("healthcheck", () => {
     const port = server.port;
     await new Promise((resolve) => servers.pop()?.close(resolve));
     expect((await healthcheck({ env: {}, port })).message).toContain("ECONNREFUSED");
-    const missing = await healthcheck({ env: { WORKSPACE_CONFIG_PATH: join(dir, "nowhere") } });
+    const missing = await healthcheck({ env: { WORKSPACE_CONFIG_PATH: join(fixture.dir, "nowhere") } });
     expect(missing.ok).toBe(false);
-    expect(missing.message).toContain(join(dir, "nowhere"));
+    expect(missing.message).toContain(join(fixture.dir, "nowhere"));
   });
 
   it("refuses a2a.port 0 (the port is unknown) with the fix", async () => {
     await writeConfig(0);
-    const result = await healthcheck({ env: { WORKSPACE_CONFIG_PATH: dir } });
+    const result = await healthcheck({ env: { WORKSPACE_CONFIG_PATH: fixture.dir } });
     expect(result.ok).toBe(false);
     expect(result.message).toContain("set a2a.port");
   });
