@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { parseArgs } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 import { version } from "../package.json";
 import { healthcheck } from "./healthcheck.js";
 
@@ -24,29 +24,23 @@ function usageError(message: string): never {
   process.exit(2);
 }
 
-/** parseArgs, a usage error (exit 2) for anything it refuses. */
-function guarded<T>(parse: () => T): T {
+/** The values of strict `parseArgs`; a usage error (exit 2) for anything it refuses. */
+function parseOptions<T extends NonNullable<ParseArgsConfig["options"]>>(args: string[], options: T) {
   try {
-    return parse();
+    return parseArgs<{ args: string[]; strict: true; options: T }>({ args, strict: true, options }).values;
   } catch (error) {
     return usageError(error instanceof Error ? error.message : String(error));
   }
 }
 
 async function runHealthcheck(args: string[]): Promise<number> {
-  const { values } = guarded(() =>
-    parseArgs({
-      args,
-      strict: true,
-      options: {
-        config: { type: "string" },
-        port: { type: "string" },
-        host: { type: "string" },
-        timeout: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }),
-  );
+  const values = parseOptions(args, {
+    config: { type: "string" },
+    port: { type: "string" },
+    host: { type: "string" },
+    timeout: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
@@ -70,21 +64,15 @@ async function runHealthcheck(args: string[]): Promise<number> {
 }
 
 async function runDaemonCommand(args: string[]): Promise<number> {
-  const { values } = guarded(() =>
-    parseArgs({
-      args,
-      strict: true,
-      options: {
-        config: { type: "string" },
-        "workspace-dir": { type: "string" },
-        grace: { type: "string" },
-        host: { type: "string" },
-        pretty: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean", short: "v" },
-      },
-    }),
-  );
+  const values = parseOptions(args, {
+    config: { type: "string" },
+    "workspace-dir": { type: "string" },
+    grace: { type: "string" },
+    host: { type: "string" },
+    pretty: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+    version: { type: "boolean", short: "v" },
+  });
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
