@@ -18,6 +18,12 @@ export function log(message) {
   process.stdout.write(`  ${message}\n`);
 }
 
+/** "`command args` exited N" and the last 25 lines of its output. */
+function exitedMessage(command, args, { status, stdout, stderr }) {
+  const tail = `${stdout}\n${stderr}`.trim().split("\n").slice(-25).join("\n");
+  return `${command} ${args.join(" ")} exited ${status}\n${tail}`;
+}
+
 /**
  * Runs a command to completion and returns { status, stdout, stderr }. Throws with the command's
  * tail of output when it fails, unless `allowFail` is set.
@@ -35,10 +41,7 @@ export function run(command, args, options = {}) {
   });
   const out = { status: result.status ?? -1, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
   if (result.error && !allowFail) fail(`${command} ${args.join(" ")}: ${result.error.message}`);
-  if (out.status !== 0 && !allowFail) {
-    const tail = `${out.stdout}\n${out.stderr}`.trim().split("\n").slice(-25).join("\n");
-    fail(`${command} ${args.join(" ")} exited ${out.status}\n${tail}`);
-  }
+  if (out.status !== 0 && !allowFail) fail(exitedMessage(command, args, out));
   return out;
 }
 
@@ -67,10 +70,8 @@ export function runAsync(command, args, options = {}) {
     child.on("close", (code) => {
       clearTimeout(timer);
       const out = { status: code ?? -1, stdout, stderr };
-      if (out.status !== 0 && !allowFail) {
-        const tail = `${stdout}\n${stderr}`.trim().split("\n").slice(-25).join("\n");
-        reject(new ImageTestError(`${command} ${args.join(" ")} exited ${out.status}\n${tail}`));
-      } else resolve(out);
+      if (out.status !== 0 && !allowFail) reject(new ImageTestError(exitedMessage(command, args, out)));
+      else resolve(out);
     });
   });
 }
