@@ -4,12 +4,10 @@ import type { DelegationPoller, Heartbeat, TaskTracker, TurnOutcome } from "@mol
 import type { PreflightGate } from "@molecule/preflight";
 import type { Executor } from "./executor.js";
 import type { Logger } from "./logger.js";
-import type { createMetrics } from "./metrics.js";
+import type { Metrics } from "./metrics.js";
 import type { Secrets } from "./redact.js";
 import type { Scheduler } from "./scheduler.js";
 import type { StateHealth } from "./state-health.js";
-
-export type Metrics = ReturnType<typeof createMetrics>;
 
 /**
  * What the parts of one daemon share: created once in `startRuntime` (after preflight passed) and
@@ -64,21 +62,6 @@ export interface RuntimeParts {
   offWedge?: () => void;
   /** Stops the idle prompt's timer. */
   prompts?: { stop(): void };
-}
-
-/** Waits `ms`, or less when `signal` aborts first; never rejects. The timer does not hold the process. */
-export function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolvePause) => {
-    if (signal.aborted) return resolvePause();
-    const finish = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", finish);
-      resolvePause();
-    };
-    const timer = setTimeout(finish, ms);
-    timer.unref();
-    signal.addEventListener("abort", finish, { once: true });
-  });
 }
 
 /** The message of anything thrown. */

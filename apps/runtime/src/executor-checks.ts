@@ -25,9 +25,6 @@ export function readinessChecks(config: WorkspaceConfig, executor: Executor | un
   return [...(executor.checks ?? [])];
 }
 
-/** A path (relative to `cwd`), a bare name through `PATH` (as a shell finds it), or undefined. @internal */
-export const findCommand = findExecutable;
-
 /**
  * A preflight check that `command` can be run: an executable file at that path (relative to `cwd`),
  * or a name on `env`'s `PATH` (default: the daemon's env). `createCommandExecutor` supplies it for
@@ -43,7 +40,7 @@ export function commandCheck(
     name,
     needsConfig: false,
     async run(ctx) {
-      const found = await findCommand(command, options.env ?? ctx.env, cwd);
+      const found = await findExecutable(command, options.env ?? ctx.env, cwd);
       if (found) return { detail: found };
       const where = command.includes("/")
         ? `${resolve(cwd, command)} is not an executable file`

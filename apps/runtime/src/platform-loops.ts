@@ -82,7 +82,6 @@ export async function startPlatformLoops(
   tokens.onRotated(() => {
     if (!ctx.state.registered && !ctx.state.draining) void reregister("token file changed");
   });
-  heartbeat.onUnauthorizedStreak(() => undefined);
   await heartbeat.start();
   ctx.parts.offWedge = onWedgeChange((state) => {
     ctx.metrics.wedged.set(state.wedged ? 1 : 0);
