@@ -1,7 +1,7 @@
 import * as z from "zod";
-import { clean, type PollerState, parseJson } from "./delegation-state.js";
+import { clean, type PollerState } from "./delegation-state.js";
 import type { DelegationResult } from "./delegation-types.js";
-import { errorText } from "./types.js";
+import { errorText, parseJson } from "./types.js";
 
 const workspaceView = z.object({ name: z.string().nullish(), parent_id: z.string().nullish() });
 

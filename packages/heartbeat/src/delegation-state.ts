@@ -38,12 +38,3 @@ export interface PollerState {
 export function clean(text: string, max = SUMMARY_CHARS): string {
   return oneLine(text, max);
 }
-
-/** JSON.parse, undefined instead of a throw. @internal */
-export function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}

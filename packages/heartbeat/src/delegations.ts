@@ -3,14 +3,14 @@ import { join } from "node:path";
 import * as z from "zod";
 import { createDelegationLedger } from "./delegation-ledger.js";
 import { createNotifier } from "./delegation-notify.js";
-import { type PollerState, parseJson, SEEN_LIMIT } from "./delegation-state.js";
+import { type PollerState, SEEN_LIMIT } from "./delegation-state.js";
 import type { DelegationPoller, DelegationPollerOptions, DelegationResult, PollResult } from "./delegation-types.js";
 import { createWakeUp } from "./delegation-wake.js";
 import { HeartbeatError } from "./errors.js";
 import { holdOpen } from "./hold-open.js";
 import { createHttpClient } from "./http.js";
 import { authorizationOf, positive, tokenOf, validateBase } from "./options.js";
-import { errorText, realClock, silentLogger } from "./types.js";
+import { errorText, parseJson, realClock, silentLogger } from "./types.js";
 
 const SEEN_FILE = "delegations_seen.json";
 

@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { emit, type HeartbeatState, safeHeaders } from "./heartbeat-state.js";
+import { parseJson } from "./types.js";
 
 const workspaceView = z.object({ status: z.string() });
 
@@ -29,13 +30,8 @@ export function createPlatformCheck(state: HeartbeatState): () => Promise<void> 
         counters.platformStatus = "not-found";
         lost = "not-found";
       } else if (res.status === 200) {
-        let parsed: ReturnType<typeof workspaceView.safeParse> | undefined;
-        try {
-          parsed = workspaceView.safeParse(JSON.parse(res.text));
-        } catch {
-          parsed = undefined;
-        }
-        if (!parsed?.success) return;
+        const parsed = workspaceView.safeParse(parseJson(res.text));
+        if (!parsed.success) return;
         counters.platformStatus = parsed.data.status;
         if (parsed.data.status === "offline") lost = "offline";
       }

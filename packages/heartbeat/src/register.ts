@@ -5,7 +5,7 @@ import { authorizationOf, tokenOf, validateBase } from "./options.js";
 import { findStrandedTokens, removeStranded } from "./register-stranded.js";
 import type { RegisterOptions, RegisterResult, RegisterTokens } from "./register-types.js";
 import { backoffDelayMs, parseRetryAfterMs } from "./schedule.js";
-import { type Clock, errorText, type HeartbeatLogger, oneLine, realClock, silentLogger } from "./types.js";
+import { type Clock, errorText, type HeartbeatLogger, oneLine, parseJson, realClock, silentLogger } from "./types.js";
 
 const CODE = "E_REGISTER_BAD_OPTION";
 const JITTER = 0.2;
@@ -24,14 +24,6 @@ type Answer =
   | { kind: "retry"; status: number | undefined; detail: string; retryAfterMs: number | undefined }
   | { kind: "rejected"; status: number; detail: string }
   | { kind: "aborted" };
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
 
 /** `HTTP <status>` and the platform's `error` text, secrets masked. */
 function detailOf(res: Extract<HttpResult, { kind: "response" }>, mask: (text: string) => string): string {

@@ -48,6 +48,15 @@ export interface PlatformTokens {
 /** The real clock (`@molecule/internal`, inlined at build); unref'd timers. @internal */
 export const realClock: Clock = sharedRealClock;
 
+/** JSON.parse, undefined instead of a throw. @internal */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** @internal */
 export const silentLogger: HeartbeatLogger = { info() {}, warn() {}, error() {} };
 
