@@ -6,8 +6,9 @@ import {
   type TaskSnapshot,
   type TaskTracker,
 } from "@molecule/heartbeat";
+import { errorText } from "@molecule/internal";
 import { onWedgeChange } from "@molecule/wedge";
-import { errorText, type RuntimeContext } from "./context.js";
+import type { RuntimeContext } from "./context.js";
 import type { StateHealth } from "./state-health.js";
 
 /**
