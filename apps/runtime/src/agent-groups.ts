@@ -161,6 +161,24 @@ export function createAgentGroups(options: AgentGroupsOptions): AgentGroups {
     );
   };
 
+  /** The records with members still alive: one read of the process table for all of them. */
+  const stillAlive = (records: GroupRecord[]): GroupRecord[] => {
+    const table = procs.list();
+    return records.filter((r) => aliveMembers(r, table).length > 0);
+  };
+
+  /** Signals each group, then polls until none is alive or `waitMs` has passed; the survivors. */
+  const signalAndWait = async (records: GroupRecord[], signal: NodeJS.Signals, waitMs: number) => {
+    for (const r of records) procs.killGroup(r.pgid, signal);
+    let pending = records;
+    const end = Date.now() + waitMs;
+    while (Date.now() < end && pending.length > 0) {
+      await sleep(50);
+      pending = stillAlive(pending);
+    }
+    return pending;
+  };
+
   return {
     started(pgid) {
       const stat = procs.stat(pgid);
@@ -186,25 +204,15 @@ export function createAgentGroups(options: AgentGroupsOptions): AgentGroups {
       }
       // A record of this very process (another runtime in it) is alive by design.
       records = records.filter((r) => !(r.daemon.pid === daemon.pid && r.daemon.start === daemon.start));
-      let pending = records.filter((r) => aliveMembers(r, procs.list()).length > 0);
+      let pending = stillAlive(records);
       const ended = pending.length;
       if (pending.length > 0) {
         log.warn(
           { event: "agents.leftover", groups: pending.map((r) => r.pgid) },
           "agents of a previous daemon (killed without a shutdown) are still running; ending them before serving",
         );
-        for (const r of pending) procs.killGroup(r.pgid, "SIGTERM");
-        const termEnd = Date.now() + (options.termGraceMs ?? 1_000);
-        while (Date.now() < termEnd && pending.length > 0) {
-          await sleep(50);
-          pending = pending.filter((r) => aliveMembers(r, procs.list()).length > 0);
-        }
-        for (const r of pending) procs.killGroup(r.pgid, "SIGKILL");
-        const killEnd = Date.now() + (options.killWaitMs ?? 3_000);
-        while (Date.now() < killEnd && pending.length > 0) {
-          await sleep(50);
-          pending = pending.filter((r) => aliveMembers(r, procs.list()).length > 0);
-        }
+        pending = await signalAndWait(pending, "SIGTERM", options.termGraceMs ?? 1_000);
+        pending = await signalAndWait(pending, "SIGKILL", options.killWaitMs ?? 3_000);
       }
       inherited = pending;
       if (records.length > 0 || live.size > 0) write();
