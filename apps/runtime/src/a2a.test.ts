@@ -3,9 +3,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { A2AService } from "./a2a/service.js";
-import { answerRpc } from "./a2a/sse.js";
 import { createTaskRegistry, TERMINAL } from "./a2a/tasks.js";
 import { handleRpc, RPC, type RpcAnswer } from "./a2a.js";
+import { answerRpc } from "./http.js";
 
 type Turn = (text: string, progress: (note: string) => void) => Promise<{ text: string } | { failed: string }>;
 

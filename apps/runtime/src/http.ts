@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { answerRpc } from "./a2a/sse.js";
-import { type A2AService, RPC } from "./a2a.js";
+import { streamTask } from "./a2a/sse.js";
+import { type A2AService, handleRpc, RPC } from "./a2a.js";
 import { applyLimits, isClientAbort, resolveLimits, type ServerLimits, serverOptions } from "./http-limits.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -31,6 +31,13 @@ function send(res: ServerResponse, status: number, body: unknown, contentType = 
     "cache-control": "no-store",
   });
   res.end(text);
+}
+
+/** Answers `POST /`: a JSON-RPC response, or an SSE stream for the streaming methods. @internal */
+export async function answerRpc(res: ServerResponse, body: string, service: A2AService): Promise<void> {
+  const answer = await handleRpc(body, service);
+  if (answer.kind === "json") send(res, 200, answer.response);
+  else streamTask(res, answer, service);
 }
 
 /** Reads the body, refusing more than MAX_BODY_BYTES. Resolves undefined when it was too large. */

@@ -1,5 +1,4 @@
 import type { ServerResponse } from "node:http";
-import { handleRpc } from "../a2a.js";
 import type { Protocol } from "./protocol.js";
 import type { RpcId } from "./rpc.js";
 import type { A2AService } from "./service.js";
@@ -7,16 +6,6 @@ import { type TaskEvent, type TaskRecord, TERMINAL } from "./tasks.js";
 
 /** A comment line this often keeps proxies and idle timeouts from closing a quiet stream. */
 export const KEEP_ALIVE_MS = 15_000;
-
-function writeJson(res: ServerResponse, body: unknown) {
-  const text = JSON.stringify(body);
-  res.writeHead(200, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(text),
-    "cache-control": "no-store",
-  });
-  res.end(text);
-}
 
 /**
  * Streams one task as Server-Sent Events: the task at once (state `working`, or `submitted` while it
@@ -61,11 +50,4 @@ export function streamTask(
   const { reply: _reply, note: _note, error: _error, ...started } = task;
   write(protocol.streamStart(TERMINAL.has(task.state) ? { ...started, state: "working" } : task));
   if (TERMINAL.has(task.state)) onEvent({ type: "state", state: task.state });
-}
-
-/** Answers `POST /`: a JSON-RPC response, or an SSE stream for the streaming methods. @internal */
-export async function answerRpc(res: ServerResponse, body: string, service: A2AService): Promise<void> {
-  const answer = await handleRpc(body, service);
-  if (answer.kind === "json") writeJson(res, answer.response);
-  else streamTask(res, answer, service);
 }
