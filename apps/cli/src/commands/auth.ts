@@ -1,5 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { errnoCode } from "@molecule/internal";
 import type { Io } from "../io.js";
 import { colorEnabled, createStyle } from "../style.js";
 
@@ -22,7 +23,7 @@ async function tokenFileState(file: string): Promise<TokenFileState> {
   try {
     info = await stat(file);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? "unknown error";
+    const code = errnoCode(error) ?? "unknown error";
     if (code === "ENOENT")
       return { file, state: "absent", detail: "absent (the platform issues one at the first register)" };
     return { file, state: "unreadable", detail: `unreadable (${code})` };
@@ -33,7 +34,7 @@ async function tokenFileState(file: string): Promise<TokenFileState> {
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    return { file, state: "unreadable", mode, detail: `unreadable (${(error as NodeJS.ErrnoException).code})` };
+    return { file, state: "unreadable", mode, detail: `unreadable (${errnoCode(error)})` };
   }
   if (text.trim() === "")
     return { file, state: "empty", mode, detail: `empty (mode ${mode}); remove it so the platform issues a new one` };

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
+import { errnoCode } from "@molecule/internal";
 import { request } from "undici";
 import { CliError, reportCliError } from "../errors.js";
 import type { Io } from "../io.js";
@@ -87,7 +88,7 @@ export async function sendMessage(url: string, text: string, options: SendOption
     }
     raw = await res.body.text();
   } catch (error) {
-    const why = error instanceof Error ? ((error as NodeJS.ErrnoException).code ?? error.message) : String(error);
+    const why = error instanceof Error ? (errnoCode(error) ?? error.message) : String(error);
     throw new CliError({
       code: "E_SEND_TRANSPORT",
       message: `cannot reach ${url}: ${why}. Check the URL (the workspace's A2A address, e.g. http://localhost:8000/).`,
