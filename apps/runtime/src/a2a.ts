@@ -1,7 +1,16 @@
 import { isRpcError, type Protocol } from "./a2a/protocol.js";
 import { protocolV1 } from "./a2a/protocol-v1.js";
 import { protocolV03 } from "./a2a/protocol-v03.js";
-import { Envelope, RPC, type RpcId, type RpcResponse, rpcError, rpcResult } from "./a2a/rpc.js";
+import {
+  Envelope,
+  PUSH_NOT_SUPPORTED,
+  RPC,
+  type RpcId,
+  type RpcResponse,
+  rpcError,
+  rpcResult,
+  TASK_NOT_FOUND,
+} from "./a2a/rpc.js";
 import type { A2AService } from "./a2a/service.js";
 import type { TaskRecord } from "./a2a/tasks.js";
 
@@ -100,12 +109,10 @@ export async function handleRpc(body: string, service: A2AService): Promise<RpcA
         return json(cancelled.ok ? rpcResult(id, protocol.task(cancelled.task)) : rpcError(id, cancelled.error));
       }
       const task = service.get(query.id);
-      if (!task) return json(rpcError(id, { code: RPC.TASK_NOT_FOUND, message: "Task not found (or forgotten)" }));
+      if (!task) return json(rpcError(id, TASK_NOT_FOUND));
       return json(rpcResult(id, protocol.task(task, query.historyLength)));
     }
     case "push":
-      return json(
-        rpcError(id, { code: RPC.PUSH_NOT_SUPPORTED, message: "Push notifications are not supported by this agent" }),
-      );
+      return json(rpcError(id, PUSH_NOT_SUPPORTED));
   }
 }

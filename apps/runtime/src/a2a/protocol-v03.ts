@@ -1,4 +1,4 @@
-import { historyOf, type Protocol, parseSendParams, parseTaskQuery } from "./protocol.js";
+import { errorMetadata, historyOf, type Protocol, parseSendParams, parseTaskQuery } from "./protocol.js";
 import { type TaskEvent, type TaskRecord, type TaskState, type TaskText, TERMINAL } from "./tasks.js";
 
 /** A2A v0.3 JSON (`kind` discriminators, lower-case roles and states). */
@@ -38,7 +38,7 @@ function taskJson(task: TaskRecord, historyLength?: number) {
     status: status(task),
     history: historyOf(history, historyLength),
     artifacts: artifacts(task),
-    ...(task.error ? { metadata: { outcome: task.error.data?.outcome, code: task.error.code } } : {}),
+    ...errorMetadata(task),
   };
 }
 
@@ -51,7 +51,7 @@ function statusUpdate(task: TaskRecord, final: boolean, note?: TaskText) {
       ? { state: "working" as const, message: message(task, note, "agent"), timestamp: task.timestamp }
       : status(task),
     final,
-    ...(final && task.error ? { metadata: { outcome: task.error.data?.outcome, code: task.error.code } } : {}),
+    ...(final ? errorMetadata(task) : {}),
   };
 }
 

@@ -1,4 +1,4 @@
-import { historyOf, type Protocol, parseSendParams, parseTaskQuery } from "./protocol.js";
+import { errorMetadata, historyOf, type Protocol, parseSendParams, parseTaskQuery } from "./protocol.js";
 import { type TaskEvent, type TaskRecord, type TaskState, type TaskText, TERMINAL } from "./tasks.js";
 
 /** A2A v1.0 JSON (the protobuf JSON mapping: payloads by name, `ROLE_*` and `TASK_STATE_*` enums). */
@@ -35,9 +35,6 @@ function artifacts(task: TaskRecord) {
     : [];
 }
 
-const metadata = (task: TaskRecord) =>
-  task.error ? { metadata: { outcome: task.error.data?.outcome, code: task.error.code } } : {};
-
 function taskJson(task: TaskRecord, historyLength?: number) {
   const history = [message(task, task.user, "ROLE_USER")];
   if (task.reply) history.push(message(task, task.reply, "ROLE_AGENT"));
@@ -47,12 +44,12 @@ function taskJson(task: TaskRecord, historyLength?: number) {
     status: status(task),
     artifacts: artifacts(task),
     history: historyOf(history, historyLength),
-    ...metadata(task),
+    ...errorMetadata(task),
   };
 }
 
 const statusUpdate = (task: TaskRecord, note?: TaskText) => ({
-  statusUpdate: { taskId: task.id, contextId: task.contextId, status: status(task, note), ...metadata(task) },
+  statusUpdate: { taskId: task.id, contextId: task.contextId, status: status(task, note), ...errorMetadata(task) },
 });
 
 function streamEvents(task: TaskRecord, event: TaskEvent): unknown[] {

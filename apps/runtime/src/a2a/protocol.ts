@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { invalidParams, RPC, type RpcError } from "./rpc.js";
+import { invalidParams, PUSH_NOT_SUPPORTED, type RpcError } from "./rpc.js";
 import type { TaskEvent, TaskRecord } from "./tasks.js";
 
 /** The longest contextId a caller may choose (it names a conversation; it is kept in the state dir). */
@@ -80,7 +80,7 @@ export function parseSendParams(params: unknown, version: "0.3" | "1.0"): SendRe
   }
   const { message, configuration } = parsed.data;
   if (configuration?.pushNotificationConfig !== undefined || configuration?.taskPushNotificationConfig !== undefined) {
-    return { code: RPC.PUSH_NOT_SUPPORTED, message: "Push notifications are not supported by this agent" };
+    return PUSH_NOT_SUPPORTED;
   }
   const text = textOf(message.parts);
   if (!text) return invalidParams("Invalid params: the message has no text part");
@@ -103,6 +103,11 @@ export function parseTaskQuery(params: unknown): TaskQuery | RpcError {
 
 export function isRpcError(value: unknown): value is RpcError {
   return typeof value === "object" && value !== null && "code" in value && "message" in value && !("text" in value);
+}
+
+/** A failed or canceled task's `metadata` (its outcome and error code), spread into the task and its last status update. */
+export function errorMetadata(task: TaskRecord): { metadata?: { outcome: unknown; code: number } } {
+  return task.error ? { metadata: { outcome: task.error.data?.outcome, code: task.error.code } } : {};
 }
 
 /** The messages of a task, oldest first, cut to the last `historyLength` (A2A: 0 = none). */

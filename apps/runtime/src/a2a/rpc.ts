@@ -52,3 +52,12 @@ export function rpcResult(id: RpcId, result: unknown): RpcResponse {
 }
 
 export const invalidParams = (message: string): RpcError => ({ code: RPC.INVALID_PARAMS, message });
+
+/** `tasks/get`, `tasks/cancel` (and their v1.0 names) for an id the registry does not know. */
+export const TASK_NOT_FOUND: RpcError = { code: RPC.TASK_NOT_FOUND, message: "Task not found (or forgotten)" };
+
+/** The push-notification methods, and a send that asks for push notifications. */
+export const PUSH_NOT_SUPPORTED: RpcError = {
+  code: RPC.PUSH_NOT_SUPPORTED,
+  message: "Push notifications are not supported by this agent",
+};

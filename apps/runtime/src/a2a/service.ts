@@ -6,7 +6,7 @@ import { BusyError, CancelledError } from "../scheduler.js";
 import { createTurnRunner } from "../turns.js";
 import { type Conversations, createConversations } from "./contexts.js";
 import type { SendRequest } from "./protocol.js";
-import { RPC, type RpcError } from "./rpc.js";
+import { RPC, type RpcError, TASK_NOT_FOUND } from "./rpc.js";
 import { createTaskRegistry, type TaskEvent, type TaskRecord, TERMINAL } from "./tasks.js";
 
 export type Started = { ok: true; task: TaskRecord } | { ok: false; error: RpcError };
@@ -133,7 +133,7 @@ export function createA2AService(ctx: RuntimeContext, options: { conversations?:
 
     cancel(id) {
       const task = tasks.get(id);
-      if (!task) return { ok: false, error: { code: RPC.TASK_NOT_FOUND, message: "Task not found (or forgotten)" } };
+      if (!task) return { ok: false, error: TASK_NOT_FOUND };
       if (TERMINAL.has(task.state)) {
         return {
           ok: false,
