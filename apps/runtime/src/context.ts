@@ -63,3 +63,8 @@ export interface RuntimeParts {
   /** Stops the idle prompt's timer. */
   prompts?: { stop(): void };
 }
+
+/** The message of anything thrown. */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

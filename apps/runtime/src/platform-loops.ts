@@ -6,9 +6,8 @@ import {
   type TaskSnapshot,
   type TaskTracker,
 } from "@molecule/heartbeat";
-import { errorText } from "@molecule/internal";
 import { onWedgeChange } from "@molecule/wedge";
-import type { RuntimeContext } from "./context.js";
+import { errorText, type RuntimeContext } from "./context.js";
 import type { StateHealth } from "./state-health.js";
 
 /**

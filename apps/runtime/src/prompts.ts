@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { errorText, writeFileAtomic } from "@molecule/internal";
+import { writeFileAtomic } from "@molecule/internal";
 import { request } from "undici";
-import type { RuntimeContext } from "./context.js";
+import { errorText, type RuntimeContext } from "./context.js";
 
 async function readOptionalText(configDir: string, inline: string | undefined, file: string | undefined) {
   if (inline?.trim()) return inline.trim();

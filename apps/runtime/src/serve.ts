@@ -1,12 +1,11 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolveAdvertiseUrl } from "@molecule/config";
-import { errorText } from "@molecule/internal";
 import { isWedged, wedgeReason, wedgeState } from "@molecule/wedge";
 import { request } from "undici";
 import { createA2AService } from "./a2a/service.js";
 import { agentCard } from "./agent-card.js";
-import type { RuntimeContext } from "./context.js";
+import { errorText, type RuntimeContext } from "./context.js";
 import { RuntimeError } from "./errors.js";
 import { createHttpServer, type Probe } from "./http.js";
 import type { ServerLimits } from "./http-limits.js";

@@ -1,8 +1,8 @@
 import { rename } from "node:fs/promises";
 import { join } from "node:path";
-import { errorText } from "@molecule/internal";
 import { SessionError } from "@molecule/session";
 import { type AgentGroups, createAgentGroups, type ProcessTable } from "./agent-groups.js";
+import { errorText } from "./context.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import { createStateHealth, type StateHealth } from "./state-health.js";

@@ -1,7 +1,6 @@
-import { errorText } from "@molecule/internal";
 import type { SessionStore } from "@molecule/session";
 import { clearWedge, markWedged } from "@molecule/wedge";
-import type { RuntimeContext } from "./context.js";
+import { errorText, type RuntimeContext } from "./context.js";
 import { safeError, type TurnReply } from "./executor.js";
 import type { Secrets } from "./redact.js";
 

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { errorText } from "@molecule/internal";
-import type { RuntimeContext } from "../context.js";
+import { errorText, type RuntimeContext } from "../context.js";
 import { safeError, type TurnReply } from "../executor.js";
 import { BusyError, CancelledError } from "../scheduler.js";
 import { createTurnRunner } from "../turns.js";
