@@ -1,5 +1,5 @@
 /**
- * The clock shape of DESIGN.md. Each published package declares its own identical `Clock` (a public
+ * The clock shape of docs/ARCHITECTURE.md. Each published package declares its own identical `Clock` (a public
  * type must not come from this private package); `public-types.test-d.ts` keeps them identical.
  */
 export interface Clock {
