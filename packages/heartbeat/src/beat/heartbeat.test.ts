@@ -11,7 +11,7 @@ import {
   type HeartbeatOptions,
   type OutageRecoveredEvent,
   type TaskTracker,
-} from "./index.js";
+} from "../index.js";
 import {
   advanceTo,
   createRig,
@@ -22,7 +22,7 @@ import {
   type Rig,
   seeded,
   stopAll,
-} from "./test-support.js";
+} from "../test-support.js";
 
 let rig: Rig;
 let tasks: TaskTracker;

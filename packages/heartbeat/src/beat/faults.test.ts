@@ -1,8 +1,8 @@
 import { type LogSink, sinkLogger } from "@molecule/test-support";
 import { resetWedgeForTests } from "@molecule/wedge/test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createHeartbeat, type Heartbeat, type OutageRecoveredEvent } from "./index.js";
-import { advanceTo, createRig, heartbeatOptions, INTERVAL, type Rig, stopAll } from "./test-support.js";
+import { createHeartbeat, type Heartbeat, type OutageRecoveredEvent } from "../index.js";
+import { advanceTo, createRig, heartbeatOptions, INTERVAL, type Rig, stopAll } from "../test-support.js";
 
 const t0 = 1_700_000_000_000;
 

@@ -1,5 +1,5 @@
 import type { Dispatcher } from "undici";
-import type { Clock, HeartbeatLogger, PlatformTokens } from "./types.js";
+import type { Clock, HeartbeatLogger, PlatformTokens } from "../types.js";
 
 /** What `register()` needs of the platform token store (`@molecule/auth`'s `createTokenStore` result satisfies it). */
 export interface RegisterTokens extends PlatformTokens {

@@ -1,11 +1,11 @@
 import * as z from "zod";
-import { HeartbeatError } from "./errors.js";
-import { createHttpClient, type HttpClient, type HttpResult } from "./http.js";
-import { authorizationOf, tokenOf, validateBase } from "./options.js";
-import { findStrandedTokens, removeStranded } from "./register-stranded.js";
-import type { RegisterOptions, RegisterResult, RegisterTokens } from "./register-types.js";
-import { backoffDelayMs, parseRetryAfterMs } from "./schedule.js";
-import { type Clock, errorText, type HeartbeatLogger, oneLine, parseJson, realClock, silentLogger } from "./types.js";
+import { HeartbeatError } from "../errors.js";
+import { createHttpClient, type HttpClient, type HttpResult } from "../http.js";
+import { authorizationOf, tokenOf, validateBase } from "../options.js";
+import { backoffDelayMs, parseRetryAfterMs } from "../schedule.js";
+import { type Clock, errorText, type HeartbeatLogger, oneLine, parseJson, realClock, silentLogger } from "../types.js";
+import { findStrandedTokens, removeStranded } from "./stranded.js";
+import type { RegisterOptions, RegisterResult, RegisterTokens } from "./types.js";
 
 const CODE = "E_REGISTER_BAD_OPTION";
 const JITTER = 0.2;

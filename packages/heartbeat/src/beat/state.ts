@@ -1,3 +1,5 @@
+import type { HttpClient } from "../http.js";
+import { type Clock, errorText, type HeartbeatLogger, type PlatformTokens } from "../types.js";
 import type { RuntimeMetadata } from "./body.js";
 import type {
   BeatResult,
@@ -5,9 +7,7 @@ import type {
   HeartbeatStats,
   OutageRecoveredEvent,
   UnauthorizedStreakEvent,
-} from "./heartbeat-types.js";
-import type { HttpClient } from "./http.js";
-import { type Clock, errorText, type HeartbeatLogger, type PlatformTokens } from "./types.js";
+} from "./types.js";
 
 /** How a beat's answer is handled. @internal */
 export type Classified =

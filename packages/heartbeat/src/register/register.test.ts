@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { type LogSink, sinkLogger } from "@molecule/test-support";
 import type { FakeClock } from "@molecule/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { HeartbeatError, type RegisterAttempt, type RegisterOptions, type RegisterResult, register } from "./index.js";
-import { createRig, type Rig, seeded } from "./test-support.js";
+import { HeartbeatError, type RegisterAttempt, type RegisterOptions, type RegisterResult, register } from "../index.js";
+import { createRig, type Rig, seeded } from "../test-support.js";
 
 const CARD = { name: "test-agent", description: "t", version: "1.0.0", url: "http://localhost:8000" };
 

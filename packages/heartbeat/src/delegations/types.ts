@@ -1,5 +1,5 @@
 import type { Dispatcher } from "undici";
-import type { Clock, HeartbeatLogger, PlatformTokens } from "./types.js";
+import type { Clock, HeartbeatLogger, PlatformTokens } from "../types.js";
 
 export interface DelegationPollerOptions {
   platformUrl: string;

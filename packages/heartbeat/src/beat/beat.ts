@@ -1,13 +1,13 @@
 import { wedgeState } from "@molecule/wedge";
+import type { HttpResult } from "../http.js";
+import { authorizationOf, tokenOf } from "../options.js";
+import { parseRetryAfterMs } from "../schedule.js";
+import { errorText } from "../types.js";
 import { buildHeartbeatBody, type HeartbeatBody, type RuntimeMetadata } from "./body.js";
-import type { BeatOnce, Classified, HeartbeatState } from "./heartbeat-state.js";
-import { emit, noteInternalError, safeHeaders } from "./heartbeat-state.js";
-import type { BeatResult } from "./heartbeat-types.js";
-import type { HttpResult } from "./http.js";
 import { metadataProblem } from "./metadata.js";
-import { authorizationOf, tokenOf } from "./options.js";
-import { parseRetryAfterMs } from "./schedule.js";
-import { errorText } from "./types.js";
+import type { BeatOnce, Classified, HeartbeatState } from "./state.js";
+import { emit, noteInternalError, safeHeaders } from "./state.js";
+import type { BeatResult } from "./types.js";
 
 const UNAUTHORIZED_ALERT_AT = 3;
 const UNAUTHORIZED_ALERT_EVERY = 20;

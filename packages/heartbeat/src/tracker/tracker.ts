@@ -1,4 +1,4 @@
-import { type Clock, oneLine, realClock, type TurnOutcome } from "./types.js";
+import { type Clock, oneLine, realClock, type TurnOutcome } from "../types.js";
 
 /** Outcomes that mean "the workspace cannot serve" and so count toward `error_rate`. */
 const COUNTED: ReadonlySet<TurnOutcome> = new Set<TurnOutcome>([

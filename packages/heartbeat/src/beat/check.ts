@@ -1,6 +1,6 @@
 import * as z from "zod";
-import { emit, type HeartbeatState, safeHeaders } from "./heartbeat-state.js";
-import { parseJson } from "./types.js";
+import { parseJson } from "../types.js";
+import { emit, type HeartbeatState, safeHeaders } from "./state.js";
 
 const workspaceView = z.object({ status: z.string() });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { METADATA } from "../test-support.js";
 import { buildHeartbeatBody } from "./body.js";
-import { METADATA } from "./test-support.js";
 
 const metadata = METADATA;
 const tasks = { active: 2, currentLabel: "fixing #12", errorRate: 0.25, sampleError: "agent timed out" };

@@ -1,7 +1,7 @@
-import { type BeatOnce, type Classified, type HeartbeatState, noteInternalError } from "./heartbeat-state.js";
-import type { BeatResult } from "./heartbeat-types.js";
-import { backoffDelayMs, nextBeatDelayMs } from "./schedule.js";
-import { errorText } from "./types.js";
+import { backoffDelayMs, nextBeatDelayMs } from "../schedule.js";
+import { errorText } from "../types.js";
+import { type BeatOnce, type Classified, type HeartbeatState, noteInternalError } from "./state.js";
+import type { BeatResult } from "./types.js";
 
 const IMMEDIATE_SPACING_MS = 250;
 

@@ -4,10 +4,10 @@ import { join } from "node:path";
 import { IS_ROOT, type LogSink, mountSmallVolume, sinkLogger, tempDir } from "@molecule/test-support";
 import type { DelegationRow } from "@molecule/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createDelegationLedger, type LedgerFileHandle, type LedgerFs } from "./delegation-ledger.js";
-import type { DelegationResult } from "./delegation-types.js";
-import { createDelegationPoller, type DelegationPoller, readDelegationResults } from "./index.js";
-import { createRig, type Rig } from "./test-support.js";
+import { createDelegationPoller, type DelegationPoller, readDelegationResults } from "../index.js";
+import { createRig, type Rig } from "../test-support.js";
+import { createDelegationLedger, type LedgerFileHandle, type LedgerFs } from "./ledger.js";
+import type { DelegationResult } from "./types.js";
 
 let dir: string;
 let log: LogSink;

@@ -1,16 +1,16 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import * as z from "zod";
-import { createDelegationLedger } from "./delegation-ledger.js";
-import { createNotifier } from "./delegation-notify.js";
-import { type PollerState, SEEN_LIMIT } from "./delegation-state.js";
-import type { DelegationPoller, DelegationPollerOptions, DelegationResult, PollResult } from "./delegation-types.js";
-import { createWakeUp } from "./delegation-wake.js";
-import { HeartbeatError } from "./errors.js";
-import { holdOpen } from "./hold-open.js";
-import { createHttpClient } from "./http.js";
-import { authorizationOf, positive, tokenOf, validateBase } from "./options.js";
-import { errorText, parseJson, realClock, silentLogger } from "./types.js";
+import { HeartbeatError } from "../errors.js";
+import { holdOpen } from "../hold-open.js";
+import { createHttpClient } from "../http.js";
+import { authorizationOf, positive, tokenOf, validateBase } from "../options.js";
+import { errorText, parseJson, realClock, silentLogger } from "../types.js";
+import { createDelegationLedger } from "./ledger.js";
+import { createNotifier } from "./notify.js";
+import { type PollerState, SEEN_LIMIT } from "./state.js";
+import type { DelegationPoller, DelegationPollerOptions, DelegationResult, PollResult } from "./types.js";
+import { createWakeUp } from "./wake.js";
 
 const SEEN_FILE = "delegations_seen.json";
 

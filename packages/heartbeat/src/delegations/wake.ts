@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { clean, type PollerState } from "./delegation-state.js";
-import type { DelegationResult } from "./delegation-types.js";
-import { errorText } from "./types.js";
+import { errorText } from "../types.js";
+import { clean, type PollerState } from "./state.js";
+import type { DelegationResult } from "./types.js";
 
 /** @internal */
 export interface WakeUp {

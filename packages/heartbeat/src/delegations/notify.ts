@@ -1,7 +1,7 @@
 import * as z from "zod";
-import { clean, type PollerState } from "./delegation-state.js";
-import type { DelegationResult } from "./delegation-types.js";
-import { errorText, parseJson } from "./types.js";
+import { errorText, parseJson } from "../types.js";
+import { clean, type PollerState } from "./state.js";
+import type { DelegationResult } from "./types.js";
 
 const workspaceView = z.object({ name: z.string().nullish(), parent_id: z.string().nullish() });
 

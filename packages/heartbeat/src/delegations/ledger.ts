@@ -3,9 +3,9 @@ import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises
 import { basename, dirname, join } from "node:path";
 import { errnoCode, writeFileAtomic } from "@molecule/internal";
 import * as z from "zod";
-import { SEEN_LIMIT } from "./delegation-state.js";
-import type { DelegationResult } from "./delegation-types.js";
-import { errorText, type HeartbeatLogger, parseJson, silentLogger } from "./types.js";
+import { errorText, type HeartbeatLogger, parseJson, silentLogger } from "../types.js";
+import { SEEN_LIMIT } from "./state.js";
+import type { DelegationResult } from "./types.js";
 
 const resultLine = z.object({
   delegation_id: z.string().min(1),

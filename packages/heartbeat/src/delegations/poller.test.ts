@@ -10,8 +10,8 @@ import {
   type DelegationPollerOptions,
   HeartbeatError,
   readDelegationResults,
-} from "./index.js";
-import { advanceTo, createRig, idle, type Rig } from "./test-support.js";
+} from "../index.js";
+import { advanceTo, createRig, idle, type Rig } from "../test-support.js";
 
 let rig: Rig;
 let log: LogSink;

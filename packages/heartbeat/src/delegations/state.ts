@@ -1,6 +1,6 @@
-import type { DelegationPollerStats } from "./delegation-types.js";
-import type { HttpRequest, HttpResult } from "./http.js";
-import { type Clock, type HeartbeatLogger, oneLine, type PlatformTokens } from "./types.js";
+import type { HttpRequest, HttpResult } from "../http.js";
+import { type Clock, type HeartbeatLogger, oneLine, type PlatformTokens } from "../types.js";
+import type { DelegationPollerStats } from "./types.js";
 
 /** How many delivered (and refused) delegation ids are remembered. @internal */
 export const SEEN_LIMIT = 1_000;

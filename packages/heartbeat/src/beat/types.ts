@@ -1,7 +1,7 @@
 import type { Dispatcher } from "undici";
+import type { TaskTracker } from "../tracker/tracker.js";
+import type { Clock, HeartbeatLogger, PlatformTokens } from "../types.js";
 import type { RuntimeMetadata } from "./body.js";
-import type { TaskTracker } from "./tasks.js";
-import type { Clock, HeartbeatLogger, PlatformTokens } from "./types.js";
 
 export interface HeartbeatOptions {
   /** Platform base URL (`PLATFORM_URL`), http or https. */

@@ -1,21 +1,21 @@
 import { onWedgeChange } from "@molecule/wedge";
-import { HeartbeatError } from "./errors.js";
-import { createBeat } from "./heartbeat-beat.js";
-import { createPlatformCheck } from "./heartbeat-check.js";
-import { createBeatLoop } from "./heartbeat-loop.js";
-import type { HeartbeatState } from "./heartbeat-state.js";
+import { HeartbeatError } from "../errors.js";
+import { holdOpen } from "../hold-open.js";
+import { createHttpClient } from "../http.js";
+import { positive, validateBase } from "../options.js";
+import { errorText, realClock, silentLogger } from "../types.js";
+import { createBeat } from "./beat.js";
+import { createPlatformCheck } from "./check.js";
+import { createBeatLoop } from "./loop.js";
+import { metadataProblem } from "./metadata.js";
+import type { HeartbeatState } from "./state.js";
 import type {
   Heartbeat,
   HeartbeatOptions,
   HeartbeatStats,
   OutageRecoveredEvent,
   UnauthorizedStreakEvent,
-} from "./heartbeat-types.js";
-import { holdOpen } from "./hold-open.js";
-import { createHttpClient } from "./http.js";
-import { metadataProblem } from "./metadata.js";
-import { positive, validateBase } from "./options.js";
-import { errorText, realClock, silentLogger } from "./types.js";
+} from "./types.js";
 
 const FINAL_BEAT_BUDGET_MS = 2_000;
 

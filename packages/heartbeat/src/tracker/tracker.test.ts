@@ -1,7 +1,7 @@
 import { createFakeClock } from "@molecule/testkit";
 import { describe, expect, it } from "vitest";
-import { createTaskTracker, isCountedOutcome } from "./tasks.js";
-import type { TurnOutcome } from "./types.js";
+import type { TurnOutcome } from "../types.js";
+import { createTaskTracker, isCountedOutcome } from "./tracker.js";
 
 describe("createTaskTracker", () => {
   it("is idle and healthy when nothing ran", () => {

@@ -1,4 +1,4 @@
-import type { TaskSnapshot } from "./tasks.js";
+import type { TaskSnapshot } from "../tracker/tracker.js";
 
 /** docs/CONTRACT.md `runtime_metadata`: sent on every beat (absent means "clear my overrides"). */
 export interface RuntimeMetadata {
