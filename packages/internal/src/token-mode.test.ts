@@ -27,7 +27,7 @@ describe("looseTokenMode", () => {
     expect(await looseTokenMode(file, 0o100644)).toEqual({
       mode: "0644",
       problem: `token file ${file} is mode 0644 (group/world can access it)`,
-      fix: `run chmod 600 ${file}`,
+      fix: `chmod 600 ${file}`,
     });
   });
 

@@ -6,7 +6,7 @@ export interface LooseTokenMode {
   mode: string;
   /** `token file <file> is mode 0644 (group/world can access it)`. */
   problem: string;
-  /** `run chmod 600 <file>`. */
+  /** The command that fixes it: `chmod 600 <file>`. */
   fix: string;
 }
 
@@ -23,6 +23,6 @@ export async function looseTokenMode(file: string, mode: number | bigint): Promi
   return {
     mode: octal,
     problem: `token file ${file} is mode ${octal} (group/world can access it)`,
-    fix: `run chmod 600 ${file}`,
+    fix: `chmod 600 ${file}`,
   };
 }
