@@ -1,5 +1,5 @@
 import path from "node:path";
-import { AtomicWriteError, isMountedSecretFile, writeFileAtomic } from "@molecule/internal";
+import { AtomicWriteError, looseTokenMode, writeFileAtomic } from "@molecule/internal";
 import { type Clock, realClock } from "./clock.js";
 import { AuthError, errnoCode } from "./errors.js";
 import type { AuthLogger } from "./logger.js";
@@ -67,7 +67,6 @@ interface Cached {
 
 const statKey = (st: TokenStat) => `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 const isLoose = (mode: bigint) => (mode & 0o077n) !== 0n;
-const octal = (mode: bigint) => (mode & 0o777n).toString(8).padStart(4, "0");
 const isAbsent = (error: unknown) => {
   const code = errnoCode(error);
   return code === "ENOENT" || code === "ENOTDIR";
@@ -114,12 +113,10 @@ export function createTokenStore(options: TokenStoreOptions): TokenStore {
   const warnIfLoose = async (mode: bigint) => {
     if (warnedLoose || !isLoose(mode)) return;
     warnedLoose = true;
-    // A mounted Secret is 0440 root:<fsGroup> by the kubelet's hand and read-only: nothing to fix.
-    if (await isMountedSecretFile(file, mode)) return;
-    logger?.warn(
-      { event: "token.loose_mode", file, mode: octal(mode) },
-      `token file ${file} is mode ${octal(mode)} (group/world can access it); run chmod 600 ${file}`,
-    );
+    // undefined for a mounted Secret (the kubelet's read-only 0440: nothing to fix).
+    const loose = await looseTokenMode(file, mode);
+    if (loose)
+      logger?.warn({ event: "token.loose_mode", file, mode: loose.mode }, `${loose.problem}; run ${loose.fix}`);
   };
 
   const notify = (token: string) => {

@@ -2,7 +2,7 @@ import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { resolveSettings, type SettingsIssue } from "@molecule/config";
-import { isMountedSecretFile } from "@molecule/internal";
+import { looseTokenMode } from "@molecule/internal";
 import { defineCheck } from "./run.js";
 import type { CheckIssue, PreflightContext } from "./types.js";
 
@@ -83,17 +83,18 @@ export const platformTokenCheck = defineCheck({
     }
     const mode = info.mode & 0o777;
     const issues: CheckIssue[] = [];
-    // A mounted Secret (`..data/` symlink, no world bits) is the kubelet's 0440 and read-only: no warning.
-    if ((mode & 0o077) !== 0 && !(await isMountedSecretFile(file, mode))) {
+    // undefined for a mounted Secret (`..data/` symlink, the kubelet's read-only 0440): no warning.
+    const loose = await looseTokenMode(file, mode);
+    if (loose) {
       issues.push({
         severity: "warn",
         code: "W_PLATFORM_TOKEN_MODE",
         title: "Platform token file is readable by others",
-        detail: `${file} is mode 0${mode.toString(8)}`,
-        fix: `Run chmod 600 ${file}.`,
+        detail: loose.problem,
+        fix: `Run ${loose.fix}.`,
       });
     }
-    return { issues, detail: `${file} mode 0${mode.toString(8)}` };
+    return { issues, detail: `${file} mode 0${mode.toString(8).padStart(3, "0")}` };
   },
 });
 

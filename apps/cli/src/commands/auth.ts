@@ -1,6 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { errnoCode } from "@molecule/internal";
+import { errnoCode, looseTokenMode } from "@molecule/internal";
 import type { Io } from "../io.js";
 import { colorEnabled, createStyle } from "../style.js";
 
@@ -38,14 +38,9 @@ async function tokenFileState(file: string): Promise<TokenFileState> {
   }
   if (text.trim() === "")
     return { file, state: "empty", mode, detail: `empty (mode ${mode}); remove it so the platform issues a new one` };
-  if ((info.mode & 0o077) !== 0) {
-    return {
-      file,
-      state: "loose-mode",
-      mode,
-      detail: `present, mode ${mode}: readable by others; run chmod 600 ${file}`,
-    };
-  }
+  // undefined for a mounted Secret (the kubelet's read-only 0440: nothing to fix).
+  const loose = await looseTokenMode(file, info.mode);
+  if (loose) return { file, state: "loose-mode", mode, detail: `present, ${loose.problem}; run ${loose.fix}` };
   return { file, state: "ok", mode, detail: `present, mode ${mode}` };
 }
 

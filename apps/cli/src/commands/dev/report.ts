@@ -1,3 +1,4 @@
+import { oneLine } from "@molecule/internal";
 import type { Style } from "../../style.js";
 import type { PlatformView } from "./setup.js";
 
@@ -13,10 +14,8 @@ export interface Reporter {
   platform(view: PlatformView, label?: string): void;
 }
 
-const oneLine = (text: string, max = 300) => {
-  const flat = text.replace(/\s+/g, " ").trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-};
+/** A reply or error as one line of at most 300 characters (299 and "…"). */
+const shown = (text: string) => oneLine(text, 299);
 
 /** The platform's status word in its colour: online green, degraded red, anything else yellow. */
 export function styledStatus(status: string, style: Style): string {
@@ -32,8 +31,8 @@ export function createReporter(write: (text: string) => void, style: Style): Rep
     style,
     line: (text) => write(`${text}\n`),
     step: (text) => write(`${style.cyan("→")} ${text}\n`),
-    reply: (text) => write(`${style.green("←")} reply: ${oneLine(text)}\n`),
-    error: (text) => write(`${style.red("←")} error: ${oneLine(text)}\n`),
+    reply: (text) => write(`${style.green("←")} reply: ${shown(text)}\n`),
+    error: (text) => write(`${style.red("←")} error: ${shown(text)}\n`),
     caught: (text) => write(`${style.green("✓")} ${text}\n`),
     missed: (text) => write(`${style.red("✗")} ${text}\n`),
     platform: (view, label = "Platform sees") => {
