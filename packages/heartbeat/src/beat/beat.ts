@@ -1,13 +1,61 @@
 import { wedgeState } from "@molecule/wedge";
-import type { HttpResult } from "../http.js";
+import type { HttpClient, HttpResult } from "../http.js";
 import { authorizationOf, tokenOf } from "../options.js";
 import { parseRetryAfterMs } from "../schedule.js";
+import type { TaskTracker } from "../tracker/tracker.js";
+import type { Clock, HeartbeatLogger, PlatformTokens } from "../types.js";
 import { errorText } from "../types.js";
 import { buildHeartbeatBody, type HeartbeatBody, type RuntimeMetadata } from "./body.js";
+import { type Counters, type HeartbeatEvents, safeHeaders } from "./counters.js";
 import { metadataProblem } from "./metadata.js";
-import type { BeatOnce, Classified, HeartbeatState } from "./state.js";
-import { emit, noteInternalError, safeHeaders } from "./state.js";
 import type { BeatResult } from "./types.js";
+
+/** How a beat's answer is handled. @internal */
+export type Classified =
+  | { kind: "ok" }
+  | { kind: "unauthorized" }
+  | { kind: "backoff"; transport: boolean; retryAfterMs?: number }
+  | { kind: "rejected" }
+  | { kind: "aborted" };
+
+/** One beat (its one 401 retry included). @internal */
+export type BeatOnce = (
+  kind: "tick" | "immediate" | "final",
+  force: boolean,
+  signal: AbortSignal,
+  timeoutMs: number,
+) => Promise<{ result: BeatResult; classified?: Classified }>;
+
+/** What a beat uses. @internal */
+export interface BeatInput {
+  workspaceId: string;
+  /** `<base>/registry/heartbeat` */
+  beatUrl: string;
+  ttlMs: number;
+  /** Check the platform's view on every n-th successful beat. */
+  checkEvery: number;
+  tokens: PlatformTokens;
+  tracker: Pick<TaskTracker, "snapshot">;
+  metadata: () => RuntimeMetadata;
+  clock: Clock;
+  logger: HeartbeatLogger;
+  http: HttpClient;
+  counters: Counters;
+  emitOutageRecovered: HeartbeatEvents["emitOutageRecovered"];
+  emitUnauthorizedStreak: HeartbeatEvents["emitUnauthorizedStreak"];
+  checkPlatform: () => void;
+  /** Started and not stopping. */
+  running: () => boolean;
+}
+
+/** @internal */
+export interface Beat {
+  once: BeatOnce;
+  /** Backoff steps since the last success (0: not in backoff). */
+  backoffLevel(): number;
+  /** `start()`: uptime counts from now. */
+  restart(): void;
+}
 
 const UNAUTHORIZED_ALERT_AT = 3;
 const UNAUTHORIZED_ALERT_EVERY = 20;
@@ -51,42 +99,55 @@ function describe(result: HttpResult, token?: string): string {
  * One beat: the body, the POST, its one 401 retry with a rotated token, and what the answer does to
  * the counters (backoff, 401 streak, outage recovery, the every-n-th platform check). @internal
  */
-export function createBeat(state: HeartbeatState, checkPlatform: () => Promise<void>): BeatOnce {
-  const { clock, logger, counters, tokens, workspaceId } = state;
+export function createBeat(input: BeatInput): Beat {
+  const { clock, logger, counters, tokens, workspaceId, http } = input;
+  let startedAt = clock.now();
+  /** Beats posted since start (the first may report uptime 0). */
+  let pushes = 0;
+  let lastMetadata: RuntimeMetadata | undefined;
+  let metadataWarned = false;
+  /** State (body without uptime) and Authorization of the last beat sent. */
+  let lastSentKey: string | undefined;
+  let lastSentAuth: string | undefined;
+  /** The Authorization that just got a 401. */
+  let deadAuth: string | undefined;
+  let backoffN = 0;
+  let transportStreak = 0;
+  let successes = 0;
 
   // ---- the body ---------------------------------------------------------------------------
   const metadata = (): RuntimeMetadata | undefined => {
     let problem: string;
     try {
-      const value: unknown = state.metadata();
+      const value: unknown = input.metadata();
       const invalid = metadataProblem(value);
       if (invalid === undefined) {
-        state.lastMetadata = value as RuntimeMetadata;
-        state.metadataWarned = false;
-        return state.lastMetadata;
+        lastMetadata = value as RuntimeMetadata;
+        metadataWarned = false;
+        return lastMetadata;
       }
       problem = `metadata() returned an invalid runtime_metadata (${invalid})`;
     } catch (error) {
       problem = `metadata() threw: ${errorText(error)}`;
     }
-    noteInternalError(state, "metadata", problem);
-    if (!state.metadataWarned) {
-      state.metadataWarned = true;
+    counters.internalError("metadata", problem);
+    if (!metadataWarned) {
+      metadataWarned = true;
       logger.warn(
         { event: "heartbeat.metadata_failed", err: problem },
         `${problem}; sending the last good runtime_metadata`,
       );
     }
-    return state.lastMetadata;
+    return lastMetadata;
   };
 
   const buildBody = (final: boolean): { body: HeartbeatBody; key: string } => {
-    let uptime = Math.floor((clock.now() - state.startedAt) / 1_000);
-    if (state.pushes > 0) uptime = Math.max(1, uptime); // never 0 in a later push
+    let uptime = Math.floor((clock.now() - startedAt) / 1_000);
+    if (pushes > 0) uptime = Math.max(1, uptime); // never 0 in a later push
     const body = buildHeartbeatBody({
       workspaceId,
       uptimeSeconds: uptime,
-      tasks: state.tasks.snapshot(),
+      tasks: input.tracker.snapshot(),
       wedge: wedgeState(),
       metadata: metadata(),
       final,
@@ -97,29 +158,29 @@ export function createBeat(state: HeartbeatState, checkPlatform: () => Promise<v
 
   // ---- one beat (its one 401 retry included) ----------------------------------------------
   const post = (body: HeartbeatBody, headers: Record<string, string>, timeoutMs: number, signal: AbortSignal) => {
-    state.pushes += 1;
-    return state.http.send({ method: "POST", url: state.beatUrl, headers, body, timeoutMs, signal });
+    pushes += 1;
+    return http.send({ method: "POST", url: input.beatUrl, headers, body, timeoutMs, signal });
   };
 
   const beatOnce: BeatOnce = async (kind, force, signal, timeoutMs) => {
     let { body, key } = buildBody(kind === "final");
-    let headers = await safeHeaders(state);
+    let headers = await safeHeaders(tokens, logger);
     let auth = authorizationOf(headers);
     if (kind === "immediate" && !force) {
-      if (key === state.lastSentKey && auth === state.lastSentAuth) {
-        counters.skippedBeats += 1;
+      if (key === lastSentKey && auth === lastSentAuth) {
+        counters.skippedBeat();
         return { result: { ok: true, skipped: true } };
       }
-      if (state.deadAuth !== undefined && auth === state.deadAuth) {
+      if (deadAuth !== undefined && auth === deadAuth) {
         // This token just got a 401 and nothing on disk changed: the next tick re-checks.
-        counters.skippedBeats += 1;
+        counters.skippedBeat();
         return {
           result: { ok: false, skipped: true, error: "token rejected; waiting for a new token or the next tick" },
         };
       }
     }
-    state.lastSentKey = key;
-    state.lastSentAuth = auth;
+    lastSentKey = key;
+    lastSentAuth = auth;
     let response = await post(body, headers, timeoutMs, signal);
     if (response.kind === "response" && response.status === 401) {
       let changed = false;
@@ -132,7 +193,7 @@ export function createBeat(state: HeartbeatState, checkPlatform: () => Promise<v
         );
       }
       if (changed) {
-        const fresh = await safeHeaders(state);
+        const fresh = await safeHeaders(tokens, logger);
         const freshAuth = authorizationOf(fresh);
         if (freshAuth !== undefined && freshAuth !== auth) {
           logger.info(
@@ -142,8 +203,8 @@ export function createBeat(state: HeartbeatState, checkPlatform: () => Promise<v
           headers = fresh;
           auth = freshAuth;
           ({ body, key } = buildBody(kind === "final"));
-          state.lastSentKey = key;
-          state.lastSentAuth = auth;
+          lastSentKey = key;
+          lastSentAuth = auth;
           response = await post(body, headers, timeoutMs, signal);
         }
       }
@@ -161,62 +222,56 @@ export function createBeat(state: HeartbeatState, checkPlatform: () => Promise<v
   /** `error` is the answer described (`describe`) when the beat failed. */
   const record = (classified: Classified, response: HttpResult, auth: string | undefined, error?: string) => {
     if (classified.kind === "aborted") return;
-    counters.lastStatus = response.kind === "response" ? response.status : undefined;
+    counters.answered(response.kind === "response" ? response.status : undefined);
     const now = clock.now();
     if (classified.kind === "ok") {
-      const hadFailures = counters.consecutiveFailures > 0;
-      const since = counters.lastSuccessAt ?? state.startedAt;
-      counters.beatsOk += 1;
-      counters.consecutiveFailures = 0;
-      counters.unauthorizedStreak = 0;
-      counters.lastSuccessAt = now;
-      state.backoffN = 0;
-      state.transportStreak = 0;
-      state.deadAuth = undefined;
-      state.successes += 1;
+      const hadFailures = counters.read.consecutiveFailures > 0;
+      const since = counters.read.lastSuccessAt ?? startedAt;
+      counters.delivered(now);
+      backoffN = 0;
+      transportStreak = 0;
+      deadAuth = undefined;
+      successes += 1;
       logger.debug?.({ event: "heartbeat.ok" }, "heartbeat delivered");
-      const pastTtl = hadFailures && now - since > state.ttlMs;
+      const pastTtl = hadFailures && now - since > input.ttlMs;
       if (pastTtl) {
         logger.info(
           { event: "heartbeat.outage_recovered", workspaceId, downMs: now - since },
           "heartbeats are back after an outage longer than the TTL; re-register",
         );
-        emit(state, state.outageListeners, { reason: "outage", downMs: now - since }, "onOutageRecovered");
+        input.emitOutageRecovered({ reason: "outage", downMs: now - since });
       }
       // The platform can lose us in any outage, even one shorter than its TTL (it restarted, say):
       // its view is checked on the first good beat after one, and on every n-th beat besides.
       const afterOutage = hadFailures && !pastTtl;
-      if (state.started && !state.stopping && (afterOutage || state.successes % state.checkEvery === 0)) {
-        void checkPlatform();
+      if (input.running() && (afterOutage || successes % input.checkEvery === 0)) {
+        input.checkPlatform();
       }
       return;
     }
-    counters.beatsFailed += 1;
-    counters.consecutiveFailures += 1;
-    counters.lastError = error;
+    counters.failed(error);
     if (classified.kind === "unauthorized") {
-      counters.unauthorizedStreak += 1;
-      state.deadAuth = auth;
-      state.backoffN = 0;
-      const streak = counters.unauthorizedStreak;
+      const streak = counters.unauthorized();
+      deadAuth = auth;
+      backoffN = 0;
       logger.warn({ event: "heartbeat.unauthorized", workspaceId, streak }, "heartbeat rejected with 401");
       if (streak >= UNAUTHORIZED_ALERT_AT && (streak - UNAUTHORIZED_ALERT_AT) % UNAUTHORIZED_ALERT_EVERY === 0) {
         logger.error(
           { event: "heartbeat.unauthorized_streak", workspaceId, streak },
           `workspace ${workspaceId}: ${streak} consecutive 401s — token revoked or workspace removed; re-provision or re-register`,
         );
-        emit(state, state.streakListeners, { workspaceId, streak }, "onUnauthorizedStreak");
+        input.emitUnauthorizedStreak({ workspaceId, streak });
       }
       return;
     }
     if (classified.kind === "backoff") {
-      state.backoffN += 1;
+      backoffN += 1;
       if (classified.transport) {
-        state.transportStreak += 1;
-        if (state.transportStreak % REBUILD_AFTER_TRANSPORT_ERRORS === 0 && state.http.rebuild()) {
-          counters.clientRebuilds += 1;
+        transportStreak += 1;
+        if (transportStreak % REBUILD_AFTER_TRANSPORT_ERRORS === 0 && http.rebuild()) {
+          counters.clientRebuilt();
           logger.info(
-            { event: "heartbeat.client_rebuilt", transportErrors: state.transportStreak },
+            { event: "heartbeat.client_rebuilt", transportErrors: transportStreak },
             "rebuilt the HTTP client",
           );
         }
@@ -226,13 +281,20 @@ export function createBeat(state: HeartbeatState, checkPlatform: () => Promise<v
       {
         event: "heartbeat.failed",
         workspaceId,
-        status: counters.lastStatus,
-        attempt: counters.consecutiveFailures,
-        err: counters.lastError,
+        status: counters.read.lastStatus,
+        attempt: counters.read.consecutiveFailures,
+        err: counters.read.lastError,
       },
       "heartbeat failed",
     );
   };
 
-  return beatOnce;
+  return {
+    once: beatOnce,
+    backoffLevel: () => backoffN,
+    restart() {
+      startedAt = clock.now();
+      pushes = 0;
+    },
+  };
 }

@@ -6,16 +6,10 @@ import { positive, validateBase } from "../options.js";
 import { errorText, realClock, silentLogger } from "../types.js";
 import { createBeat } from "./beat.js";
 import { createPlatformCheck } from "./check.js";
+import { createCounters, createEvents } from "./counters.js";
 import { createBeatLoop } from "./loop.js";
 import { metadataProblem } from "./metadata.js";
-import type { HeartbeatState } from "./state.js";
-import type {
-  Heartbeat,
-  HeartbeatOptions,
-  HeartbeatStats,
-  OutageRecoveredEvent,
-  UnauthorizedStreakEvent,
-} from "./types.js";
+import type { Heartbeat, HeartbeatOptions, HeartbeatStats } from "./types.js";
 
 const FINAL_BEAT_BUDGET_MS = 2_000;
 
@@ -70,7 +64,7 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
       message: `platformCheckEvery must be an integer >= 1, got ${String(checkEvery)}`,
     });
   }
-  const { tokens, tasks } = options;
+  const { tokens, tasks: tracker } = options;
   const clock = options.clock ?? realClock;
   const logger = options.logger ?? silentLogger;
   const http = createHttpClient({ clock, dispatcher: options.dispatcher });
@@ -81,125 +75,113 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
     );
   }
 
-  const state: HeartbeatState = {
+  const random = options.random ?? Math.random;
+  // The lifecycle, written here only: `start()` sets `started`, `stop()` sets `stopping`.
+  let started = false;
+  let stopping: Promise<void> | undefined;
+  const running = () => started && !stopping;
+  const isStopping = () => stopping !== undefined;
+  const aborter = new AbortController();
+
+  const counters = createCounters();
+  const events = createEvents(counters, logger);
+  const check = createPlatformCheck({
+    workspaceUrl: `${base}/workspaces/${encodeURIComponent(workspaceId)}`,
+    workspaceId,
+    requestTimeoutMs,
+    tokens,
+    http,
+    logger,
+    counters,
+    emitOutageRecovered: events.emitOutageRecovered,
+    signal: aborter.signal,
+    stopping: isStopping,
+  });
+  const beat = createBeat({
     workspaceId,
     beatUrl: `${base}/registry/heartbeat`,
-    workspaceUrl: `${base}/workspaces/${encodeURIComponent(workspaceId)}`,
-    intervalMs,
-    requestTimeoutMs,
     ttlMs,
-    jitter,
     checkEvery,
     tokens,
-    tasks,
+    tracker,
     metadata: () => options.metadata(),
     clock,
-    random: options.random ?? Math.random,
     logger,
     http,
-    aborter: new AbortController(),
-    counters: {
-      beatsOk: 0,
-      beatsFailed: 0,
-      consecutiveFailures: 0,
-      unauthorizedStreak: 0,
-      lastStatus: undefined,
-      platformStatus: undefined,
-      lastError: undefined,
-      lastSuccessAt: undefined,
-      immediateBeats: 0,
-      skippedBeats: 0,
-      clientRebuilds: 0,
-      internalErrors: 0,
-      lastInternalError: undefined,
-    },
-    outageListeners: new Set(),
-    streakListeners: new Set(),
-    started: false,
-    stopping: undefined,
-    startedAt: clock.now(),
-    pushes: 0,
-    lastMetadata: undefined,
-    metadataWarned: false,
-    inFlight: undefined,
-    checksInFlight: 0,
-    lastSentKey: undefined,
-    lastSentAuth: undefined,
-    deadAuth: undefined,
-    backoffN: 0,
-    transportStreak: 0,
-    successes: 0,
-  };
-  const beatOnce = createBeat(state, createPlatformCheck(state));
-  const loop = createBeatLoop(state, beatOnce);
+    counters,
+    emitOutageRecovered: events.emitOutageRecovered,
+    emitUnauthorizedStreak: events.emitUnauthorizedStreak,
+    checkPlatform: () => void check.run(),
+    running,
+  });
+  const loop = createBeatLoop({
+    intervalMs,
+    jitter,
+    random,
+    requestTimeoutMs,
+    clock,
+    logger,
+    counters,
+    beat,
+    signal: aborter.signal,
+    started: () => started,
+    stopping: isStopping,
+  });
   const unsubscribers: Array<() => void> = [];
   const hold = holdOpen(options.unref === true);
 
   const stats = (): HeartbeatStats => ({
-    running: state.started && !state.stopping,
-    ...state.counters,
-    inFlight: (state.inFlight ? 1 : 0) + state.checksInFlight,
+    running: running(),
+    ...counters.read,
+    inFlight: (loop.busy() ? 1 : 0) + check.inFlight(),
   });
 
   return {
     async start() {
-      if (state.started || state.stopping) return;
+      if (started || stopping) return;
       firstMetadata(options.metadata);
-      state.started = true;
+      started = true;
       hold.acquire();
-      state.startedAt = clock.now();
-      state.pushes = 0;
+      beat.restart();
       unsubscribers.push(onWedgeChange(() => void loop.requestImmediate("wedge", false)));
-      if (typeof tasks.onChange === "function")
-        unsubscribers.push(tasks.onChange(() => void loop.requestImmediate("task", false)));
+      if (typeof tracker.onChange === "function")
+        unsubscribers.push(tracker.onChange(() => void loop.requestImmediate("task", false)));
       if (typeof tokens.onRotated === "function") {
         unsubscribers.push(tokens.onRotated(() => void loop.requestImmediate("token", false)));
       }
       loop.tick();
     },
     stop() {
-      if (state.stopping) return state.stopping;
-      state.stopping = (async () => {
+      if (stopping) return stopping;
+      stopping = (async () => {
         for (const off of unsubscribers.splice(0)) off();
         loop.cancel();
         // Whatever is in flight carries state the final beat supersedes.
-        state.aborter.abort();
-        if (state.inFlight) await state.inFlight;
-        if (state.started) {
+        aborter.abort();
+        await loop.settle();
+        if (started) {
           const controller = new AbortController();
           const budget = clock.setTimeout(() => controller.abort(), FINAL_BEAT_BUDGET_MS);
-          const finalBeat = beatOnce("final", true, controller.signal, Math.min(requestTimeoutMs, FINAL_BEAT_BUDGET_MS))
-            .then(({ result }) => {
-              logger.info({ event: "heartbeat.final", ok: result.ok, status: result.status }, "final heartbeat sent");
-            })
-            .catch(() => {});
-          state.inFlight = finalBeat;
-          await finalBeat;
-          state.inFlight = undefined;
+          await loop.runFinal(() =>
+            beat
+              .once("final", true, controller.signal, Math.min(requestTimeoutMs, FINAL_BEAT_BUDGET_MS))
+              .then(({ result }) => {
+                logger.info({ event: "heartbeat.final", ok: result.ok, status: result.status }, "final heartbeat sent");
+              })
+              .catch(() => {}),
+          );
           clock.clearTimeout(budget);
         }
         await http.close();
         hold.release();
       })();
-      return state.stopping;
+      return stopping;
     },
     beatNow(reason) {
       return loop.requestImmediate(typeof reason === "string" && reason ? reason : "manual", true);
     },
     stats,
-    onOutageRecovered(listener) {
-      const wrapped = (event: OutageRecoveredEvent) => listener(event);
-      state.outageListeners.add(wrapped);
-      return () => {
-        state.outageListeners.delete(wrapped);
-      };
-    },
-    onUnauthorizedStreak(listener) {
-      const wrapped = (event: UnauthorizedStreakEvent) => listener(event);
-      state.streakListeners.add(wrapped);
-      return () => {
-        state.streakListeners.delete(wrapped);
-      };
-    },
+    onOutageRecovered: events.onOutageRecovered,
+    onUnauthorizedStreak: events.onUnauthorizedStreak,
   };
 }

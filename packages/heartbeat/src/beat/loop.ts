@@ -1,6 +1,7 @@
 import { backoffDelayMs, nextBeatDelayMs } from "../schedule.js";
-import { errorText } from "../types.js";
-import { type BeatOnce, type Classified, type HeartbeatState, noteInternalError } from "./state.js";
+import { type Clock, errorText, type HeartbeatLogger } from "../types.js";
+import type { Beat, Classified } from "./beat.js";
+import type { Counters } from "./counters.js";
 import type { BeatResult } from "./types.js";
 
 const IMMEDIATE_SPACING_MS = 250;
@@ -19,11 +20,35 @@ export interface BeatLoop {
   requestImmediate(reason: string, force: boolean): Promise<BeatResult>;
   /** Clears the timers and answers waiting `beatNow()` calls with "stopped". */
   cancel(): void;
+  /** Waits for the beat in flight, if any. */
+  settle(): Promise<void>;
+  /** Runs the final beat as the one in flight. */
+  runFinal(work: () => Promise<void>): Promise<void>;
+  /** A beat (or the final beat) is in flight. */
+  busy(): boolean;
+}
+
+/** What the loop uses. @internal */
+export interface BeatLoopInput {
+  intervalMs: number;
+  jitter: number;
+  random: () => number;
+  requestTimeoutMs: number;
+  clock: Clock;
+  logger: HeartbeatLogger;
+  counters: Pick<Counters, "internalError" | "immediateBeat" | "skippedBeat">;
+  beat: Pick<Beat, "once" | "backoffLevel">;
+  /** Aborted by `stop()`. */
+  signal: AbortSignal;
+  started: () => boolean;
+  stopping: () => boolean;
 }
 
 /** The loop: periodic ticks with jitter, immediate beats on state change, backoff, one beat at a time. @internal */
-export function createBeatLoop(state: HeartbeatState, beatOnce: BeatOnce): BeatLoop {
-  const { clock, logger, counters, intervalMs, jitter, random } = state;
+export function createBeatLoop(input: BeatLoopInput): BeatLoop {
+  const { clock, logger, counters, intervalMs, jitter, random, beat } = input;
+  /** The beat or final beat in flight. */
+  let inFlight: Promise<void> | undefined;
   let tickTimer: unknown;
   let spacingTimer: unknown;
   let tickNumber = 0;
@@ -51,30 +76,30 @@ export function createBeatLoop(state: HeartbeatState, beatOnce: BeatOnce): BeatL
     const task = (async () => {
       let outcome: { result: BeatResult; classified?: Classified };
       try {
-        outcome = await beatOnce(kind, force, state.aborter.signal, state.requestTimeoutMs);
+        outcome = await beat.once(kind, force, input.signal, input.requestTimeoutMs);
       } catch (error) {
-        noteInternalError(state, "beat", errorText(error));
+        counters.internalError("beat", errorText(error));
         logger.error({ event: "heartbeat.bug", err: errorText(error) }, "unexpected error in the heartbeat loop");
         outcome = { result: { ok: false, error: errorText(error) } };
       }
       for (const resolve of waiters) resolve(outcome.result);
-      if (state.stopping || !state.started) return; // a beatNow() without start() never starts the loop
+      if (input.stopping() || !input.started()) return; // a beatNow() without start() never starts the loop
       const c = outcome.classified;
       if (c?.kind === "backoff") {
-        schedule(backoffDelayMs(state.backoffN, intervalMs, jitter, random, c.retryAfterMs));
+        schedule(backoffDelayMs(beat.backoffLevel(), intervalMs, jitter, random, c.retryAfterMs));
       } else if (kind === "tick") {
         schedule(tickStartedAt + periodMs - clock.now());
       }
     })();
-    state.inFlight = task;
+    inFlight = task;
     void task.finally(() => {
-      if (state.inFlight === task) state.inFlight = undefined;
+      if (inFlight === task) inFlight = undefined;
       drain();
     });
   };
 
   function drain() {
-    if (state.inFlight || state.stopping) return;
+    if (inFlight || input.stopping()) return;
     if (pendingTick) {
       pendingTick = false;
       // The tick carries the latest state: it answers a pending immediate request too.
@@ -100,16 +125,16 @@ export function createBeatLoop(state: HeartbeatState, beatOnce: BeatOnce): BeatL
     const { force, waiters, reasons } = pending;
     pending = undefined;
     lastImmediateAt = now;
-    counters.immediateBeats += 1;
+    counters.immediateBeat();
     logger.debug?.({ event: "heartbeat.immediate", reasons: [...reasons] }, "immediate heartbeat");
     run("immediate", force, waiters);
   }
 
   const requestImmediate = (reason: string, force: boolean): Promise<BeatResult> => {
-    if (state.stopping) return Promise.resolve({ ok: false, skipped: true, error: "stopped" });
-    if (!force && state.backoffN > 0) {
+    if (input.stopping()) return Promise.resolve({ ok: false, skipped: true, error: "stopped" });
+    if (!force && beat.backoffLevel() > 0) {
       // The platform is failing: the next backoff attempt carries the latest state anyway.
-      counters.skippedBeats += 1;
+      counters.skippedBeat();
       return Promise.resolve({ ok: false, skipped: true, error: "in backoff; the next attempt carries this state" });
     }
     return new Promise((resolve) => {
@@ -132,5 +157,15 @@ export function createBeatLoop(state: HeartbeatState, beatOnce: BeatOnce): BeatL
       pending = undefined;
       pendingTick = false;
     },
+    async settle() {
+      if (inFlight) await inFlight;
+    },
+    async runFinal(work) {
+      const task = work();
+      inFlight = task;
+      await task;
+      inFlight = undefined;
+    },
+    busy: () => inFlight !== undefined,
   };
 }
