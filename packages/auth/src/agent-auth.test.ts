@@ -5,6 +5,8 @@ import { createFakeClock } from "@molecule/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type AgentAuthProbe, checkAgentAuth } from "./agent-auth.js";
 import { describeJsonError } from "./agent-probes.js";
+import { getAgent } from "./agents.js";
+import { createCodexAuthProbe } from "./codex-probe.js";
 import { AuthError } from "./errors.js";
 
 const NOW = Date.parse("2030-01-01T00:00:00.000Z");
@@ -227,48 +229,299 @@ describe("describeJsonError", () => {
   });
 });
 
+const jwt = (claims: Record<string, unknown>) =>
+  ["e30", Buffer.from(JSON.stringify(claims)).toString("base64url"), "c2ln"].join(".");
+
+describe("codex (Codex CLI 0.169.0: CODEX_API_KEY, then $CODEX_HOME/auth.json)", () => {
+  const KEY = "sk-test-SECRETKEY-123";
+  const ACCESS = jwt({ exp: Math.floor((NOW + 10 * 86_400_000) / 1000), sub: "SECRETSUB" });
+  const chatgpt = (access: string, refresh: string | undefined = REFRESH) => ({
+    auth_mode: "chatgpt",
+    OPENAI_API_KEY: null,
+    tokens: { id_token: jwt({ email: "a@b" }), access_token: access, refresh_token: refresh, account_id: "acct" },
+    last_refresh: "2029-12-30T00:00:00Z",
+  });
+  let codexHome: string;
+  const codex = (env: Record<string, string> = {}, extra: Partial<Parameters<typeof checkAgentAuth>[0]> = {}) =>
+    checkAgentAuth({ agent: "codex", home, env: { CODEX_HOME: codexHome, ...env }, clock, ...extra });
+  const writeAuth = async (value: unknown, dir = codexHome) => {
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, "auth.json"), typeof value === "string" ? value : JSON.stringify(value));
+  };
+  beforeEach(() => {
+    codexHome = path.join(home, "codex-home");
+  });
+
+  it.each([
+    ["CODEX_API_KEY in env", { CODEX_API_KEY: KEY }, undefined, { ok: true, state: "ok", method: "api-key-env" }],
+    [
+      "auth.json written by `codex login --with-api-key`",
+      {},
+      { auth_mode: "apikey", OPENAI_API_KEY: KEY },
+      { ok: true, state: "ok", method: "api-key-file" },
+    ],
+    ["auth.json with a key and no auth_mode", {}, { OPENAI_API_KEY: KEY }, { ok: true, method: "api-key-file" }],
+    ["ChatGPT login, token valid", {}, chatgpt(ACCESS), { ok: true, state: "ok", method: "oauth-file" }],
+    [
+      "ChatGPT login, token expired, refresh token",
+      {},
+      chatgpt(jwt({ exp: (NOW - 3_600_000) / 1000 })),
+      { ok: true, state: "refreshable", expiresAt: NOW - 3_600_000 },
+    ],
+    [
+      "ChatGPT login, token expired, no refresh token",
+      {},
+      chatgpt(jwt({ exp: (NOW - 3_600_000) / 1000 }), ""),
+      { ok: false, state: "expired" },
+    ],
+    [
+      "ChatGPT login, token expiring within the hour",
+      {},
+      chatgpt(jwt({ exp: (NOW + 600_000) / 1000 })),
+      { ok: true, state: "expiring" },
+    ],
+    ["logged out: no auth.json", {}, undefined, { ok: false, state: "missing" }],
+    [
+      "logged out: OPENAI_API_KEY only (Codex ignores it)",
+      { OPENAI_API_KEY: KEY },
+      undefined,
+      { ok: false, state: "missing" },
+    ],
+    ["logged out: null key and tokens", {}, { OPENAI_API_KEY: null, tokens: null }, { ok: false, state: "no-token" }],
+    [
+      "malformed auth.json (truncated)",
+      {},
+      `{"auth_mode":"apikey","OPENAI_API_KEY":"${KEY}`,
+      { ok: false, state: "unreadable" },
+    ],
+  ] as const)("%s", async (_name, env, file, expected) => {
+    if (file !== undefined) await writeAuth(file);
+    const result = await codex(env);
+    expect(result).toMatchObject(expected);
+    const text = JSON.stringify(result);
+    for (const secret of [KEY, REFRESH, "SECRETSUB", "SECRETKEY"]) expect(text).not.toContain(secret);
+    if (!result.ok) expect(result.reason).toMatch(/CODEX_API_KEY.*`codex login`/);
+  });
+
+  it("an access token without exp is ok with a warning (cannot be checked offline)", async () => {
+    await writeAuth(chatgpt(jwt({ sub: "x" })));
+    const result = await codex();
+    expect(result).toMatchObject({ ok: true, state: "ok" });
+    expect(result.expiresAt).toBeUndefined();
+    expect(result.warnings.join(" ")).toMatch(/no expiry/);
+    await writeAuth(chatgpt("not-a-jwt"));
+    expect(await codex()).toMatchObject({ ok: true, state: "ok" });
+  });
+
+  it("OPENAI_API_KEY is named as ignored when nothing else is found", async () => {
+    const result = await codex({ OPENAI_API_KEY: KEY });
+    expect(result.reason).toContain("OPENAI_API_KEY is set, but Codex does not use it");
+  });
+
+  it("CODEX_HOME, else <stateDir>/agents/codex, else ~/.codex", async () => {
+    const stateDir = path.join(home, "state");
+    await writeAuth({ OPENAI_API_KEY: KEY }, path.join(stateDir, "agents", "codex"));
+    const plain = (extra: Partial<Parameters<typeof checkAgentAuth>[0]> = {}) =>
+      checkAgentAuth({ agent: "codex", home, env: {}, clock, ...extra });
+    expect(await plain()).toMatchObject({ ok: false, state: "missing" });
+    expect(await plain({ stateDir })).toMatchObject({ ok: true });
+    expect(await plain({ env: { MOLECULE_STATE_DIR: stateDir } })).toMatchObject({ ok: true });
+    // CODEX_HOME wins over the state dir.
+    expect(await codex({}, { stateDir })).toMatchObject({ ok: false, state: "missing" });
+    await writeAuth({ OPENAI_API_KEY: KEY }, path.join(home, ".codex"));
+    expect(await plain()).toMatchObject({ ok: true });
+  });
+
+  it("a custom provider's env_key makes that variable the credential (option, default off)", async () => {
+    const probe = createCodexAuthProbe({ providerEnvKey: "OPENAI_API_KEY" });
+    const withProbe = (env: Record<string, string>) =>
+      checkAgentAuth({ agent: "codex", probe, home, env: { CODEX_HOME: codexHome, ...env } });
+    expect(await withProbe({ OPENAI_API_KEY: KEY })).toMatchObject({ ok: true, method: "api-key-env" });
+    await writeAuth({ OPENAI_API_KEY: KEY });
+    // The provider fails at once without its variable, whatever auth.json holds.
+    expect(await withProbe({})).toMatchObject({ ok: false, state: "missing" });
+    expect(
+      await checkAgentAuth({ agent: "codex", probe: createCodexAuthProbe(), home, env: { CODEX_HOME: codexHome } }),
+    ).toMatchObject({ ok: true });
+    expect(probe.credentialFiles?.({ home, env: { CODEX_HOME: codexHome } })).toEqual([
+      path.join(codexHome, "auth.json"),
+    ]);
+  });
+});
+
+describe("gemini-cli (Gemini CLI 0.61.0: settings.json's auth type, then its credential)", () => {
+  const KEY = "AIza-SECRETKEY";
+  let geminiHome: string;
+  let dir: string;
+  const gemini = (env: Record<string, string> = {}, extra: Partial<Parameters<typeof checkAgentAuth>[0]> = {}) =>
+    checkAgentAuth({ agent: "gemini-cli", home, env: { GEMINI_CLI_HOME: geminiHome, ...env }, clock, ...extra });
+  const put = async (name: string, value: unknown, where = dir) => {
+    await mkdir(where, { recursive: true });
+    await writeFile(path.join(where, name), typeof value === "string" ? value : JSON.stringify(value, null, 2));
+  };
+  const selected = (selectedType: string, more: Record<string, unknown> = {}) => ({
+    security: { auth: { selectedType, ...more } },
+  });
+  const creds = (expiry: number, refresh: string | undefined = REFRESH) => ({
+    access_token: "ya29.SECRETACCESS",
+    refresh_token: refresh,
+    scope: "https://www.googleapis.com/auth/cloud-platform",
+    token_type: "Bearer",
+    id_token: "eyJ.SECRETID",
+    expiry_date: expiry,
+  });
+  beforeEach(() => {
+    geminiHome = path.join(home, "gemini-home");
+    dir = path.join(geminiHome, ".gemini");
+  });
+
+  type Row = readonly [string, Record<string, string>, Record<string, unknown>, object];
+  it.each<Row>([
+    ["GEMINI_API_KEY only", { GEMINI_API_KEY: KEY }, {}, { ok: true, state: "ok", method: "api-key-env" }],
+    [
+      "selectedType gemini-api-key + key + base URL",
+      { GEMINI_API_KEY: KEY, GOOGLE_GEMINI_BASE_URL: "http://127.0.0.1:9" },
+      { "settings.json": selected("gemini-api-key") },
+      { ok: true, method: "api-key-env" },
+    ],
+    [
+      "key + base URL, no settings (gateway, exit 41)",
+      { GEMINI_API_KEY: KEY, GOOGLE_GEMINI_BASE_URL: "http://127.0.0.1:9" },
+      {},
+      { ok: false, state: "missing" },
+    ],
+    [
+      "gateway with useExternal",
+      { GOOGLE_GEMINI_BASE_URL: "http://127.0.0.1:9" },
+      { "settings.json": { security: { auth: { useExternal: true } } } },
+      { ok: true, method: "adc" },
+    ],
+    [
+      "selectedType gemini-api-key, no key",
+      {},
+      { "settings.json": selected("gemini-api-key") },
+      { ok: false, state: "missing" },
+    ],
+    [
+      "oauth-personal, token valid",
+      {},
+      { "settings.json": selected("oauth-personal"), "oauth_creds.json": creds(NOW + 86_400_000) },
+      { ok: true, state: "ok", method: "oauth-file", expiresAt: NOW + 86_400_000 },
+    ],
+    [
+      "oauth-personal, token expired, refresh token",
+      {},
+      { "settings.json": selected("oauth-personal"), "oauth_creds.json": creds(NOW - 1000) },
+      { ok: true, state: "refreshable" },
+    ],
+    [
+      "oauth-personal, token expired, no refresh token",
+      {},
+      { "settings.json": selected("oauth-personal"), "oauth_creds.json": creds(NOW - 1000, "") },
+      { ok: false, state: "expired" },
+    ],
+    [
+      "oauth-personal, logged out",
+      {},
+      { "settings.json": selected("oauth-personal") },
+      { ok: false, state: "missing" },
+    ],
+    [
+      "oauth-personal, malformed oauth_creds.json",
+      {},
+      { "settings.json": selected("oauth-personal"), "oauth_creds.json": '{"access_token":"ya29.SECRETACCESS' },
+      { ok: false, state: "unreadable" },
+    ],
+    [
+      "GOOGLE_GENAI_USE_GCA=true + oauth_creds.json",
+      { GOOGLE_GENAI_USE_GCA: "true" },
+      { "oauth_creds.json": creds(NOW + 86_400_000) },
+      { ok: true, method: "oauth-file" },
+    ],
+    [
+      "vertex: project + location",
+      { GOOGLE_GENAI_USE_VERTEXAI: "true", GOOGLE_CLOUD_PROJECT: "p", GOOGLE_CLOUD_LOCATION: "us-central1" },
+      {},
+      { ok: true, method: "vertex-env" },
+    ],
+    [
+      "vertex: GOOGLE_API_KEY",
+      { GOOGLE_API_KEY: KEY },
+      { "settings.json": selected("vertex-ai") },
+      { ok: true, method: "vertex-env" },
+    ],
+    ["vertex: no project (exit 41)", { GOOGLE_GENAI_USE_VERTEXAI: "true" }, {}, { ok: false, state: "missing" }],
+    ["GOOGLE_API_KEY alone selects nothing", { GOOGLE_API_KEY: KEY }, {}, { ok: false, state: "missing" }],
+    ["nothing at all (exit 41)", {}, {}, { ok: false, state: "missing" }],
+    [
+      "malformed settings.json",
+      { GEMINI_API_KEY: KEY },
+      { "settings.json": "{ security: " },
+      { ok: false, state: "unreadable" },
+    ],
+    [
+      "settings.json with comments",
+      {},
+      { "settings.json": '// mine\n{ "security": { /* auth */ "auth": { "selectedType": "vertex-ai" } } }' },
+      { ok: false, state: "missing" },
+    ],
+    ["compute ADC", {}, { "settings.json": selected("compute-default-credentials") }, { ok: true, method: "adc" }],
+    [
+      "an unknown auth type",
+      { GEMINI_API_KEY: KEY },
+      { "settings.json": selected("magic") },
+      { ok: false, state: "missing" },
+    ],
+  ])("%s", async (_name, env, files, expected) => {
+    for (const [name, value] of Object.entries(files)) await put(name, value);
+    const result = await gemini(env);
+    expect(result).toMatchObject(expected);
+    const text = JSON.stringify(result);
+    for (const secret of [KEY, "SECRETACCESS", "SECRETID", REFRESH]) expect(text).not.toContain(secret);
+    if (!result.ok) expect(result.reason).toContain("GEMINI_API_KEY");
+  });
+
+  it("the comment-stripped settings pick the type (vertex-ai needs its variables)", async () => {
+    await put("settings.json", '{ "security": { "auth": { "selectedType": "vertex-ai" } } } // x');
+    expect((await gemini()).reason).toContain("vertex-ai");
+  });
+
+  it(".env files: cwd upwards, then the home; .gemini/.env only for a trusted workspace", async () => {
+    const work = path.join(home, "work", "repo");
+    await mkdir(work, { recursive: true });
+    await put(".env", `GEMINI_API_KEY="${KEY}"\n`, path.join(geminiHome, ".gemini"));
+    expect(await gemini()).toMatchObject({ ok: false, state: "missing" });
+    const trusted = await gemini({ GEMINI_CLI_TRUST_WORKSPACE: "true" });
+    expect(trusted).toMatchObject({ ok: true, method: "api-key-env" });
+    expect(trusted.reason).toContain(path.join(geminiHome, ".gemini", ".env"));
+    await put(".env", `export GEMINI_API_KEY=${KEY} # mine\n`, geminiHome);
+    expect((await gemini()).reason).toContain(path.join(geminiHome, ".env"));
+    // A .env above the cwd comes first, and it can select nothing (the first file found is the one loaded).
+    await put(".env", "OTHER=1\n", path.join(home, "work"));
+    expect(await gemini({}, { cwd: work })).toMatchObject({ ok: false, state: "missing" });
+    // The environment beats a .env file.
+    expect((await gemini({ GEMINI_API_KEY: "k" }, { cwd: work })).reason).toContain("in the environment");
+  });
+
+  it("GEMINI_CLI_HOME, else <stateDir>/agents/gemini-cli, else the home", async () => {
+    const stateDir = path.join(home, "state");
+    await put("settings.json", selected("vertex-ai"), path.join(stateDir, "agents", "gemini-cli", ".gemini"));
+    const env = { GOOGLE_API_KEY: KEY };
+    const plain = (extra: Partial<Parameters<typeof checkAgentAuth>[0]> = {}) =>
+      checkAgentAuth({ agent: "gemini-cli", home, env, clock, ...extra });
+    expect(await plain()).toMatchObject({ ok: false });
+    expect(await plain({ stateDir })).toMatchObject({ ok: true, method: "vertex-env" });
+    await put("settings.json", selected("vertex-ai"), path.join(home, ".gemini"));
+    expect(await plain()).toMatchObject({ ok: true });
+    expect(getAgent("gemini-cli")?.authProbe.credentialFiles?.({ home, env: {}, stateDir })).toEqual(
+      ["settings.json", "oauth_creds.json", "gemini-credentials.json"].map((f) =>
+        path.join(stateDir, "agents", "gemini-cli", ".gemini", f),
+      ),
+    );
+  });
+});
+
 describe("other agents", () => {
-  it("codex: OPENAI_API_KEY → ok by env", async () => {
-    expect(await checkAgentAuth({ agent: "codex", home, env: { OPENAI_API_KEY: SECRET } })).toMatchObject({
-      ok: true,
-      method: "api-key-env",
-    });
-  });
-
-  it("codex: ~/.codex/auth.json missing, with tokens, without tokens, broken", async () => {
-    const codex = (env: Record<string, string> = {}) => checkAgentAuth({ agent: "codex", home, env });
-    expect(await codex()).toMatchObject({ ok: false, state: "missing" });
-    const authFile = path.join(home, ".codex", "auth.json");
-    await mkdir(path.dirname(authFile));
-    await writeFile(authFile, JSON.stringify({ OPENAI_API_KEY: null, tokens: { access_token: SECRET } }));
-    const ok = await codex();
-    expect(ok).toMatchObject({ ok: true, state: "ok", method: "oauth-file" });
-    expectNoSecret(ok);
-    await writeFile(authFile, JSON.stringify({ OPENAI_API_KEY: SECRET }));
-    expect(await codex()).toMatchObject({ ok: true });
-    await writeFile(authFile, JSON.stringify({ OPENAI_API_KEY: null, tokens: null }));
-    expect(await codex()).toMatchObject({ ok: false, state: "no-token" });
-    await writeFile(authFile, `{${SECRET}`);
-    const broken = await codex();
-    expect(broken).toMatchObject({ ok: false, state: "unreadable" });
-    expectNoSecret(broken);
-  });
-
-  it("codex: CODEX_HOME is honoured", async () => {
-    const codexHome = path.join(home, "codex-home");
-    await mkdir(codexHome);
-    await writeFile(path.join(codexHome, "auth.json"), JSON.stringify({ tokens: { access_token: SECRET } }));
-    expect(await checkAgentAuth({ agent: "codex", home, env: { CODEX_HOME: codexHome } })).toMatchObject({ ok: true });
-  });
-
-  it("gemini-cli: GEMINI_API_KEY or missing", async () => {
-    expect(await checkAgentAuth({ agent: "gemini-cli", home, env: { GEMINI_API_KEY: SECRET } })).toMatchObject({
-      ok: true,
-      method: "api-key-env",
-    });
-    expect(await checkAgentAuth({ agent: "gemini-cli", home, env: {} })).toMatchObject({ ok: false, state: "missing" });
-  });
-
   it("an unknown agent without a probe rejects with E_AUTH_UNKNOWN_AGENT", async () => {
     const error = await checkAgentAuth({ agent: "my-agent", home, env: {} }).catch((e: unknown) => e);
     expect(AuthError.isInstance(error)).toBe(true);
@@ -292,17 +545,23 @@ describe("other agents", () => {
 });
 
 describe("token-free and network-free by construction", () => {
-  it.each(["agent-auth.ts", "agent-probes.ts", "agents.ts"])(
-    "%s imports no process, network or HTTP API",
-    async (file) => {
-      const { readFile } = await import("node:fs/promises");
-      const source = await readFile(new URL(`./${file}`, import.meta.url), "utf8");
-      const imports = [...source.matchAll(/from\s+"([^"]+)"/g)].map((m) => m[1]);
-      expect(imports.length).toBeGreaterThan(0);
-      for (const forbidden of ["child_process", "http", "https", "net", "tls", "dgram", "undici"]) {
-        expect(imports.some((i) => i === forbidden || i === `node:${forbidden}`)).toBe(false);
-      }
-      expect(source).not.toMatch(/\bfetch\s*\(/);
-    },
-  );
+  it.each([
+    "agent-auth.ts",
+    "agent-probes.ts",
+    "agents.ts",
+    "agent-homes.ts",
+    "codex-probe.ts",
+    "gemini-probe.ts",
+    "gemini-env.ts",
+    "probe-util.ts",
+  ])("%s imports no process, network or HTTP API", async (file) => {
+    const { readFile } = await import("node:fs/promises");
+    const source = await readFile(new URL(`./${file}`, import.meta.url), "utf8");
+    const imports = [...source.matchAll(/from\s+"([^"]+)"/g)].map((m) => m[1]);
+    expect(imports.length).toBeGreaterThan(0);
+    for (const forbidden of ["child_process", "http", "https", "net", "tls", "dgram", "undici"]) {
+      expect(imports.some((i) => i === forbidden || i === `node:${forbidden}`)).toBe(false);
+    }
+    expect(source).not.toMatch(/\bfetch\s*\(/);
+  });
 });

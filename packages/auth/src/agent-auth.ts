@@ -16,7 +16,14 @@ export type AgentAuthState =
   | "no-scope";
 
 /** Which credential the verdict is based on. */
-export type AgentAuthMethod = "oauth-file" | "api-key-env" | "oauth-token-env" | "auth-token-env";
+export type AgentAuthMethod =
+  | "oauth-file"
+  | "api-key-file"
+  | "api-key-env"
+  | "oauth-token-env"
+  | "auth-token-env"
+  | "vertex-env"
+  | "adc";
 
 export interface AgentAuthResult {
   /** True when the agent can be expected to authenticate (states ok, expiring, refreshable). */
@@ -34,6 +41,14 @@ export interface AgentAuthResult {
 export interface AgentAuthContext {
   home: string;
   env: Record<string, string | undefined>;
+  /**
+   * The runtime's state dir (`MOLECULE_STATE_DIR`). When set, an agent whose home is not given by
+   * its own env var (`CODEX_HOME`, `GEMINI_CLI_HOME`) lives in `<stateDir>/agents/<id>`, as the
+   * runtime runs it; when unset, the CLI's own default under `home` is read.
+   */
+  stateDir?: string | undefined;
+  /** The directory the agent runs in (Gemini CLI reads `.env` files from it upwards). Default: none. */
+  cwd?: string | undefined;
   /** epoch ms */
   now: number;
   skewSeconds: number;
@@ -48,7 +63,7 @@ export interface AgentAuthProbe {
   /** Reads env vars and files only; never runs the agent, never touches the network. */
   check(context: AgentAuthContext): Promise<AgentAuthResult>;
   /** The credential files `check` reads, for a watcher to notice a re-login (default: none). */
-  credentialFiles?(context: Pick<AgentAuthContext, "home" | "env">): string[];
+  credentialFiles?(context: Pick<AgentAuthContext, "home" | "env" | "stateDir">): string[];
 }
 
 export interface CheckAgentAuthOptions {
@@ -58,6 +73,13 @@ export interface CheckAgentAuthOptions {
   home?: string;
   /** Environment to read. Default `process.env`. */
   env?: Record<string, string | undefined>;
+  /**
+   * The runtime's state dir: agent homes default to `<stateDir>/agents/<id>` (see
+   * {@link AgentAuthContext.stateDir}). Default `env.MOLECULE_STATE_DIR`, else none.
+   */
+  stateDir?: string | undefined;
+  /** The directory the agent runs in (for Gemini CLI's `.env` lookup). Default: none. */
+  cwd?: string | undefined;
   /** Gives "now" for expiry. Default: the real clock. */
   clock?: Pick<Clock, "now">;
   /** A token expiring within this many seconds counts as expired. Default 60. */
@@ -105,9 +127,12 @@ export async function checkAgentAuth(options: CheckAgentAuthOptions): Promise<Ag
   }
   const env = options.env ?? process.env;
   const home = options.home ?? (nonEmpty(env.HOME) ? env.HOME : os.homedir());
+  const stateDir = options.stateDir ?? (nonEmpty(env.MOLECULE_STATE_DIR) ? env.MOLECULE_STATE_DIR : undefined);
   const result = await probe.check({
     home,
     env,
+    ...(stateDir === undefined ? {} : { stateDir }),
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     now: (options.clock ?? Date).now(),
     skewSeconds: seconds("skewSeconds", options.skewSeconds, 60),
     expiringWithinSeconds: seconds("expiringWithinSeconds", options.expiringWithinSeconds, 3600),

@@ -100,8 +100,8 @@ describe("checkAgentAuth and the registry", () => {
   });
 
   it("an ok reason carries no hint", async () => {
-    const result = await checkAgentAuth({ agent: "codex", home, env: { OPENAI_API_KEY: "k" } });
-    expect(result.reason).toBe("OPENAI_API_KEY is set in the environment");
+    const result = await checkAgentAuth({ agent: "codex", home, env: { CODEX_API_KEY: "k" } });
+    expect(result.reason).toBe("CODEX_API_KEY is set in the environment");
   });
 
   it("the unknown-agent error lists the registry's ids", async () => {

@@ -5,6 +5,7 @@ import {
   checkGeminiCliCredentials,
   claudeCodeCredentialFiles,
   codexCredentialFiles,
+  geminiCliCredentialFiles,
 } from "./agent-probes.js";
 
 /** An agent version that is known to misbehave, and why. */
@@ -36,6 +37,8 @@ export interface AgentDescriptor<Id extends string = string> {
   readonly authProbe: AgentAuthProbe;
   /** True when the runtime resumes this agent's sessions across turns (claude-code's `--resume`). */
   readonly supportsResume: boolean;
+  /** The CLI version this descriptor's facts were measured with, e.g. `"0.169.0"`. */
+  readonly testedVersion?: string;
   /** Versions preflight warns about (a warning, never a failure). Default: none. */
   readonly knownBadVersions?: readonly KnownBadVersion[];
 }
@@ -54,17 +57,20 @@ const BUILT_IN = [
     installHint: "Install Claude Code (npm install -g @anthropic-ai/claude-code) so `claude` is on PATH.",
     authProbe: { check: checkClaudeCodeCredentials, credentialFiles: claudeCodeCredentialFiles },
     supportsResume: true,
+    testedVersion: "2.1.197",
     knownBadVersions: [],
   }),
   descriptor({
     id: "codex",
     binary: "codex",
     versionArgs: ["--version"],
-    credentialEnv: ["OPENAI_API_KEY"],
-    reloginHint: "Run `codex login` as the user the runtime runs as, or set OPENAI_API_KEY.",
+    credentialEnv: ["CODEX_API_KEY"],
+    reloginHint:
+      "Set CODEX_API_KEY in the runtime's environment, or run `codex login` with CODEX_HOME set to the runtime's Codex home (Codex ignores OPENAI_API_KEY).",
     installHint: "Install Codex (npm install -g @openai/codex) so `codex` is on PATH.",
     authProbe: { check: checkCodexCredentials, credentialFiles: codexCredentialFiles },
     supportsResume: false,
+    testedVersion: "0.169.0",
     knownBadVersions: [],
   }),
   descriptor({
@@ -72,10 +78,12 @@ const BUILT_IN = [
     binary: "gemini",
     versionArgs: ["--version"],
     credentialEnv: ["GEMINI_API_KEY"],
-    reloginHint: "Set GEMINI_API_KEY in the runtime's environment.",
+    reloginHint:
+      "Set GEMINI_API_KEY in the runtime's environment, or log in with `gemini` (or set the Vertex AI variables) with GEMINI_CLI_HOME set to the runtime's Gemini home.",
     installHint: "Install Gemini CLI (npm install -g @google/gemini-cli) so `gemini` is on PATH.",
-    authProbe: { check: checkGeminiCliCredentials },
+    authProbe: { check: checkGeminiCliCredentials, credentialFiles: geminiCliCredentialFiles },
     supportsResume: false,
+    testedVersion: "0.61.0",
     knownBadVersions: [],
   }),
 ];

@@ -7,10 +7,12 @@ export type {
   CheckAgentAuthOptions,
 } from "./agent-auth.js";
 export { checkAgentAuth } from "./agent-auth.js";
+export { agentHomeDir, type HomedAgent } from "./agent-homes.js";
 export type { AgentDescriptor, KnownAgent, KnownBadVersion } from "./agents.js";
 export { AGENTS, getAgent } from "./agents.js";
 export { isAuthFailureText } from "./auth-failure-text.js";
 export type { Clock } from "./clock.js";
+export { type CodexProbeOptions, createCodexAuthProbe } from "./codex-probe.js";
 export type { AuthErrorCode } from "./errors.js";
 export { AuthError } from "./errors.js";
 export type { AuthLogger } from "./logger.js";
