@@ -3,24 +3,44 @@ import { type ClientRequest, request as httpRequest, type ServerResponse } from 
 import { request as httpsRequest } from "node:https";
 import { TestkitError } from "./errors.js";
 import { parseJson, sendJson } from "./http-util.js";
-import type { PlatformState } from "./platform-state.js";
 import type { SendMessageOptions } from "./platform-types.js";
+
+/** @internal */
+export interface A2aForwarder {
+  /** Forwards one JSON-RPC body to the workspace's registered URL and pipes the answer back to `res`. */
+  forward(id: string, raw: Buffer, res: ServerResponse): void;
+  /** Destroys every forward in flight (the platform goes down or closes). */
+  dropAll(): void;
+}
 
 /**
  * `POST /workspaces/:id/a2a` in the default `forward` mode, as the real platform does it: the
  * JSON-RPC body goes to the URL the workspace registered, with only `Content-Type`, and the request
  * is held until the workspace answers (no timeout: a turn may take minutes). The answer's status and
  * body go back to the caller; 503 when the workspace never registered a URL, 502 when it cannot be
- * reached. @internal
+ * reached. The forwards in flight are owned here. @internal
  */
-export function forwardA2a(state: PlatformState, id: string, raw: Buffer, res: ServerResponse): void {
-  const target = state.workspaces.get(id)?.url;
+export function createA2aForwarder(urlOf: (id: string) => string | null | undefined): A2aForwarder {
+  const forwards = new Set<ClientRequest>();
+  const dropAll = () => {
+    for (const outgoing of forwards) outgoing.destroy();
+    forwards.clear();
+  };
+  return { forward: (id, raw, res) => forwardA2a(forwards, urlOf(id), raw, res), dropAll };
+}
+
+function forwardA2a(
+  forwards: Set<ClientRequest>,
+  target: string | null | undefined,
+  raw: Buffer,
+  res: ServerResponse,
+): void {
   if (!target) {
     sendJson(res, 503, { error: "workspace has not registered a URL to forward to" });
     return;
   }
   let outgoing: ClientRequest;
-  const finish = () => state.forwards.delete(outgoing);
+  const finish = () => forwards.delete(outgoing);
   try {
     const url = new URL(target);
     const send = url.protocol === "https:" ? httpsRequest : httpRequest;
@@ -34,7 +54,7 @@ export function forwardA2a(state: PlatformState, id: string, raw: Buffer, res: S
     });
     return;
   }
-  state.forwards.add(outgoing);
+  forwards.add(outgoing);
   outgoing.on("response", (answer) => {
     const chunks: Buffer[] = [];
     answer.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -96,13 +116,13 @@ function replyText(result: unknown): string | undefined {
  * resolved with the reply text; a JSON-RPC error or a non-2xx answer rejects with `E_TESTKIT_A2A_FAILED`. @internal
  */
 export async function sendMessage(
-  state: PlatformState,
-  baseUrl: string,
+  platform: { readonly baseUrl: string; readonly orgId: string | undefined; liveToken(id: string): string | undefined },
   workspaceId: string,
   text: string,
   options: SendMessageOptions = {},
 ): Promise<string> {
-  const token = state.tokens.get(workspaceId)?.token;
+  const { baseUrl, orgId } = platform;
+  const token = platform.liveToken(workspaceId);
   const message: Record<string, unknown> = {
     role: "user",
     messageId: randomUUID(),
@@ -114,7 +134,7 @@ export async function sendMessage(
     headers: {
       "content-type": "application/json",
       ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(state.options.orgId !== undefined ? { "x-molecule-org-id": state.options.orgId } : {}),
+      ...(orgId !== undefined ? { "x-molecule-org-id": orgId } : {}),
     },
     body: JSON.stringify({ jsonrpc: "2.0", id: randomUUID(), method: "message/send", params: { message } }),
     ...(options.signal ? { signal: options.signal } : {}),

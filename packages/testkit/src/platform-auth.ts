@@ -1,7 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { sendJson } from "./http-util.js";
-import type { PlatformState } from "./platform-state.js";
 import type { AuthVerdict } from "./platform-types.js";
 
 function hashToken(token: string): Buffer {
@@ -12,6 +11,10 @@ function hashToken(token: string): Buffer {
 export interface PlatformAuth {
   /** Revokes the workspace's tokens and issues a new one. */
   issueToken(id: string): string;
+  /** Revokes every token of the workspace (back to bootstrap mode). */
+  revoke(id: string): void;
+  /** The live token, or undefined. */
+  liveToken(id: string): string | undefined;
   /** The token after `Bearer `, or null. */
   bearer(headers: Record<string, string>): string | null;
   /** Bootstrap-aware: without a live token, nothing is required where `bootstrapAllowed`. */
@@ -20,9 +23,9 @@ export interface PlatformAuth {
   unauthorized(res: ServerResponse, verdict: AuthVerdict): void;
 }
 
-/** Workspace tokens: one live token per workspace, compared by hash in constant time. @internal */
-export function createPlatformAuth(state: PlatformState): PlatformAuth {
-  const { tokens } = state;
+/** Workspace tokens: one live token per workspace, compared by hash in constant time; written only here. @internal */
+export function createPlatformAuth(): PlatformAuth {
+  const tokens = new Map<string, { token: string; hash: Buffer }>();
 
   const issueToken = (id: string): string => {
     const token = randomBytes(32).toString("base64url");
@@ -50,5 +53,14 @@ export function createPlatformAuth(state: PlatformState): PlatformAuth {
       error: verdict === "missing" ? "missing workspace auth token" : "invalid workspace auth token",
     });
 
-  return { issueToken, bearer, judge, unauthorized };
+  return {
+    issueToken,
+    revoke: (id) => {
+      tokens.delete(id);
+    },
+    liveToken: (id) => tokens.get(id)?.token,
+    bearer,
+    judge,
+    unauthorized,
+  };
 }

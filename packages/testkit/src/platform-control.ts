@@ -1,9 +1,13 @@
 import { writeFileAtomicSync } from "@molecule/internal";
+import type { Clock } from "./clock.js";
 import { TestkitError } from "./errors.js";
 import { realSleep } from "./http-util.js";
 import type { PlatformAuth } from "./platform-auth.js";
-import { type MutableWorkspace, type PlatformState, UUID_RE, type WorkspaceRecords } from "./platform-state.js";
+import { UUID_RE } from "./platform-registry.js";
 import type {
+  A2aMode,
+  DelegationRow,
+  FailureSpec,
   PlatformControl,
   PlatformRequest,
   PlatformRoute,
@@ -11,32 +15,107 @@ import type {
   RecordedCall,
   RecordedRegister,
 } from "./platform-types.js";
+import type { Workspaces } from "./platform-workspaces.js";
 
 /** Writes `token` + "\n" to `file` with `@molecule/internal`'s durable write (mode 0600); the directory must exist. */
 export function writeTokenFileSync(file: string, token: string): void {
   writeFileAtomicSync(file, `${token}\n`, { mode: 0o600, dirMode: false });
 }
 
-/** The test's side of the platform: tokens, injected failures, outages, recordings, workspace records. @internal */
-export function createControl(
-  state: PlatformState,
-  records: WorkspaceRecords,
-  auth: PlatformAuth,
-  server: { stopListening(): Promise<void>; listenAgain(): Promise<unknown> },
-): PlatformControl {
-  const { clock, workspaces, tokens, otherTimers, requests, delegations, failures, latencies, a2aModes } = state;
-  const { setStatus, newWorkspace, dropLiveness, expireNow } = records;
-  const { issueToken } = auth;
+/** What the routes read of the injected behaviour. @internal */
+export interface InjectedBehaviour {
+  /** The next queued failure for `route` (or "*"), consumed; undefined when none. */
+  takeFailure(route: PlatformRoute): FailureSpec | undefined;
+  /** The injected latency for `route` in real ms (0 when none). */
+  delayFor(route: PlatformRoute): number;
+  /** The workspace's own A2A mode, if `setA2aMode` set one. */
+  a2aModeOf(id: string): A2aMode | undefined;
+  /** The rows `setDelegations` stored for the workspace. */
+  delegationsOf(id: string): readonly DelegationRow[];
+}
 
-  const known = (id: string): MutableWorkspace => {
-    const ws = workspaces.get(id);
-    if (!ws) {
+/**
+ * The injected behaviour (failures, latency, A2A modes, delegation rows). The routes read it through
+ * `InjectedBehaviour`; only the control API below writes it. @internal
+ */
+export interface Injections extends InjectedBehaviour {
+  failNext(route: PlatformRoute | "*", spec: FailureSpec, times: number): void;
+  setLatency(route: PlatformRoute | "*", ms: number): void;
+  setA2aMode(id: string, mode: A2aMode): void;
+  setDelegations(id: string, rows: readonly DelegationRow[]): void;
+  forget(id: string): void;
+}
+
+/** @internal */
+export function createInjections(): Injections {
+  const failures: Array<{ route: PlatformRoute | "*"; spec: FailureSpec; left: number }> = [];
+  const latencies = new Map<PlatformRoute | "*", number>();
+  const a2aModes = new Map<string, A2aMode>();
+  const delegations = new Map<string, DelegationRow[]>();
+  return {
+    takeFailure(route) {
+      const index = failures.findIndex((f) => f.route === route || f.route === "*");
+      const entry = failures[index];
+      if (!entry) return undefined;
+      entry.left -= 1;
+      if (entry.left <= 0) failures.splice(index, 1);
+      return entry.spec;
+    },
+    delayFor: (route) => latencies.get(route) ?? latencies.get("*") ?? 0,
+    a2aModeOf: (id) => a2aModes.get(id),
+    delegationsOf: (id) => delegations.get(id) ?? [],
+    failNext(route, spec, times) {
+      failures.push({ route, spec, left: times });
+    },
+    setLatency(route, ms) {
+      if (ms > 0) latencies.set(route, ms);
+      else latencies.delete(route);
+    },
+    setA2aMode(id, mode) {
+      a2aModes.set(id, mode);
+    },
+    setDelegations(id, rows) {
+      delegations.set(
+        id,
+        rows.map((row) => ({ ...row })),
+      );
+    },
+    forget(id) {
+      delegations.delete(id);
+    },
+  };
+}
+
+/** @internal */
+export interface ControlInput {
+  readonly clock: Clock;
+  readonly workspaces: Pick<Workspaces, "get" | "seed" | "forget" | "expire">;
+  readonly auth: Pick<PlatformAuth, "issueToken" | "revoke" | "liveToken">;
+  readonly injections: Injections;
+  /** the request log, oldest first (read-only: the routes write it) */
+  readonly requests: readonly PlatformRequest[];
+  /** the listening socket's outage switch (platform.ts owns it) */
+  readonly server: { down(): Promise<void>; up(): Promise<void> };
+}
+
+/** @internal */
+export interface ControlParts {
+  readonly control: PlatformControl;
+  /** Cancels the delayed token writes (the platform is closing). */
+  dispose(): void;
+}
+
+/** The test's side of the platform: tokens, injected failures, outages, recordings, workspace records. @internal */
+export function createControl({ clock, workspaces, auth, injections, requests, server }: ControlInput): ControlParts {
+  const timers = new Set<unknown>();
+
+  const known = (id: string): void => {
+    if (!workspaces.get(id)) {
       throw new TestkitError({
         code: "E_TESTKIT_UNKNOWN_WORKSPACE",
         message: `the test platform does not know workspace ${id}; register it or call control.seed(id) first`,
       });
     }
-    return ws;
   };
 
   const byWorkspace = <T extends PlatformRequest>(route: PlatformRoute, id: string): T[] =>
@@ -48,15 +127,15 @@ export function createControl(
       if (rotate.delayMs !== undefined && rotate.writeTo === undefined) {
         throw new TestkitError({ code: "E_TESTKIT_BAD_OPTION", message: "rotateToken: delayMs needs writeTo" });
       }
-      const token = issueToken(id);
+      const token = auth.issueToken(id);
       const file = rotate.writeTo;
       if (file !== undefined) {
         if (rotate.delayMs !== undefined && rotate.delayMs > 0) {
           const handle = clock.setTimeout(() => {
-            otherTimers.delete(handle);
-            if (!state.closed) writeTokenFileSync(file, token);
+            timers.delete(handle);
+            writeTokenFileSync(file, token);
           }, rotate.delayMs);
-          otherTimers.add(handle);
+          timers.add(handle);
         } else {
           writeTokenFileSync(file, token);
         }
@@ -64,34 +143,22 @@ export function createControl(
       return token;
     },
     revokeToken(id) {
-      tokens.delete(id);
+      auth.revoke(id);
     },
-    token: (id) => tokens.get(id)?.token,
+    token: (id) => auth.liveToken(id),
     setDelegations(id, rows) {
-      delegations.set(
-        id,
-        rows.map((row) => ({ ...row })),
-      );
+      injections.setDelegations(id, rows);
     },
     failNext(route, spec) {
       const times = spec.times ?? 1;
       if (!(times >= 1))
         throw new TestkitError({ code: "E_TESTKIT_BAD_OPTION", message: "failNext: times must be >= 1" });
-      failures.push({ route, spec, left: times });
+      injections.failNext(route, spec, times);
     },
-    async down() {
-      if (state.isDown || state.closed) return;
-      state.isDown = true;
-      await server.stopListening();
-    },
-    async up() {
-      if (!state.isDown || state.closed) return;
-      await server.listenAgain();
-      state.isDown = false;
-    },
+    down: () => server.down(),
+    up: () => server.up(),
     latency(route, ms) {
-      if (ms > 0) latencies.set(route, ms);
-      else latencies.delete(route);
+      injections.setLatency(route, ms);
     },
     beats: (id) => byWorkspace<RecordedBeat>("heartbeat", id),
     registrations: (id) => byWorkspace<RecordedRegister>("register", id),
@@ -103,28 +170,19 @@ export function createControl(
       if (!UUID_RE.test(id)) {
         throw new TestkitError({ code: "E_TESTKIT_BAD_OPTION", message: `seed: workspace ids are UUIDs, got "${id}"` });
       }
-      const existing = workspaces.get(id);
-      if (existing) {
-        if (seed.name !== undefined) existing.name = seed.name;
-        if (seed.parentId !== undefined) existing.parentId = seed.parentId;
-        if (seed.status !== undefined) setStatus(existing, seed.status, "seed");
-        return existing;
-      }
-      const ws = newWorkspace(id, seed);
-      workspaces.set(id, ws);
-      return ws;
+      return workspaces.seed(id, seed);
     },
     forget(id) {
-      dropLiveness(id);
-      workspaces.delete(id);
-      tokens.delete(id);
-      delegations.delete(id);
+      workspaces.forget(id);
+      auth.revoke(id);
+      injections.forget(id);
     },
     expire(id) {
-      expireNow(known(id));
+      known(id);
+      workspaces.expire(id);
     },
     setA2aMode(id, mode) {
-      a2aModes.set(id, mode);
+      injections.setA2aMode(id, mode);
     },
     async waitFor<T>(predicate: () => T | Promise<T>, timeoutMs = 5_000): Promise<NonNullable<T>> {
       const deadline = Date.now() + timeoutMs;
@@ -142,5 +200,10 @@ export function createControl(
     },
   };
 
-  return control;
+  const dispose = () => {
+    for (const handle of timers) clock.clearTimeout(handle);
+    timers.clear();
+  };
+
+  return { control, dispose };
 }

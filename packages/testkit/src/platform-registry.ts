@@ -1,10 +1,14 @@
 import type { ServerResponse } from "node:http";
 import { isIP } from "node:net";
 import * as z from "zod";
+import type { Clock } from "./clock.js";
 import { sendJson } from "./http-util.js";
 import type { PlatformAuth } from "./platform-auth.js";
-import { type MutableWorkspace, type PlatformState, UUID_RE, type WorkspaceRecords } from "./platform-state.js";
-import type { PlatformRequest } from "./platform-types.js";
+import type { AuthVerdict } from "./platform-types.js";
+import type { BeatTarget, Workspaces } from "./platform-workspaces.js";
+
+/** Workspace ids are UUIDs. @internal */
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const RegisterBody = z.object({
   id: z.string().regex(UUID_RE),
@@ -12,6 +16,9 @@ const RegisterBody = z.object({
   agent_card: z.record(z.string(), z.unknown()),
 });
 
+// A heartbeat body field lives in this block and nowhere else in the testkit: its schema, what the
+// platform keeps of it (`BeatRecord`, `emptyBeat`, `recordBeat`) and what the WORKSPACE_HEARTBEAT event
+// carries (`beatEventData`). Show it to tests by adding it to `PlatformWorkspace` in platform-types.ts.
 const HeartbeatBody = z.object({
   workspace_id: z.string().min(1),
   error_rate: z.number().nullish(),
@@ -22,6 +29,57 @@ const HeartbeatBody = z.object({
   runtime_state: z.string().nullish(),
   runtime_metadata: z.record(z.string(), z.unknown()).nullish(),
 });
+type HeartbeatBody = z.infer<typeof HeartbeatBody>;
+
+/** What the platform keeps of the last beat (part of every workspace record; written only in this file). @internal */
+export interface BeatRecord {
+  lastHeartbeatAt: number | null;
+  errorRate: number;
+  sampleError: string;
+  activeTasks: number;
+  currentTask: string;
+  uptimeSeconds: number;
+  runtimeState: string;
+  runtimeMetadata: Record<string, unknown> | null;
+}
+
+/** The beat fields of a workspace that never sent a beat. @internal */
+export function emptyBeat(): BeatRecord {
+  return {
+    lastHeartbeatAt: null,
+    errorRate: 0,
+    sampleError: "",
+    activeTasks: 0,
+    currentTask: "",
+    uptimeSeconds: 0,
+    runtimeState: "",
+    runtimeMetadata: null,
+  };
+}
+
+/** Stores one beat: every field is replaced (an absent field resets to its default). */
+function recordBeat(ws: BeatRecord, beat: HeartbeatBody, now: number): void {
+  ws.lastHeartbeatAt = now;
+  ws.errorRate = beat.error_rate ?? 0;
+  ws.sampleError = beat.sample_error ?? "";
+  ws.activeTasks = beat.active_tasks ?? 0;
+  ws.currentTask = beat.current_task ?? "";
+  ws.uptimeSeconds = beat.uptime_seconds ?? 0;
+  ws.runtimeState = beat.runtime_state ?? "";
+  ws.runtimeMetadata = beat.runtime_metadata ?? null;
+}
+
+/** The WORKSPACE_HEARTBEAT event's data: the beat's scalar fields as stored. */
+function beatEventData(ws: Readonly<BeatRecord>): Record<string, unknown> {
+  return {
+    error_rate: ws.errorRate,
+    sample_error: ws.sampleError,
+    active_tasks: ws.activeTasks,
+    current_task: ws.currentTask,
+    uptime_seconds: ws.uptimeSeconds,
+    runtime_state: ws.runtimeState,
+  };
+}
 
 /** True when `url` is acceptable to register: http/https, not a loopback / link-local / unspecified IP literal. */
 export function isRegistrableUrl(url: string): boolean {
@@ -56,107 +114,91 @@ function isBadIpv4(ip: string): boolean {
   return a === 127 || a === 0 || (a === 169 && b === 254);
 }
 
+/** How a registry route judged the request (the request log records it). @internal */
+export interface RegistryOutcome {
+  /** the auth verdict, absent when the body was rejected before auth */
+  auth?: AuthVerdict;
+  /** the auth_token a register call issued */
+  issuedToken?: string;
+}
+
 /** @internal */
 export interface RegistryRoutes {
   /** POST /registry/register */
-  handleRegister(res: ServerResponse, rec: PlatformRequest & { issuedToken?: string | null }): void;
+  handleRegister(res: ServerResponse, body: unknown, token: string | null): RegistryOutcome;
   /** POST /registry/heartbeat */
-  handleHeartbeat(res: ServerResponse, rec: PlatformRequest): void;
+  handleHeartbeat(res: ServerResponse, body: unknown, token: string | null): RegistryOutcome;
+}
+
+/** @internal */
+export interface RegistryInput {
+  readonly clock: Clock;
+  readonly workspaces: Pick<Workspaces, "register" | "beatTarget" | "beatArrived" | "emit" | "setStatus">;
+  readonly auth: Pick<PlatformAuth, "issueToken" | "judge" | "unauthorized">;
 }
 
 /** The registry routes: register (bootstrap token), heartbeat, and the status machine of docs/CONTRACT.md. @internal */
-export function createRegistryRoutes(
-  state: PlatformState,
-  records: WorkspaceRecords,
-  auth: PlatformAuth,
-): RegistryRoutes {
-  const { clock, workspaces } = state;
-  const { emit, setStatus, armLiveness, newWorkspace } = records;
+export function createRegistryRoutes({ clock, workspaces, auth }: RegistryInput): RegistryRoutes {
+  const { emit, setStatus } = workspaces;
   const { issueToken, judge, unauthorized } = auth;
 
-  const applyBeat = (ws: MutableWorkspace, beat: z.infer<typeof HeartbeatBody>) => {
+  const applyBeat = (ws: BeatTarget, beat: HeartbeatBody) => {
     const prevTasks = ws.activeTasks;
     const prevLabel = ws.currentTask;
-    ws.lastHeartbeatAt = clock.now();
-    ws.errorRate = beat.error_rate ?? 0;
-    ws.sampleError = beat.sample_error ?? "";
-    ws.activeTasks = beat.active_tasks ?? 0;
-    ws.currentTask = beat.current_task ?? "";
-    ws.uptimeSeconds = beat.uptime_seconds ?? 0;
-    ws.runtimeState = beat.runtime_state ?? "";
-    ws.runtimeMetadata = beat.runtime_metadata ?? null;
-    if (ws.liveUntil !== null) armLiveness(ws);
-    emit("WORKSPACE_HEARTBEAT", ws.id, {
-      error_rate: ws.errorRate,
-      sample_error: ws.sampleError,
-      active_tasks: ws.activeTasks,
-      current_task: ws.currentTask,
-      uptime_seconds: ws.uptimeSeconds,
-      runtime_state: ws.runtimeState,
-    });
+    recordBeat(ws, beat, clock.now());
+    workspaces.beatArrived(ws.id);
+    emit("WORKSPACE_HEARTBEAT", ws.id, beatEventData(ws));
     if (ws.activeTasks !== prevTasks || ws.currentTask !== prevLabel) {
       emit("TASK_UPDATED", ws.id, { active_tasks: ws.activeTasks, current_task: ws.currentTask });
     }
     // The status machine of docs/CONTRACT.md, applied in order within one beat.
-    if (ws.status === "offline" || ws.status === "provisioning") setStatus(ws, "online", "heartbeat");
+    if (ws.status === "offline" || ws.status === "provisioning") setStatus(ws.id, "online", "heartbeat");
     if (ws.status === "online") {
-      if (ws.runtimeState === "wedged") setStatus(ws, "degraded", "runtime wedged");
-      else if (ws.errorRate >= 0.5) setStatus(ws, "degraded", "error rate");
+      if (ws.runtimeState === "wedged") setStatus(ws.id, "degraded", "runtime wedged");
+      else if (ws.errorRate >= 0.5) setStatus(ws.id, "degraded", "error rate");
     } else if (ws.status === "degraded" && ws.errorRate < 0.1 && ws.runtimeState === "") {
-      setStatus(ws, "online", "recovered");
+      setStatus(ws.id, "online", "recovered");
     }
   };
 
-  const handleRegister = (res: ServerResponse, rec: PlatformRequest & { issuedToken?: string | null }) => {
-    const parsed = RegisterBody.safeParse(rec.body);
+  const handleRegister = (res: ServerResponse, body: unknown, token: string | null): RegistryOutcome => {
+    const parsed = RegisterBody.safeParse(body);
     if (!parsed.success || !isRegistrableUrl(parsed.data.url)) {
       sendJson(res, 400, { error: "invalid request body" });
-      return;
+      return {};
     }
     const { id, url, agent_card } = parsed.data;
-    const verdict = judge(id, rec.token, true);
-    rec.auth = verdict;
+    const verdict = judge(id, token, true);
     if (verdict === "missing" || verdict === "invalid") {
       unauthorized(res, verdict);
-      return;
+      return { auth: verdict };
     }
-    let ws = workspaces.get(id);
-    if (!ws) {
-      ws = newWorkspace(id);
-      workspaces.set(id, ws);
-    }
-    ws.url = url;
-    ws.agentCard = agent_card;
-    const card = agent_card;
-    if (typeof card.name === "string" && card.name !== "" && ws.registeredAt === null) ws.name = card.name;
-    ws.registeredAt = clock.now();
-    armLiveness(ws);
-    setStatus(ws, "online", "register");
+    workspaces.register(id, url, agent_card);
     if (verdict === "bootstrap") {
-      const token = issueToken(id);
-      rec.issuedToken = token;
-      sendJson(res, 200, { status: "registered", auth_token: token });
-      return;
+      const issued = issueToken(id);
+      sendJson(res, 200, { status: "registered", auth_token: issued });
+      return { auth: verdict, issuedToken: issued };
     }
     sendJson(res, 200, { status: "registered" });
+    return { auth: verdict };
   };
 
-  const handleHeartbeat = (res: ServerResponse, rec: PlatformRequest) => {
-    const parsed = HeartbeatBody.safeParse(rec.body);
+  const handleHeartbeat = (res: ServerResponse, body: unknown, token: string | null): RegistryOutcome => {
+    const parsed = HeartbeatBody.safeParse(body);
     if (!parsed.success) {
       sendJson(res, 400, { error: "invalid request body" });
-      return;
+      return {};
     }
     const id = parsed.data.workspace_id;
-    const verdict = judge(id, rec.token, true);
-    rec.auth = verdict;
+    const verdict = judge(id, token, true);
     if (verdict === "missing" || verdict === "invalid") {
       unauthorized(res, verdict);
-      return;
+      return { auth: verdict };
     }
-    const ws = workspaces.get(id);
+    const ws = workspaces.beatTarget(id);
     if (ws) applyBeat(ws, parsed.data);
     sendJson(res, 200, { status: "ok" });
+    return { auth: verdict };
   };
 
   return { handleRegister, handleHeartbeat };

@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import * as z from "zod";
+import type { Clock } from "./clock.js";
 import { parseJson, plainHeaders, readBody, realSleep, sendJson } from "./http-util.js";
-import { forwardA2a } from "./platform-a2a.js";
+import type { A2aForwarder } from "./platform-a2a.js";
 import type { PlatformAuth } from "./platform-auth.js";
-import type { RegistryRoutes } from "./platform-registry.js";
-import { type PlatformState, UUID_RE } from "./platform-state.js";
-import type { FailureSpec, PlatformRequest, PlatformRoute } from "./platform-types.js";
+import type { InjectedBehaviour } from "./platform-control.js";
+import { type RegistryRoutes, UUID_RE } from "./platform-registry.js";
+import type { A2aMode, PlatformRequest, PlatformRoute } from "./platform-types.js";
+import type { Workspaces } from "./platform-workspaces.js";
 
 const NotifyBody = z.object({ message: z.string().min(1) }).loose();
 
@@ -24,32 +26,47 @@ function routeOf(method: string, path: string): { route: PlatformRoute; id?: str
   return undefined;
 }
 
+/** @internal */
+export interface RequestHandlerInput {
+  readonly clock: Clock;
+  /** how many requests are kept (oldest dropped first) */
+  readonly recordLimit: number;
+  /** when set, every route but register/heartbeat answers 404 unless `X-Molecule-Org-Id` equals it */
+  readonly orgId: string | undefined;
+  readonly rateLimitPerMinute: number | undefined;
+  /** the A2A mode of a workspace without its own */
+  readonly a2aMode: A2aMode;
+  readonly workspaces: Pick<Workspaces, "has" | "get">;
+  readonly auth: Pick<PlatformAuth, "bearer" | "judge" | "unauthorized">;
+  readonly registry: RegistryRoutes;
+  readonly injections: InjectedBehaviour;
+  readonly forwarder: Pick<A2aForwarder, "forward">;
+}
+
+/** @internal */
+export interface RequestHandler {
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Every request the platform saw, oldest first (a live, read-only view: only this file writes it). */
+  readonly requests: readonly PlatformRequest[];
+  /** Destroys the responses held open by an injected hang (the platform goes down or closes). */
+  dropHanging(): void;
+}
+
 /**
  * The request handler: records every request, then applies the injected latency, rate limit and
  * failures, the org check, and routes to the registry or the workspace routes. @internal
  */
-export function createRequestHandler(
-  state: PlatformState,
-  auth: PlatformAuth,
-  registry: RegistryRoutes,
-): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { options, clock, recordLimit, requests, workspaces, failures, latencies, rate, hanging } = state;
-  const { delegations, a2aModes } = state;
-  const { bearer, judge, unauthorized } = auth;
-  const { handleRegister, handleHeartbeat } = registry;
-
-  const takeFailure = (route: PlatformRoute): FailureSpec | undefined => {
-    const index = failures.findIndex((f) => f.route === route || f.route === "*");
-    if (index < 0) return undefined;
-    const entry = failures[index];
-    if (!entry) return undefined;
-    entry.left -= 1;
-    if (entry.left <= 0) failures.splice(index, 1);
-    return entry.spec;
-  };
+export function createRequestHandler(input: RequestHandlerInput): RequestHandler {
+  const { clock, recordLimit, orgId, workspaces, injections, forwarder } = input;
+  const { bearer, judge, unauthorized } = input.auth;
+  const { handleRegister, handleHeartbeat } = input.registry;
+  const requests: PlatformRequest[] = [];
+  const rate = new Map<string, number[]>();
+  /** responses held open by an injected hang */
+  const hanging = new Set<ServerResponse>();
 
   const rateLimited = (ip: string): number | undefined => {
-    const limit = options.rateLimitPerMinute;
+    const limit = input.rateLimitPerMinute;
     if (limit === undefined) return undefined;
     const now = clock.now();
     const window = (rate.get(ip) ?? []).filter((t) => t > now - 60_000);
@@ -121,7 +138,7 @@ export function createRequestHandler(
       sendJson(res, 404, { error: "not found" });
       return;
     }
-    const delay = latencies.get(matched.route) ?? latencies.get("*") ?? 0;
+    const delay = injections.delayFor(matched.route);
     if (delay > 0) await realSleep(delay);
     if (res.destroyed) return;
 
@@ -131,7 +148,7 @@ export function createRequestHandler(
       return;
     }
 
-    const failure = takeFailure(matched.route);
+    const failure = injections.takeFailure(matched.route);
     if (failure) {
       if ("status" in failure) {
         rec.injected = "status";
@@ -153,8 +170,8 @@ export function createRequestHandler(
       return;
     }
 
-    if (options.orgId !== undefined && matched.route !== "register" && matched.route !== "heartbeat") {
-      if (headers["x-molecule-org-id"] !== options.orgId) {
+    if (orgId !== undefined && matched.route !== "register" && matched.route !== "heartbeat") {
+      if (headers["x-molecule-org-id"] !== orgId) {
         sendJson(res, 404, { error: "not found" });
         return;
       }
@@ -163,11 +180,12 @@ export function createRequestHandler(
     const id = matched.id ?? "";
     switch (matched.route) {
       case "register":
-        handleRegister(res, rec);
+      case "heartbeat": {
+        const outcome = (matched.route === "register" ? handleRegister : handleHeartbeat)(res, body, rec.token);
+        if (outcome.auth !== undefined) rec.auth = outcome.auth;
+        if (outcome.issuedToken !== undefined) rec.issuedToken = outcome.issuedToken;
         return;
-      case "heartbeat":
-        handleHeartbeat(res, rec);
-        return;
+      }
       case "workspace": {
         if (!UUID_RE.test(id)) {
           sendJson(res, 400, { error: "invalid workspace id" });
@@ -193,7 +211,7 @@ export function createRequestHandler(
       }
       case "delegations": {
         if (!guard(res, rec, id)) return;
-        const rows = [...(delegations.get(id) ?? [])]
+        const rows = [...injections.delegationsOf(id)]
           .map((row, index) => ({ row: { type: "delegation", ...row }, index }))
           .sort((a, b) => Date.parse(b.row.created_at) - Date.parse(a.row.created_at) || a.index - b.index)
           .slice(0, 50)
@@ -224,9 +242,9 @@ export function createRequestHandler(
           sendJson(res, 400, { error: "invalid request body" });
           return;
         }
-        const mode = a2aModes.get(id) ?? options.a2aMode ?? "forward";
+        const mode = injections.a2aModeOf(id) ?? input.a2aMode;
         if (mode === "forward") {
-          forwardA2a(state, id, raw, res);
+          forwarder.forward(id, raw, res);
           return;
         }
         if (mode === "busy") {
@@ -252,5 +270,10 @@ export function createRequestHandler(
     }
   };
 
-  return handle;
+  const dropHanging = () => {
+    for (const res of hanging) res.destroy();
+    hanging.clear();
+  };
+
+  return { handle, requests, dropHanging };
 }

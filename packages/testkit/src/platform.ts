@@ -3,13 +3,13 @@ import type { Socket } from "node:net";
 import { realClock } from "./clock.js";
 import { TestkitError } from "./errors.js";
 import { sendJson } from "./http-util.js";
-import { sendMessage } from "./platform-a2a.js";
+import { createA2aForwarder, sendMessage } from "./platform-a2a.js";
 import { createPlatformAuth } from "./platform-auth.js";
-import { createControl } from "./platform-control.js";
+import { createControl, createInjections } from "./platform-control.js";
 import { createRegistryRoutes } from "./platform-registry.js";
 import { createRequestHandler } from "./platform-routes.js";
-import { createPlatformState, createWorkspaceRecords } from "./platform-state.js";
 import type { TestPlatform, TestPlatformOptions } from "./platform-types.js";
+import { createWorkspaces } from "./platform-workspaces.js";
 
 /** Starts a loopback platform server that implements docs/CONTRACT.md. */
 export async function startTestPlatform(options: TestPlatformOptions = {}): Promise<TestPlatform> {
@@ -33,11 +33,28 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     });
   }
 
-  const state = createPlatformState(options, clock, ttlMs, recordLimit);
-  const records = createWorkspaceRecords(state);
-  const auth = createPlatformAuth(state);
-  const handle = createRequestHandler(state, auth, createRegistryRoutes(state, records, auth));
+  // Each part owns its records and takes only what it uses; this function wires them and owns the
+  // server's lifecycle (down / up / closed).
+  const workspaces = createWorkspaces({ clock, ttlMs, recordLimit });
+  const auth = createPlatformAuth();
+  const injections = createInjections();
+  const forwarder = createA2aForwarder((id) => workspaces.get(id)?.url);
+  const registry = createRegistryRoutes({ clock, workspaces, auth });
+  const { handle, requests, dropHanging } = createRequestHandler({
+    clock,
+    recordLimit,
+    orgId: options.orgId,
+    rateLimitPerMinute: options.rateLimitPerMinute,
+    a2aMode: options.a2aMode ?? "forward",
+    workspaces,
+    auth,
+    registry,
+    injections,
+    forwarder,
+  });
   const sockets = new Set<Socket>();
+  let closed = false;
+  let isDown = false;
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -63,10 +80,8 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
 
   const stopListening = () =>
     new Promise<void>((resolve) => {
-      for (const res of state.hanging) res.destroy();
-      state.hanging.clear();
-      for (const forward of state.forwards) forward.destroy();
-      state.forwards.clear();
+      dropHanging();
+      forwarder.dropAll();
       server.close(() => resolve());
       for (const socket of sockets) socket.destroy();
       sockets.clear();
@@ -75,23 +90,40 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
   const port = await listen(options.port ?? 0);
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 
-  const control = createControl(state, records, auth, { stopListening, listenAgain: () => listen(port) });
+  const { control, dispose } = createControl({
+    clock,
+    workspaces,
+    auth,
+    injections,
+    requests,
+    server: {
+      async down() {
+        if (isDown || closed) return;
+        isDown = true;
+        await stopListening();
+      },
+      async up() {
+        if (!isDown || closed) return;
+        await listen(port);
+        isDown = false;
+      },
+    },
+  });
 
   return {
     url,
     port,
-    workspaces: state.workspaces,
-    events: state.events,
+    workspaces: workspaces.all,
+    events: workspaces.events,
     control,
-    sendMessage: (workspaceId, text, sendOptions) => sendMessage(state, url, workspaceId, text, sendOptions),
+    sendMessage: (workspaceId, text, sendOptions) =>
+      sendMessage({ baseUrl: url, orgId: options.orgId, liveToken: auth.liveToken }, workspaceId, text, sendOptions),
     async close() {
-      if (state.closed) return;
-      state.closed = true;
-      for (const handle of state.livenessTimers.values()) clock.clearTimeout(handle);
-      state.livenessTimers.clear();
-      for (const handle of state.otherTimers) clock.clearTimeout(handle);
-      state.otherTimers.clear();
-      if (!state.isDown) await stopListening();
+      if (closed) return;
+      closed = true;
+      workspaces.close();
+      dispose();
+      if (!isDown) await stopListening();
     },
   };
 }
