@@ -86,10 +86,10 @@ describe("agent-auth", () => {
     expect(r.warnings).toMatchObject([{ code: "W_AGENT_AUTH_CHECK_OFF" }]);
   });
 
-  it("uses the runtime's agent probe (codex reads OPENAI_API_KEY)", async () => {
+  it("uses the runtime's agent probe (codex reads CODEX_API_KEY)", async () => {
     const cfg = config({ runtime: "codex" });
     expect((await run(baseEnv(home), cfg)).failures[0]?.code).toMatch(/^E_AGENT_AUTH_/);
-    expect((await run(baseEnv(home, { OPENAI_API_KEY: "k" }), cfg)).ok).toBe(true);
+    expect((await run(baseEnv(home, { CODEX_API_KEY: "k" }), cfg)).ok).toBe(true);
   });
 
   it("skips for the command runtime, and workspaceChecks leaves it out there", async () => {
