@@ -3,16 +3,12 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   authTokenFileCheck,
-  effortCheck,
-  idleIntervalCheck,
-  portCheck,
   promptFilesCheck,
   pushNotificationsCheck,
   requiredEnvAnyOfCheck,
   requiredEnvCheck,
   runtimeCheck,
   skillsCheck,
-  taskBudgetCheck,
 } from "./config-checks.js";
 import { baseEnv, config, removeDir, runOne, tempDir } from "./testing.js";
 
@@ -47,18 +43,6 @@ describe("runtime", () => {
       runtimes: ["langgraph"],
     });
     expect(r.ok).toBe(true);
-  });
-});
-
-describe("a2a-port", () => {
-  it("passes for 0 and 65535", async () => {
-    for (const port of [0, 65535]) {
-      expect((await runOne(portCheck, { env: baseEnv(dir), config: config({ a2a: { port } }) })).ok).toBe(true);
-    }
-  });
-  it("fails out of range", async () => {
-    const cfg = config({}, { a2a: { port: 70000, streaming: true, push_notifications: true } });
-    expect(codes(await runOne(portCheck, { env: baseEnv(dir), config: cfg }))).toEqual(["E_PORT_RANGE"]);
   });
 });
 
@@ -145,23 +129,6 @@ describe("skills", () => {
     expect(r.ok).toBe(true);
     expect(r.warnings).toMatchObject([{ code: "W_SKILL_MISSING" }]);
     expect(r.warnings[0]?.fix).toContain("skills/empty/SKILL.md");
-  });
-});
-
-describe("idle-interval, task-budget, effort", () => {
-  it("pass for valid values", async () => {
-    const cfg = config({ idle_interval_seconds: 60, task_budget: 20000, effort: "max" });
-    for (const check of [idleIntervalCheck, taskBudgetCheck, effortCheck]) {
-      expect((await runOne(check, { env: baseEnv(dir), config: cfg })).ok).toBe(true);
-    }
-  });
-  it("fail for values the schema would refuse", async () => {
-    const cfg = config({}, { idle_interval_seconds: 59, task_budget: 100, effort: "huge" });
-    expect(codes(await runOne(idleIntervalCheck, { env: baseEnv(dir), config: cfg }))).toEqual([
-      "E_IDLE_INTERVAL_RANGE",
-    ]);
-    expect(codes(await runOne(taskBudgetCheck, { env: baseEnv(dir), config: cfg }))).toEqual(["E_TASK_BUDGET_RANGE"]);
-    expect(codes(await runOne(effortCheck, { env: baseEnv(dir), config: cfg }))).toEqual(["E_EFFORT_INVALID"]);
   });
 });
 

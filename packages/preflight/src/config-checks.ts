@@ -1,9 +1,12 @@
 import { access, readFile, stat } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
-import { EFFORT_LEVELS } from "@molecule/config";
 import { defineCheck } from "./run.js";
 import { agentFor } from "./runtimes.js";
 import type { CheckIssue, Env } from "./types.js";
+
+// Ranges and enums (a2a.port, idle_interval_seconds, task_budget, effort…) are not checked here:
+// their one source is @molecule/config's schema, and loadConfig refuses a value outside them with a
+// field error (the report's `config` row) before any check runs.
 
 const set = (env: Env, name: string): boolean => (env[name]?.trim() ?? "") !== "";
 
@@ -20,27 +23,6 @@ export const runtimeCheck = defineCheck({
           title: "Unknown runtime",
           detail: `runtime ${JSON.stringify(config.runtime)} is not one of ${runtimes.join(", ")}`,
           fix: `Set runtime in config.yaml to one of ${runtimes.join(", ")}.`,
-        },
-      ],
-    };
-  },
-});
-
-/** `a2a.port` is a whole number 0–65535 (0 = pick a free port). */
-export const portCheck = defineCheck({
-  name: "a2a-port",
-  run({ config }) {
-    const port = config.a2a.port;
-    if (Number.isInteger(port) && port >= 0 && port <= 65535)
-      return { detail: port === 0 ? "any free port" : String(port) };
-    return {
-      issues: [
-        {
-          severity: "fail",
-          code: "E_PORT_RANGE",
-          title: "A2A port out of range",
-          detail: `a2a.port ${port} is not a whole number from 0 to 65535`,
-          fix: "Set a2a.port to a free port such as 8000 (0 picks one).",
         },
       ],
     };
@@ -198,66 +180,5 @@ export const skillsCheck = defineCheck({
         }),
       );
     return { issues, detail: config.skills.length === 0 ? "none" : config.skills.join(", ") };
-  },
-});
-
-/** `idle_interval_seconds` ≥ 60. */
-export const idleIntervalCheck = defineCheck({
-  name: "idle-interval",
-  run({ config }) {
-    const s = config.idle_interval_seconds;
-    if (s >= 60) return { detail: `${s} s` };
-    return {
-      issues: [
-        {
-          severity: "fail",
-          code: "E_IDLE_INTERVAL_RANGE",
-          title: "Idle interval too short",
-          detail: `idle_interval_seconds is ${s}; the minimum is 60`,
-          fix: "Set idle_interval_seconds to 60 or more (default 600).",
-        },
-      ],
-    };
-  },
-});
-
-/** `task_budget` is 0 or ≥ 20000. */
-export const taskBudgetCheck = defineCheck({
-  name: "task-budget",
-  run({ config }) {
-    const b = config.task_budget;
-    if (b === 0 || (Number.isInteger(b) && b >= 20_000)) return { detail: b === 0 ? "none" : String(b) };
-    return {
-      issues: [
-        {
-          severity: "fail",
-          code: "E_TASK_BUDGET_RANGE",
-          title: "Task budget too small",
-          detail: `task_budget is ${b}; it must be 0 (no budget) or at least 20000 tokens`,
-          fix: "Set task_budget to 0 or to 20000 or more.",
-        },
-      ],
-    };
-  },
-});
-
-/** `effort` is absent or one of low, medium, high, xhigh, max. */
-export const effortCheck = defineCheck({
-  name: "effort",
-  run({ config }) {
-    const effort: string | undefined = config.effort;
-    if (effort === undefined) return { detail: "default" };
-    if ((EFFORT_LEVELS as readonly string[]).includes(effort)) return { detail: effort };
-    return {
-      issues: [
-        {
-          severity: "fail",
-          code: "E_EFFORT_INVALID",
-          title: "Unknown effort level",
-          detail: `effort ${JSON.stringify(effort)} is not one of ${EFFORT_LEVELS.join(", ")}`,
-          fix: `Set effort to one of ${EFFORT_LEVELS.join(", ")}, or remove it.`,
-        },
-      ],
-    };
   },
 });

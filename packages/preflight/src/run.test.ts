@@ -54,6 +54,21 @@ describe("runPreflight", () => {
     expect(report.failures[0]?.fix).toContain("a2a.port");
   });
 
+  it.each([
+    ["a2a:\n  port: 70000\n", "a2a.port"],
+    ["idle_interval_seconds: 59\n", "idle_interval_seconds"],
+    ["task_budget: 100\n", "task_budget"],
+    ["effort: huge\n", "effort"],
+  ])(
+    "a value outside the config schema's bounds (%j) fails the config row, the one place they live",
+    async (yaml, field) => {
+      await writeFile(join(dir, "config.yaml"), yaml);
+      const report = await runPreflight([needsConfig], { env: baseEnv(dir), configDir: dir });
+      expect(report.failures.map((f) => f.code)).toEqual(["E_CONFIG_INVALID"]);
+      expect(report.failures[0]?.detail).toContain(field);
+    },
+  );
+
   it("a missing config.yaml is E_CONFIG_MISSING", async () => {
     const report = await runPreflight([], { env: baseEnv(dir), configDir: dir });
     expect(report.failures.map((f) => f.code)).toEqual(["E_CONFIG_MISSING"]);

@@ -26,7 +26,7 @@ describe("workspaceChecks({ only, skip })", () => {
   });
 
   it("only and skip combine: only picks, skip then drops", () => {
-    expect(names(undefined, { only: ["runtime", "effort", "skills"], skip: ["effort"] })).toEqual([
+    expect(names(undefined, { only: ["runtime", "required-env", "skills"], skip: ["required-env"] })).toEqual([
       "runtime",
       "skills",
     ]);

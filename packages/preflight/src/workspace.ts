@@ -2,16 +2,12 @@ import type { WorkspaceConfig } from "@molecule/config";
 import { agentAuthCheck, agentBinaryCheck } from "./agent-checks.js";
 import {
   authTokenFileCheck,
-  effortCheck,
-  idleIntervalCheck,
-  portCheck,
   promptFilesCheck,
   pushNotificationsCheck,
   requiredEnvAnyOfCheck,
   requiredEnvCheck,
   runtimeCheck,
   skillsCheck,
-  taskBudgetCheck,
 } from "./config-checks.js";
 import { environmentCheck, platformTokenCheck, platformUrlCheck, workspaceIdCheck } from "./env-checks.js";
 import { PreflightError } from "./errors.js";
@@ -35,16 +31,12 @@ const BUILT_IN: readonly Check[] = [
   platformTokenCheck,
   environmentCheck,
   runtimeCheck,
-  portCheck,
   pushNotificationsCheck,
   requiredEnvCheck,
   requiredEnvAnyOfCheck,
   authTokenFileCheck,
   promptFilesCheck,
   skillsCheck,
-  idleIntervalCheck,
-  taskBudgetCheck,
-  effortCheck,
   agentBinaryCheck,
   agentAuthCheck,
 ];
