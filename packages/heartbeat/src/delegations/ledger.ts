@@ -4,7 +4,7 @@ import { basename, dirname, join } from "node:path";
 import { errnoCode, writeFileAtomic } from "@molecule/internal";
 import * as z from "zod";
 import { errorText, type HeartbeatLogger, parseJson, silentLogger } from "../types.js";
-import { SEEN_LIMIT } from "./state.js";
+import { SEEN_LIMIT } from "./requests.js";
 import type { DelegationResult } from "./types.js";
 
 const resultLine = z.object({

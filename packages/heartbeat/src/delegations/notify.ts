@@ -1,7 +1,32 @@
 import * as z from "zod";
-import { errorText, parseJson } from "../types.js";
-import { clean, type PollerState } from "./state.js";
-import type { DelegationResult } from "./types.js";
+import { type Clock, errorText, type HeartbeatLogger, type PlatformTokens, parseJson } from "../types.js";
+import { type Authed, clean, type Send, type Track } from "./requests.js";
+import type { DelegationPollerStats, DelegationResult } from "./types.js";
+
+/** The notifier's own counters. @internal */
+export type NotifyCounts = Pick<DelegationPollerStats, "notifyFailures" | "parentLookups">;
+
+/** What the notifier uses. @internal */
+export interface NotifierInput {
+  base: string;
+  /** `<base>/workspaces/<id>` */
+  wsPath: string;
+  parentTtlMs: number;
+  clock: Clock;
+  logger: HeartbeatLogger;
+  tokens: PlatformTokens;
+  send: Send;
+  authed: Authed;
+  track: Track;
+  stopping: () => boolean;
+}
+
+/** @internal */
+export interface Notifier {
+  notify(results: DelegationResult[]): void;
+  /** Its counters, read-only. */
+  readonly counts: Readonly<NotifyCounts>;
+}
 
 const workspaceView = z.object({ name: z.string().nullish(), parent_id: z.string().nullish() });
 
@@ -9,8 +34,9 @@ const workspaceView = z.object({ name: z.string().nullish(), parent_id: z.string
  * `POST /workspaces/:id/notify` for each delivered result (the user's channel), naming the parent
  * workspace when there is one (looked up without Authorization, cached for `parentCacheTtlMs`). @internal
  */
-export function createNotifier(state: PollerState): (results: DelegationResult[]) => void {
-  const { base, clock, logger, counters, tokens, wsPath, parentTtlMs } = state;
+export function createNotifier(input: NotifierInput): Notifier {
+  const { base, clock, logger, tokens, wsPath, parentTtlMs, send, authed, track, stopping } = input;
+  const counters: NotifyCounts = { notifyFailures: 0, parentLookups: 0 };
   let parentCache: { expiresAt: number; name: string | undefined } | undefined;
 
   const lookup = async (url: string): Promise<{ definitive: boolean; view?: z.infer<typeof workspaceView> }> => {
@@ -18,7 +44,7 @@ export function createNotifier(state: PollerState): (results: DelegationResult[]
     for (const [key, value] of Object.entries(await tokens.headers().catch(() => ({})))) {
       if (key.toLowerCase() !== "authorization") headers[key] = value;
     }
-    const res = await state.send({ method: "GET", url, headers });
+    const res = await send({ method: "GET", url, headers });
     if (res.kind !== "response") return { definitive: false };
     if (res.status === 404) return { definitive: true };
     if (res.status !== 200) return { definitive: false };
@@ -43,14 +69,14 @@ export function createNotifier(state: PollerState): (results: DelegationResult[]
   };
 
   const notifyAll = (results: DelegationResult[]) => {
-    state.track(
+    track(
       (async () => {
         const parent = await parentName();
         for (const r of results) {
-          if (state.stopping) return;
+          if (stopping()) return;
           const summary = clean(r.summary);
           const message = `Delegation ${r.status}${summary ? `: ${summary}` : ""} (id ${r.delegation_id}${parent ? `, parent ${clean(parent, 80)}` : ""})`;
-          const res = await state.authed({ method: "POST", url: `${wsPath}/notify`, body: { message } });
+          const res = await authed({ method: "POST", url: `${wsPath}/notify`, body: { message } });
           if (res.kind === "response" && res.status >= 200 && res.status < 300) continue;
           if (res.kind === "error" && res.failure === "aborted") return;
           counters.notifyFailures += 1;
@@ -69,5 +95,5 @@ export function createNotifier(state: PollerState): (results: DelegationResult[]
     );
   };
 
-  return notifyAll;
+  return { notify: notifyAll, counts: counters };
 }

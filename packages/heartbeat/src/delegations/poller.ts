@@ -4,11 +4,11 @@ import * as z from "zod";
 import { HeartbeatError } from "../errors.js";
 import { holdOpen } from "../hold-open.js";
 import { createHttpClient } from "../http.js";
-import { authorizationOf, positive, tokenOf, validateBase } from "../options.js";
+import { positive, validateBase } from "../options.js";
 import { errorText, parseJson, realClock, silentLogger } from "../types.js";
 import { createDelegationLedger } from "./ledger.js";
 import { createNotifier } from "./notify.js";
-import { type PollerState, SEEN_LIMIT } from "./state.js";
+import { createRequests, SEEN_LIMIT } from "./requests.js";
 import type { DelegationPoller, DelegationPollerOptions, DelegationResult, PollResult } from "./types.js";
 import { createWakeUp } from "./wake.js";
 
@@ -51,52 +51,41 @@ export function createDelegationPoller(options: DelegationPollerOptions): Delega
   const aborter = new AbortController();
   const side = new Set<Promise<void>>();
 
-  const send: PollerState["send"] = (req) => http.send({ ...req, timeoutMs: requestTimeoutMs, signal: aborter.signal });
-
-  const state: PollerState = {
-    base,
+  // The lifecycle, written here only.
+  let stopping: Promise<void> | undefined;
+  const isStopping = () => stopping !== undefined;
+  const track = (work: Promise<void>) => {
+    side.add(work);
+    void work.finally(() => side.delete(work));
+  };
+  const { send, authed } = createRequests({ http, tokens, requestTimeoutMs, signal: aborter.signal });
+  const wsPath = `${base}/workspaces/${encodeURIComponent(workspaceId)}`;
+  /** The poll's own counters; the wake-up and the notifier keep theirs. */
+  const counters = { polls: 0, pollFailures: 0, delivered: 0, rejected: 0, lastError: undefined as string | undefined };
+  const ledger = createDelegationLedger({ seenPath, resultsFile, logger });
+  const wake = createWakeUp({
     workspaceId,
-    wsPath: `${base}/workspaces/${encodeURIComponent(workspaceId)}`,
+    wsPath,
     resultsFile,
     cooldownMs,
+    clock,
+    logger,
+    authed,
+    track,
+    stopping: isStopping,
+  });
+  const notifier = createNotifier({
+    base,
+    wsPath,
     parentTtlMs,
     clock,
     logger,
     tokens,
-    counters: {
-      polls: 0,
-      pollFailures: 0,
-      delivered: 0,
-      rejected: 0,
-      wakeUpsSent: 0,
-      wakeUpsDeferred: 0,
-      wakeUpsFailed: 0,
-      notifyFailures: 0,
-      parentLookups: 0,
-      lastError: undefined,
-    },
-    stopping: undefined,
-    track(work) {
-      side.add(work);
-      void work.finally(() => side.delete(work));
-    },
     send,
-    async authed(req, extra = {}) {
-      const headers = { ...(await tokens.headers()), ...extra };
-      const auth = authorizationOf(headers);
-      const res = await send({ ...req, headers });
-      if (res.kind !== "response" || res.status !== 401) return res;
-      const { changed } = await tokens.refreshFromDisk(tokenOf(auth)).catch(() => ({ changed: false }));
-      if (!changed) return res;
-      const fresh = { ...(await tokens.headers()), ...extra };
-      if (authorizationOf(fresh) === auth) return res;
-      return send({ ...req, headers: fresh });
-    },
-  };
-  const { counters, wsPath } = state;
-  const ledger = createDelegationLedger({ seenPath, resultsFile, logger });
-  const wake = createWakeUp(state);
-  const notifyAll = createNotifier(state);
+    authed,
+    track,
+    stopping: isStopping,
+  });
   let started = false;
   const hold = holdOpen(options.unref === true);
   let pollTimer: unknown;
@@ -114,8 +103,8 @@ export function createDelegationPoller(options: DelegationPollerOptions): Delega
   const pollOnce = async (): Promise<PollResult> => {
     counters.polls += 1;
     const set = await ledger.loadSeen();
-    const res = await state.authed({ method: "GET", url: `${wsPath}/delegations` });
-    if (res.kind === "error" && res.failure === "aborted" && state.stopping) {
+    const res = await authed({ method: "GET", url: `${wsPath}/delegations` });
+    if (res.kind === "error" && res.failure === "aborted" && stopping) {
       // stop() ended it: not a failure.
       logger.debug?.({ event: "delegation.poll_aborted" }, "poll aborted by stop()");
       return { ok: false, delivered: 0, error: "stopped" };
@@ -192,13 +181,13 @@ export function createDelegationPoller(options: DelegationPollerOptions): Delega
     );
     counters.delivered += fresh.length;
     logger.info({ event: "delegation.delivered", count: fresh.length }, "delegation results delivered");
-    notifyAll(fresh);
+    notifier.notify(fresh);
     wake.add(fresh);
     return { ok: true, delivered: fresh.length };
   };
 
   const pollNow = (): Promise<PollResult> => {
-    if (state.stopping) return Promise.resolve({ ok: false, delivered: 0, error: "stopped" });
+    if (stopping) return Promise.resolve({ ok: false, delivered: 0, error: "stopped" });
     if (polling) return polling;
     const run = pollOnce().catch((error) => fail(`unexpected: ${errorText(error)}`));
     polling = run;
@@ -211,21 +200,21 @@ export function createDelegationPoller(options: DelegationPollerOptions): Delega
   const onTimer = () => {
     pollTimer = undefined;
     void pollNow().finally(() => {
-      if (started && !state.stopping) pollTimer = clock.setTimeout(onTimer, intervalMs);
+      if (started && !stopping) pollTimer = clock.setTimeout(onTimer, intervalMs);
     });
   };
 
   return {
     start() {
-      if (started || state.stopping) return;
+      if (started || stopping) return;
       started = true;
       hold.acquire();
       mkdir(stateDir, { recursive: true, mode: 0o700 }).catch(() => {});
       onTimer();
     },
     stop() {
-      if (state.stopping) return state.stopping;
-      state.stopping = (async () => {
+      if (stopping) return stopping;
+      stopping = (async () => {
         if (pollTimer !== undefined) clock.clearTimeout(pollTimer);
         wake.cancel();
         pollTimer = undefined;
@@ -235,12 +224,18 @@ export function createDelegationPoller(options: DelegationPollerOptions): Delega
         await http.close();
         hold.release();
       })();
-      return state.stopping;
+      return stopping;
     },
     pollNow,
     stats: () => ({
-      running: started && !state.stopping,
-      ...counters,
+      running: started && !stopping,
+      polls: counters.polls,
+      pollFailures: counters.pollFailures,
+      delivered: counters.delivered,
+      rejected: counters.rejected,
+      ...wake.counts,
+      ...notifier.counts,
+      lastError: counters.lastError,
       inFlight: (polling ? 1 : 0) + side.size,
     }),
   };

@@ -1,7 +1,24 @@
 import { randomUUID } from "node:crypto";
-import { errorText } from "../types.js";
-import { clean, type PollerState } from "./state.js";
-import type { DelegationResult } from "./types.js";
+import { type Clock, errorText, type HeartbeatLogger } from "../types.js";
+import { type Authed, clean, type Track } from "./requests.js";
+import type { DelegationPollerStats, DelegationResult } from "./types.js";
+
+/** The wake-up's own counters. @internal */
+export type WakeCounts = Pick<DelegationPollerStats, "wakeUpsSent" | "wakeUpsDeferred" | "wakeUpsFailed">;
+
+/** What the wake-up uses. @internal */
+export interface WakeUpInput {
+  workspaceId: string;
+  /** `<base>/workspaces/<id>` */
+  wsPath: string;
+  resultsFile: string;
+  cooldownMs: number;
+  clock: Clock;
+  logger: HeartbeatLogger;
+  authed: Authed;
+  track: Track;
+  stopping: () => boolean;
+}
 
 /** @internal */
 export interface WakeUp {
@@ -9,14 +26,17 @@ export interface WakeUp {
   add(results: readonly DelegationResult[]): void;
   /** Drops a deferred wake-up (logged); for `stop()`. */
   cancel(): void;
+  /** Its counters, read-only. */
+  readonly counts: Readonly<WakeCounts>;
 }
 
 /**
  * The wake-up self-message: at most one per `cooldownMs`, naming the results that arrived (never
  * their untrusted preview); a failed one (5xx, 429, transport) is sent again after the cooldown. @internal
  */
-export function createWakeUp(state: PollerState): WakeUp {
-  const { clock, logger, counters, workspaceId, wsPath, resultsFile, cooldownMs } = state;
+export function createWakeUp(input: WakeUpInput): WakeUp {
+  const { clock, logger, workspaceId, wsPath, resultsFile, cooldownMs, authed, track, stopping } = input;
+  const counters: WakeCounts = { wakeUpsSent: 0, wakeUpsDeferred: 0, wakeUpsFailed: 0 };
   const pendingWake = new Map<string, { status: string; summary: string }>();
   let lastWakeAt: number | undefined;
   let wakeTimer: unknown;
@@ -31,7 +51,7 @@ export function createWakeUp(state: PollerState): WakeUp {
   };
 
   const sendWake = () => {
-    if (pendingWake.size === 0 || state.stopping) return;
+    if (pendingWake.size === 0 || stopping()) return;
     const entries = [...pendingWake.entries()];
     pendingWake.clear();
     lastWakeAt = clock.now();
@@ -42,12 +62,9 @@ export function createWakeUp(state: PollerState): WakeUp {
       method: "message/send",
       params: { message: { role: "user", messageId, parts: [{ kind: "text", text: wakeText(entries) }] } },
     };
-    state.track(
+    track(
       (async () => {
-        const res = await state.authed(
-          { method: "POST", url: `${wsPath}/a2a`, body },
-          { "X-Workspace-ID": workspaceId },
-        );
+        const res = await authed({ method: "POST", url: `${wsPath}/a2a`, body }, { "X-Workspace-ID": workspaceId });
         if (res.kind === "response" && res.status >= 200 && res.status < 300) {
           counters.wakeUpsSent += 1;
           logger.info({ event: "delegation.wake_sent", status: res.status, ids: entries.length }, "woke the agent");
@@ -80,7 +97,7 @@ export function createWakeUp(state: PollerState): WakeUp {
   };
 
   function scheduleWake() {
-    if (pendingWake.size === 0 || state.stopping) return;
+    if (pendingWake.size === 0 || stopping()) return;
     const now = clock.now();
     if (lastWakeAt === undefined || now - lastWakeAt >= cooldownMs) {
       sendWake();
@@ -98,6 +115,7 @@ export function createWakeUp(state: PollerState): WakeUp {
   }
 
   return {
+    counts: counters,
     add(results) {
       for (const r of results) pendingWake.set(r.delegation_id, { status: r.status, summary: clean(r.summary) });
       scheduleWake();
