@@ -54,7 +54,7 @@ describe("createTaskTracker", () => {
     expect(tracker.snapshot().errorRate).toBe(0);
   });
 
-  it("counts exactly the outcomes of DESIGN.md, auth included", () => {
+  it("counts exactly the outcomes the error window counts (docs/ARCHITECTURE.md), auth included", () => {
     const counted: TurnOutcome[] = ["auth", "wedged", "agent-error", "timeout", "crash", "rate-limited"];
     const notCounted: TurnOutcome[] = ["ok", "bad-request", "cancelled", "busy"];
     for (const outcome of counted) {
