@@ -10,6 +10,14 @@
 // ".", `<package>/api/<name>-<subpath>.api.md` for a subpath (e.g. wedge-test.api.md for
 // "@molecule/wedge/test"). A diff in a report is what a reviewer reads to decide whether the
 // changeset is major, minor or patch. Run after `pnpm build`.
+//
+// A report must show every public type in full, so both modes fail on an `ae-forgotten-export`
+// (a public signature that names a type the entry point does not export: the report would print
+// only the name, and a change to that type would leave the report unchanged). Fix: export the type
+// from the package's src/index.ts, or spell it out (e.g. a literal union instead of
+// `(typeof LIST)[number]`). `ae-undocumented` is not listed in the reports: api-extractor still
+// marks an undocumented item `(undocumented)` beside its declaration, but the per-line warning list
+// (with `.d.ts` line numbers that move on every edit) is left out, so a report's diff is the API.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -60,6 +68,7 @@ function entryPoints({ dir, pkg }) {
 const tempRoot = mkdtempSync(join(tmpdir(), "molecule-api-"));
 const changed = [];
 let errors = 0;
+let forgotten = 0;
 try {
   for (const target of publishedPackages()) {
     for (const entry of entryPoints(target)) {
@@ -107,6 +116,8 @@ try {
             extractorMessageReporting: {
               default: { logLevel: "none", addToApiReportFile: true },
               "ae-missing-release-tag": { logLevel: "none", addToApiReportFile: false },
+              "ae-undocumented": { logLevel: "none", addToApiReportFile: false },
+              "ae-forgotten-export": { logLevel: "error", addToApiReportFile: false },
             },
             tsdocMessageReporting: { default: { logLevel: "none", addToApiReportFile: false } },
           },
@@ -116,6 +127,17 @@ try {
         localBuild: mode === "update",
         showVerboseMessages: false,
         messageCallback(message) {
+          if (message.messageId === "ae-forgotten-export") {
+            // Say what to do, in our words (api-extractor's own line names only the symbol).
+            const where = message.sourceFilePath ? `${relative(root, message.sourceFilePath)}: ` : "";
+            process.stderr.write(
+              `api: ${where}${message.text} — the report would hide changes to it: export it from the package's ` +
+                "src/index.ts, or spell the type out (e.g. a literal union instead of `(typeof LIST)[number]`)\n",
+            );
+            message.handled = true;
+            forgotten += 1;
+            return;
+          }
           // The report carries what matters; keep the console to real problems.
           if (message.logLevel !== "error" && message.logLevel !== "warning") message.handled = true;
         },
@@ -123,6 +145,8 @@ try {
       const file = relative(root, join(reportFolder, `${entry.report}.api.md`));
       if (result.apiReportChanged) changed.push(file);
       if (result.errorCount > 0) errors += result.errorCount;
+      if (forgotten > 0 && result.errorCount === 0) errors += forgotten;
+      forgotten = 0;
       process.stdout.write(`api: ${label.padEnd(28)} ${file}${result.apiReportChanged ? "  (changed)" : ""}\n`);
     }
   }

@@ -59,4 +59,24 @@ describe("pnpm api:check", () => {
     await writeFile(dts(), "export declare function hello(name: string, loud: boolean): string;\n");
     expect(check().status).toBe(1);
   });
+
+  it("fails on a public type that names an unexported one (ae-forgotten-export), saying how to fix it", async () => {
+    // `(typeof LIST)[number]` would render as that text: adding an item to LIST would leave the report unchanged.
+    await writeFile(
+      dts(),
+      'declare const LIST: readonly ["a", "b"];\ntype Item = (typeof LIST)[number];\nexport { type Item };\n',
+    );
+    for (const mode of ["check", "update"]) {
+      const result = spawnSync(process.execPath, [script, mode, "--root", root], { encoding: "utf8" });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain('"LIST" needs to be exported');
+      expect(result.stderr).toContain("spell the type out");
+    }
+  });
+
+  it("leaves the ae-undocumented warning list out of the report", async () => {
+    const report = await readFile(join(root, "packages", "demo", "api", "demo.api.md"), "utf8");
+    expect(report).not.toContain("ae-undocumented");
+    expect(report).not.toContain("Warnings were encountered");
+  });
 });
