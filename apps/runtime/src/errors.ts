@@ -27,3 +27,8 @@ export class RuntimeError extends Error {
     return typeof error === "object" && error !== null && (error as Record<symbol, unknown>)[MARKER] === true;
   }
 }
+
+/** The message of anything thrown. @internal */
+export function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -4,6 +4,12 @@ import type { SessionStore } from "@molecule/session";
 
 export type { TurnOutcome };
 
+/**
+ * The abort reason a turn's `signal` carries when the daemon shuts down and the grace budget for
+ * the turn in flight has run out (the scheduler aborts with it; executors end the agent sooner). @internal
+ */
+export const SHUTDOWN = "shutdown";
+
 /** One turn handed to an executor. */
 export interface TurnRequest {
   /** The task id (the A2A message's taskId or messageId). */

@@ -1,53 +1,85 @@
 import { join } from "node:path";
+import type { TokenStore } from "@molecule/auth";
+import type { WorkspaceConfig } from "@molecule/config";
 import {
   createDelegationPoller,
   createHeartbeat,
+  type DelegationPoller,
+  type Heartbeat,
   type RuntimeMetadata,
   type TaskSnapshot,
   type TaskTracker,
 } from "@molecule/heartbeat";
 import { onWedgeChange } from "@molecule/wedge";
-import { errorText, type RuntimeContext } from "./context.js";
+import { errorText } from "./errors.js";
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+import type { Registrar } from "./register.js";
 import type { StateHealth } from "./state-health.js";
 
 /**
  * The task tracker as the platform sees it: while a state write is failing and no turn failed,
  * `sample_error` says so (operators read it; `error_rate` is untouched — answers still go out).
  */
-function withStateHealth(tasks: TaskTracker, health: StateHealth): Pick<TaskTracker, "snapshot" | "onChange"> {
+function withStateDirHealth(
+  tracker: Pick<TaskTracker, "snapshot" | "onChange">,
+  stateDirHealth: Pick<StateHealth, "warnings" | "onChange">,
+): Pick<TaskTracker, "snapshot" | "onChange"> {
   return {
     snapshot(): TaskSnapshot {
-      const snapshot = tasks.snapshot();
-      const warning = health.warnings()[0];
+      const snapshot = tracker.snapshot();
+      const warning = stateDirHealth.warnings()[0];
       return warning && !snapshot.sampleError ? { ...snapshot, sampleError: warning } : snapshot;
     },
     onChange(listener) {
-      const offTasks = tasks.onChange(listener);
-      const offHealth = health.onChange(listener);
+      const offTracker = tracker.onChange(listener);
+      const offHealth = stateDirHealth.onChange(listener);
       return () => {
-        offTasks();
+        offTracker();
         offHealth();
       };
     },
   };
 }
 
+/** What the platform loops use. @internal */
+export interface PlatformLoopsOptions {
+  platformUrl: string;
+  workspaceId: string;
+  tokens: TokenStore;
+  config: Pick<WorkspaceConfig, "heartbeat" | "delegation">;
+  /** Where the poller keeps `delegation_results.jsonl`. */
+  stateDir: string;
+  log: Logger;
+  metrics: Pick<Metrics, "wedged">;
+  tracker: Pick<TaskTracker, "snapshot" | "onChange">;
+  stateDirHealth: Pick<StateHealth, "warnings" | "onChange">;
+  /** Re-registers after an outage the platform lost us in, or once a refused token is replaced. */
+  registrar: Pick<Registrar, "register" | "registered" | "lost">;
+  /** Whether shutdown has begun (no re-register then). */
+  draining(): boolean;
+  /** The `session` capability: the daemon keeps the agent's session (an agent that resumes, not an executor of your own). */
+  sessions: boolean;
+}
+
+/** The started loops; `stop` ends them in shutdown's order (the poller, then the heartbeat's final beat). @internal */
+export interface PlatformLoops {
+  readonly heartbeat: Heartbeat;
+  readonly poller: DelegationPoller;
+  stop(): Promise<void>;
+}
+
 /**
  * Starts the heartbeat (re-registering after an outage the platform lost us in) and the delegation
- * poller, and keeps the wedge gauge current. Records them in `ctx.parts` for status and shutdown. @internal
+ * poller, and keeps the wedge gauge current. @internal
  */
-export async function startPlatformLoops(
-  ctx: RuntimeContext,
-  register: (why: string) => Promise<void>,
-  options: { customExecutor: boolean },
-): Promise<void> {
-  const { config, log, platformUrl, stateDir, tokens, workspaceId } = ctx;
+export async function startPlatformLoops(options: PlatformLoopsOptions): Promise<PlatformLoops> {
+  const { config, log, platformUrl, stateDir, tokens, workspaceId, registrar } = options;
   const metadata = (): RuntimeMetadata => ({
     capabilities: {
       heartbeat: true,
       scheduler: false,
-      // An executor of your own replaces config.runtime's: the daemon keeps no session for it.
-      session: !options.customExecutor && config.runtime === "claude-code",
+      session: options.sessions,
       status_mgmt: true,
       retry: true,
       activity_decoration: false,
@@ -62,29 +94,28 @@ export async function startPlatformLoops(
     jitter: config.heartbeat.jitter,
     ttlMs: config.heartbeat.ttl_seconds * 1000,
     metadata,
-    tasks: withStateHealth(ctx.tasks, ctx.stateHealth),
+    tasks: withStateDirHealth(options.tracker, options.stateDirHealth),
     logger: log,
   });
-  ctx.parts.heartbeat = heartbeat;
   const reregister = (why: string) =>
-    register(why).catch((error: unknown) => {
+    registrar.register(why).catch((error: unknown) => {
       log.error(
         { event: "register.gave_up", why, code: (error as { code?: unknown }).code, err: errorText(error) },
         "the platform refused to register this workspace; it re-registers when the token file changes",
       );
     });
   heartbeat.onOutageRecovered(() => {
-    ctx.state.registered = false;
+    registrar.lost();
     void reregister("platform lost us or a long outage");
   });
   // A refused re-register waits for what can fix it: a new token in the token file (the store stops
   // watching at shutdown).
   tokens.onRotated(() => {
-    if (!ctx.state.registered && !ctx.state.draining) void reregister("token file changed");
+    if (!registrar.registered() && !options.draining()) void reregister("token file changed");
   });
   await heartbeat.start();
-  ctx.parts.offWedge = onWedgeChange((state) => {
-    ctx.metrics.wedged.set(state.wedged ? 1 : 0);
+  const offWedge = onWedgeChange((wedge) => {
+    options.metrics.wedged.set(wedge.wedged ? 1 : 0);
   });
   const poller = createDelegationPoller({
     platformUrl,
@@ -95,6 +126,14 @@ export async function startPlatformLoops(
     stateDir,
     logger: log,
   });
-  ctx.parts.poller = poller;
   poller.start();
+  return {
+    heartbeat,
+    poller,
+    async stop() {
+      await poller.stop();
+      await heartbeat.stop(); // final beat with active_tasks 0, at most 2 s
+      offWedge();
+    },
+  };
 }

@@ -1,9 +1,31 @@
-import { AuthError } from "@molecule/auth";
+import { AuthError, type TokenStore } from "@molecule/auth";
 import { HeartbeatError, type HeartbeatLogger, register } from "@molecule/heartbeat";
-import { agentCard } from "./agent-card.js";
-import type { RuntimeContext } from "./context.js";
 import { RuntimeError } from "./errors.js";
 import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
+
+/** What the registrar uses. @internal */
+export interface RegistrarOptions {
+  platformUrl: string;
+  workspaceId: string;
+  tokens: TokenStore;
+  /** The advertised URL (known once the A2A port is bound) and the agent card served there. */
+  url: string;
+  agentCard: Record<string, unknown>;
+  /** Aborted when shutdown begins: a registration in progress gives up. */
+  halt: AbortSignal;
+  log: Logger;
+  metrics: Pick<Metrics, "registerAttempts">;
+}
+
+/** Registration and the one writer of "are we registered". @internal */
+export interface Registrar {
+  /** Registers (or joins the attempt in progress); `why` is logged on every line. */
+  register(why: string): Promise<void>;
+  registered(): boolean;
+  /** The platform lost us (an outage it forgot us in): not registered until `register` succeeds again. */
+  lost(): void;
+}
 
 /** The daemon's logger with `why` on every line register() logs (`register.failed`, `register.ok`, …). */
 function withWhy(log: Logger, why: string): HeartbeatLogger {
@@ -20,26 +42,27 @@ function withWhy(log: Logger, why: string): HeartbeatLogger {
  * and transport errors until it succeeds or shutdown begins (then it resolves without registering);
  * a 401 tries the stranded temp tokens and waits for the token file; a permanent refusal rejects
  * with the `HeartbeatError` (`E_REGISTER_REJECTED` / `E_REGISTER_UNAUTHORIZED`). Concurrent calls
- * share the attempt in progress. Sets `ctx.state.registered`. @internal
+ * share the attempt in progress. @internal
  */
-export function createRegistrar(ctx: RuntimeContext): (why: string) => Promise<void> {
+export function createRegistrar(options: RegistrarOptions): Registrar {
+  const { platformUrl, workspaceId, tokens, url, agentCard, halt, log, metrics } = options;
   let registering: Promise<void> | undefined;
-  return function registerWorkspace(why: string): Promise<void> {
+  let registered = false;
+  function registerWorkspace(why: string): Promise<void> {
     if (registering) return registering;
-    const url = ctx.state.url;
     registering = (async () => {
       try {
         await register({
-          platformUrl: ctx.platformUrl,
-          workspaceId: ctx.workspaceId,
-          tokens: ctx.tokens,
+          platformUrl,
+          workspaceId,
+          tokens,
           url,
-          agentCard: agentCard(ctx.config, url),
-          signal: ctx.halt,
-          logger: withWhy(ctx.log, why),
-          onAttempt: ({ ok }) => ctx.metrics.registerAttempts.inc({ result: ok ? "ok" : "failed" }),
+          agentCard,
+          signal: halt,
+          logger: withWhy(log, why),
+          onAttempt: ({ ok }) => metrics.registerAttempts.inc({ result: ok ? "ok" : "failed" }),
         });
-        ctx.state.registered = true;
+        registered = true;
       } catch (error) {
         if (HeartbeatError.isInstance(error) && error.code === "E_REGISTER_ABORTED") return;
         throw error;
@@ -48,6 +71,13 @@ export function createRegistrar(ctx: RuntimeContext): (why: string) => Promise<v
       registering = undefined;
     });
     return registering;
+  }
+  return {
+    register: registerWorkspace,
+    registered: () => registered,
+    lost() {
+      registered = false;
+    },
   };
 }
 
@@ -56,17 +86,20 @@ export function createRegistrar(ctx: RuntimeContext): (why: string) => Promise<v
  * neither is named in config.yaml; a permanent refusal stops what boot started and is fatal
  * (`E_REGISTER`, exit 1) with the fix. @internal
  */
-export async function registerAtBoot(
-  ctx: RuntimeContext,
-  registerWorkspace: (why: string) => Promise<void>,
-  stop: (reason: string) => Promise<void>,
-): Promise<void> {
-  ctx.log.info(
-    { event: "boot.files", tokenFile: ctx.tokens.file, stateDir: ctx.stateDir },
-    `the platform token is kept in ${ctx.tokens.file}; session, delegation and admin files in ${ctx.stateDir}`,
+export async function registerAtBoot(options: {
+  log: Logger;
+  tokenFile: string;
+  stateDir: string;
+  register(why: string): Promise<void>;
+  stop(reason: string): Promise<void>;
+}): Promise<void> {
+  const { log, tokenFile, stateDir, stop } = options;
+  log.info(
+    { event: "boot.files", tokenFile, stateDir },
+    `the platform token is kept in ${tokenFile}; session, delegation and admin files in ${stateDir}`,
   );
   try {
-    await registerWorkspace("boot");
+    await options.register("boot");
   } catch (error) {
     await stop("register refused");
     const readOnly = readOnlyTokenDir(error);
@@ -74,7 +107,7 @@ export async function registerAtBoot(
       throw new RuntimeError({
         code: "E_TOKEN_READONLY",
         message:
-          `molecule-runtime: the platform issued this workspace a token, but it could not be saved: ${ctx.tokens.file} is on a read-only or unwritable volume (${readOnly}; CONFIGS_DIR is a mounted Secret?). ` +
+          `molecule-runtime: the platform issued this workspace a token, but it could not be saved: ${tokenFile} is on a read-only or unwritable volume (${readOnly}; CONFIGS_DIR is a mounted Secret?). ` +
           "The issued token is lost, so the platform will answer 401 until it is replaced. Fix: rotate the workspace token on the platform and provision it in the Secret's .auth_token key before the pod starts, or make CONFIGS_DIR writable for this user.",
         cause: error,
       });

@@ -1,29 +1,39 @@
 import { chmod, mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { createTokenStore } from "@molecule/auth";
-import { ConfigError, loadConfig, resolveSettings, type Settings, type WorkspaceConfig } from "@molecule/config";
+import { createTokenStore, getAgent } from "@molecule/auth";
+import {
+  ConfigError,
+  loadConfig,
+  resolveAdvertiseUrl,
+  resolveSettings,
+  type Settings,
+  type WorkspaceConfig,
+} from "@molecule/config";
 import { createTaskTracker } from "@molecule/heartbeat";
 import { createPreflightGate, type PreflightReport, renderReport, runPreflight } from "@molecule/preflight";
 import { createSessionStore } from "@molecule/session";
+import { createConversations } from "./a2a/contexts.js";
+import { createA2AService } from "./a2a/service.js";
 import { listenAdmin } from "./admin/server.js";
+import { agentCard } from "./agent-card.js";
 import { chooseExecutor } from "./choose-executor.js";
-import type { RuntimeContext } from "./context.js";
 import { RuntimeError } from "./errors.js";
 import type { Executor } from "./executor.js";
 import { bootChecks, readinessChecks } from "./executor-checks.js";
 import type { ServerLimits } from "./http-limits.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMetrics } from "./metrics.js";
-import { startPlatformLoops } from "./platform-loops.js";
+import { type PlatformLoops, startPlatformLoops } from "./platform-loops.js";
 import { startPrompts } from "./prompts.js";
 import { createSecrets, maskingLogger } from "./redact.js";
-import { createRegistrar, registerAtBoot } from "./register.js";
+import { createRegistrar, type Registrar, registerAtBoot } from "./register.js";
 import { createScheduler } from "./scheduler.js";
 import { serveA2A } from "./serve.js";
 import { createShutdown } from "./shutdown.js";
-import { prepareState } from "./state-boot.js";
+import { prepareStateDir } from "./state-boot.js";
 import { rememberingSessionStore } from "./state-health.js";
 import { createStatus, type RuntimeStatus } from "./status.js";
+import { createTurnRunner } from "./turns.js";
 
 export type { RuntimeStatus };
 
@@ -143,7 +153,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   secrets.track({ tokens, runtime: config.runtime });
   await secrets.refresh();
   // Before serving: end agents a kill -9'd daemon left running; a full state volume never fails a turn.
-  const state = await prepareState({ stateDir, log, metrics });
+  const prepared = await prepareStateDir({ stateDir, log, metrics });
   const sessionStore = rememberingSessionStore(
     createSessionStore({ file: join(stateDir, "session.json"), logger: log }),
   );
@@ -164,54 +174,91 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       env,
       sessionStore,
       logger: log,
-      groups: state.groups,
-      onStateWriteError: state.onStateWriteError,
+      groups: prepared.groups,
+      onStateWriteError: prepared.onStateWriteError,
     }));
+  // Draining = shutdown has begun = the halt signal is aborted (shutdown's first step).
   const halt = new AbortController();
-  const ctx: RuntimeContext = {
-    env,
-    settings,
-    config,
-    configDir,
-    stateDir,
-    workspaceId: settings.workspaceId ?? "",
-    platformUrl: settings.platformUrl ?? "",
-    started,
+  const draining = () => halt.signal.aborted;
+  const workspaceId = settings.workspaceId ?? "";
+  const platformUrl = settings.platformUrl ?? "";
+  const tracker = createTaskTracker();
+  const scheduler = createScheduler({ maxConcurrent: config.max_concurrent_tasks, queueSize: config.queue_size });
+  const timeoutSeconds = config.runtime_config.timeout;
+  const turns = createTurnRunner({
+    executor,
+    timeoutSeconds,
+    gate,
     log,
     metrics,
-    tokens,
-    tasks: createTaskTracker(),
-    gate,
-    executor,
-    scheduler: createScheduler({ maxConcurrent: config.max_concurrent_tasks, queueSize: config.queue_size }),
     secrets,
-    stateHealth: state.health,
-    halt: halt.signal,
-    state: { url: "", registered: false, draining: false, lastOutcome: undefined },
-    parts: {},
-  };
-  const status = createStatus(ctx);
+    tracker,
+    stateDirHealth: prepared.stateDirHealth,
+  });
+  // Started later in boot (register after serving, the loops after registering): read through these.
+  let registrar: Registrar | undefined;
+  let loops: PlatformLoops | undefined;
+  let prompts: { stop(): void } | undefined;
+  const registered = () => registrar?.registered() ?? false;
+  const heartbeatStats = () => loops?.heartbeat.stats();
 
   // 3. Serve A2A (and probes) before registering: the platform may dispatch at once.
   const limits: ServerLimits = { maxConnections: config.a2a.max_connections, ...options.http };
-  const a2a = await serveA2A(ctx, {
+  const a2a = await serveA2A({
     host: options.host ?? "0.0.0.0",
     port: options.port ?? config.a2a.port,
     limits,
+    a2a: createA2AService({
+      turns,
+      scheduler,
+      conversations: createConversations({ stateDir, maxContexts: config.sessions.max_contexts, log }),
+      log,
+      timeoutSeconds,
+      streaming: config.a2a.streaming,
+      draining,
+    }),
+    card: (url) => agentCard(config, url),
+    advertiseUrl: (boundPort) => resolveAdvertiseUrl(settings, boundPort),
+    turnCapacity: config.max_concurrent_tasks + config.queue_size,
+    log,
+    readiness: { draining, registered, heartbeatStats, gate, stateDirHealth: prepared.stateDirHealth },
+    metrics: { metrics, tracker, heartbeatStats, pollerStats: () => loops?.poller.stats() },
+  });
+  const url = a2a.url;
+  const status = createStatus({
+    workspaceId,
+    url,
+    started,
+    registered,
+    draining,
+    lastOutcome: turns.lastOutcome,
+    heartbeatStats,
+    tracker,
+    scheduler,
+    gate,
   });
   // Admin socket for the CLI (never on the A2A port).
   const admin = await listenAdmin({
     stateDir,
     status,
-    tasks: ctx.tasks,
-    heartbeat: () => ctx.parts.heartbeat,
+    tracker,
+    heartbeat: () => loops?.heartbeat,
     limits,
   });
 
   // From here on stop() may run: an abort during boot ends it.
-  const stop = createShutdown(ctx, {
+  const stop = createShutdown({
+    log,
     graceMs: options.graceMs ?? 10_000,
     halt: () => halt.abort(),
+    scheduler,
+    stopPrompts: () => prompts?.stop(),
+    stopPlatformLoops: async () => loops?.stop(),
+    closeRest: async () => {
+      prepared.stateDirHealth.stop();
+      tokens.close();
+      await executor.close?.();
+    },
     servers: [a2a.server, admin.server],
     adminSocket: admin.socket,
   });
@@ -220,8 +267,17 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   else options.signal?.addEventListener("abort", abortBoot, { once: true });
 
   // 4. Register, retrying with backoff until it succeeds.
-  const register = createRegistrar(ctx);
-  await registerAtBoot(ctx, register, stop);
+  registrar = createRegistrar({
+    platformUrl,
+    workspaceId,
+    tokens,
+    url,
+    agentCard: agentCard(config, url),
+    halt: halt.signal,
+    log,
+    metrics,
+  });
+  await registerAtBoot({ log, tokenFile: tokens.file, stateDir, register: registrar.register, stop });
   if (halt.signal.aborted) {
     // A signal while still registering: nothing more starts; shut down what did.
     await stop("aborted");
@@ -229,12 +285,38 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   }
 
   // 5–6. Heartbeat and delegation poller; then the initial prompt once, the idle prompt while idle.
-  await startPlatformLoops(ctx, register, { customExecutor: options.executor !== undefined });
-  await startPrompts(ctx);
+  loops = await startPlatformLoops({
+    platformUrl,
+    workspaceId,
+    tokens,
+    config,
+    stateDir,
+    log,
+    metrics,
+    tracker,
+    stateDirHealth: prepared.stateDirHealth,
+    registrar,
+    draining,
+    // An executor of your own replaces config.runtime's: the daemon keeps no session for it.
+    sessions: options.executor === undefined && getAgent(config.runtime)?.supportsResume === true,
+  });
+  prompts = await startPrompts({
+    config,
+    configDir,
+    stateDir,
+    platformUrl,
+    workspaceId,
+    tokens,
+    log,
+    tracker,
+    draining,
+  });
+  if (halt.signal.aborted) {
+    // Shutdown began while these started: it ran before they existed, so stop them here.
+    prompts.stop();
+    await loops.stop();
+  }
 
-  log.info(
-    { event: "runtime.ready", workspaceId: ctx.workspaceId, url: ctx.state.url, bootMs: Date.now() - started },
-    "workspace ready",
-  );
-  return { url: ctx.state.url, port: a2a.port, adminSocket: admin.socket, status, stop };
+  log.info({ event: "runtime.ready", workspaceId, url, bootMs: Date.now() - started }, "workspace ready");
+  return { url, port: a2a.port, adminSocket: admin.socket, status, stop };
 }

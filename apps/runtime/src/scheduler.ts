@@ -1,4 +1,4 @@
-import { SHUTDOWN } from "./executors/process.js";
+import { SHUTDOWN } from "./executor.js";
 
 /**
  * Up to `maxConcurrent` turns at a time, further ones wait in a bounded FIFO; beyond it the caller

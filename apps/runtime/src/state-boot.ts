@@ -2,7 +2,7 @@ import { rename } from "node:fs/promises";
 import { join } from "node:path";
 import { SessionError } from "@molecule/session";
 import { type AgentGroups, createAgentGroups, type ProcessTable } from "./agent-groups.js";
-import { errorText } from "./context.js";
+import { errorText } from "./errors.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import { createStateHealth, type StateHealth } from "./state-health.js";
@@ -10,8 +10,9 @@ import { createStateHealth, type StateHealth } from "./state-health.js";
 /** The files that remember agent sessions: never resumed while an agent of a previous run may hold them. */
 const SESSION_FILES = ["session.json", "contexts.json"];
 
-export interface PreparedState {
-  health: StateHealth;
+export interface PreparedStateDir {
+  /** Failing writes to the state directory (readiness warnings, `sample_error`). */
+  stateDirHealth: StateHealth;
   groups: AgentGroups;
   /** For the executor: a failed session write is reported with its retry, never the turn's failure. */
   onStateWriteError(what: string, error: unknown, retry: () => Promise<void>): void;
@@ -22,12 +23,12 @@ export interface PreparedState {
  * a previous daemon (killed with -9) left running. When one survives even SIGKILL, the remembered
  * sessions are moved aside (`<file>.held-<time>`) so no turn resumes a session it may still write. @internal
  */
-export async function prepareState(options: {
+export async function prepareStateDir(options: {
   stateDir: string;
   log: Logger;
   metrics: Metrics;
   procs?: ProcessTable;
-}): Promise<PreparedState> {
+}): Promise<PreparedStateDir> {
   const { stateDir, log, metrics } = options;
   const health = createStateHealth({ stateDir, log, metrics });
   const groups = createAgentGroups({
@@ -50,7 +51,7 @@ export async function prepareState(options: {
     );
   }
   return {
-    health,
+    stateDirHealth: health,
     groups,
     onStateWriteError(what, error, retry) {
       if (SessionError.isInstance(error) && error.code !== "E_SESSION_STORE_WRITE") {

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { errnoCode, writeFileAtomic } from "@molecule/internal";
 import type { SessionStore } from "@molecule/session";
-import { errorText } from "./context.js";
+import { errorText } from "./errors.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 

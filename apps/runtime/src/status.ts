@@ -1,7 +1,8 @@
-import type { TurnOutcome } from "@molecule/heartbeat";
+import type { HeartbeatStats, TaskTracker, TurnOutcome } from "@molecule/heartbeat";
+import type { PreflightGate } from "@molecule/preflight";
 import { wedgeState } from "@molecule/wedge";
 import type { AdminStatus } from "./admin/protocol.js";
-import type { RuntimeContext } from "./context.js";
+import type { Scheduler } from "./scheduler.js";
 
 /**
  * The daemon's view, as `RuntimeHandle.status()` returns it and the admin socket's `GET /status`
@@ -9,19 +10,36 @@ import type { RuntimeContext } from "./context.js";
  */
 export type RuntimeStatus = Omit<AdminStatus, "lastOutcome"> & { lastOutcome?: TurnOutcome | undefined };
 
+/** What the status reads. The heartbeat starts after the admin socket: its stats are undefined until then. @internal */
+export interface StatusInputs {
+  workspaceId: string;
+  /** The advertised URL. */
+  url: string;
+  /** `Date.now()` when the daemon started. */
+  started: number;
+  registered(): boolean;
+  draining(): boolean;
+  lastOutcome(): TurnOutcome | undefined;
+  heartbeatStats(): Pick<HeartbeatStats, "platformStatus" | "beatsOk" | "beatsFailed"> | undefined;
+  tracker: Pick<TaskTracker, "snapshot">;
+  scheduler: Pick<Scheduler, "stats">;
+  gate: Pick<PreflightGate, "lastReport">;
+}
+
 /** @internal */
-export function createStatus(ctx: RuntimeContext): () => RuntimeStatus {
+export function createStatus(inputs: StatusInputs): () => RuntimeStatus {
   return () => {
-    const hb = ctx.parts.heartbeat?.stats();
-    const snap = ctx.tasks.snapshot();
+    const hb = inputs.heartbeatStats();
+    const snap = inputs.tracker.snapshot();
     const wedge = wedgeState();
-    const counts = ctx.scheduler.stats();
-    const { registered, draining } = ctx.state;
+    const counts = inputs.scheduler.stats();
+    const registered = inputs.registered();
+    const draining = inputs.draining();
     return {
-      workspaceId: ctx.workspaceId,
-      url: ctx.state.url,
+      workspaceId: inputs.workspaceId,
+      url: inputs.url,
       registered,
-      ready: registered && !draining && !wedge.wedged && (ctx.gate.lastReport?.ok ?? true),
+      ready: registered && !draining && !wedge.wedged && (inputs.gate.lastReport?.ok ?? true),
       draining,
       platformStatus: hb?.platformStatus,
       wedge: {
@@ -33,9 +51,9 @@ export function createStatus(ctx: RuntimeContext): () => RuntimeStatus {
       currentTask: snap.currentLabel,
       activeTasks: snap.active,
       queuedTasks: counts.queued,
-      lastOutcome: ctx.state.lastOutcome,
+      lastOutcome: inputs.lastOutcome(),
       beats: { ok: hb?.beatsOk ?? 0, failed: hb?.beatsFailed ?? 0 },
-      uptimeSeconds: Math.floor((Date.now() - ctx.started) / 1000),
+      uptimeSeconds: Math.floor((Date.now() - inputs.started) / 1000),
     };
   };
 }

@@ -1,8 +1,13 @@
+import type { TaskTracker } from "@molecule/heartbeat";
+import type { PreflightGate } from "@molecule/preflight";
 import type { SessionStore } from "@molecule/session";
 import { clearWedge, markWedged } from "@molecule/wedge";
-import { errorText, type RuntimeContext } from "./context.js";
-import { safeError, type TurnReply } from "./executor.js";
+import { errorText } from "./errors.js";
+import { type Executor, safeError, type TurnOutcome, type TurnReply } from "./executor.js";
+import type { Logger } from "./logger.js";
+import type { Metrics } from "./metrics.js";
 import type { Secrets } from "./redact.js";
+import type { StateHealth } from "./state-health.js";
 
 function firstLine(text: string): string {
   const line = text.split("\n", 1)[0]?.trim() ?? "";
@@ -22,14 +27,43 @@ export interface TurnInput {
   onProgress?(note: string): void;
 }
 
-export type RunTurn = (turn: TurnInput) => Promise<TurnReply>;
+/** What the turn runner uses, and nothing more. @internal */
+export interface TurnRunnerOptions {
+  executor: Executor;
+  /** `runtime_config.timeout` (seconds), named in a timed-out turn's error. */
+  timeoutSeconds: number;
+  /** Readiness bookkeeping: an ok turn clears an auth failure, a crash re-runs the checks. */
+  gate: Pick<PreflightGate, "noteAgentSuccess" | "noteAgentOutput" | "reset">;
+  log: Logger;
+  metrics: Pick<Metrics, "turns" | "turnDuration">;
+  secrets: Pick<Secrets, "refresh" | "maskText" | "maskReply">;
+  /** The heartbeat's task tracker: the current task's label, active count and error rate. */
+  tracker: Pick<TaskTracker, "start">;
+  /** A failing state directory is re-checked after every turn (freed space shows at once). */
+  stateDirHealth: Pick<StateHealth, "warnings" | "recheck">;
+}
+
+/**
+ * The one place turns are accounted: the last outcome, the turn metrics and the tracker are written
+ * here only (the A2A service calls `run`, and `notRun` for a turn that never reached the executor). @internal
+ */
+export interface TurnRunner {
+  run(turn: TurnInput): Promise<TurnReply>;
+  /**
+   * A turn admitted or asked for but never run: refused as busy (it becomes the last outcome), or
+   * cancelled while queued (counted only).
+   */
+  notRun(outcome: "busy" | "cancelled"): void;
+  /** The last turn's outcome; undefined before the first. */
+  lastOutcome(): TurnOutcome | undefined;
+}
 
 /**
  * What leaves the daemon from a turn: the answer with the workspace's own credentials masked (exact
  * values only — a key-shaped string the user asked for stays), errors and details with every known
  * secret and pattern masked.
  */
-function maskReply(reply: TurnReply, secrets: Secrets): TurnReply {
+function maskReply(reply: TurnReply, secrets: Pick<Secrets, "maskText" | "maskReply">): TurnReply {
   const out: TurnReply = { ...reply };
   if (reply.text !== undefined) out.text = secrets.maskReply(reply.text);
   if (reply.error !== undefined) out.error = secrets.maskText(reply.error);
@@ -42,12 +76,12 @@ function maskReply(reply: TurnReply, secrets: Secrets): TurnReply {
  * Runs turns through the executor and does the side effects every executor shares: the task label,
  * wedge and readiness bookkeeping, metrics and one log line per turn. @internal
  */
-export function createTurnRunner(ctx: RuntimeContext): RunTurn {
-  const { executor, gate, log, metrics, secrets, tasks } = ctx;
-  const timeoutSeconds = ctx.config.runtime_config.timeout;
+export function createTurnRunner(options: TurnRunnerOptions): TurnRunner {
+  const { executor, gate, log, metrics, secrets, tracker, timeoutSeconds, stateDirHealth } = options;
+  let lastOutcome: TurnOutcome | undefined;
 
-  return async function runTurn({ taskId, text, signal, contextId, session, onProgress }) {
-    const done = tasks.start(firstLine(text) || "task");
+  async function run({ taskId, text, signal, contextId, session, onProgress }: TurnInput): Promise<TurnReply> {
+    const done = tracker.start(firstLine(text) || "task");
     const t0 = Date.now();
     let reply: TurnReply;
     await secrets.refresh(); // a rotated platform token or re-login is masked from this turn on
@@ -85,7 +119,7 @@ export function createTurnRunner(ctx: RuntimeContext): RunTurn {
       default:
         break;
     }
-    ctx.state.lastOutcome = reply.outcome;
+    lastOutcome = reply.outcome;
     const failure = reply.outcome === "ok" ? undefined : safeError(reply, timeoutSeconds);
     done(reply.outcome, failure);
     metrics.turns.inc({ outcome: reply.outcome });
@@ -101,7 +135,16 @@ export function createTurnRunner(ctx: RuntimeContext): RunTurn {
     if (reply.outcome === "ok") log.info(logLine, "turn finished");
     else log.warn(logLine, "turn failed");
     // A failing state volume is re-checked after every turn too (besides its timer): freed space shows at once.
-    if (ctx.stateHealth.warnings().length > 0) void ctx.stateHealth.recheck();
+    if (stateDirHealth.warnings().length > 0) void stateDirHealth.recheck();
     return reply;
+  }
+
+  return {
+    run,
+    notRun(outcome) {
+      if (outcome === "busy") lastOutcome = outcome;
+      metrics.turns.inc({ outcome });
+    },
+    lastOutcome: () => lastOutcome,
   };
 }

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { errorText, type RuntimeContext } from "../context.js";
+import { errorText } from "../errors.js";
 import { safeError, type TurnReply } from "../executor.js";
-import { BusyError, CancelledError } from "../scheduler.js";
-import { createTurnRunner } from "../turns.js";
-import { type Conversations, createConversations } from "./contexts.js";
+import type { Logger } from "../logger.js";
+import { BusyError, CancelledError, type Scheduler } from "../scheduler.js";
+import type { TurnRunner } from "../turns.js";
+import type { Conversations } from "./contexts.js";
 import type { SendRequest } from "./protocol.js";
 import { RPC, type RpcError, TASK_NOT_FOUND } from "./rpc.js";
 import { createTaskRegistry, type TaskEvent, type TaskRecord, TERMINAL } from "./tasks.js";
@@ -23,6 +24,22 @@ export interface A2AService {
   subscribe(id: string, listener: (event: TaskEvent) => void): () => void;
 }
 
+/** What the A2A service uses, and nothing more. @internal */
+export interface A2AServiceOptions {
+  /** Runs each turn and does all turn accounting (outcome, metrics, tracker). */
+  turns: Pick<TurnRunner, "run" | "notRun">;
+  scheduler: Pick<Scheduler, "accepts" | "submit" | "cancel">;
+  /** The A2A contexts (conversations) and their sessions. */
+  conversations: Pick<Conversations, "defaultId" | "sessionFor">;
+  log: Logger;
+  /** `runtime_config.timeout` (seconds), named in a timed-out turn's error. */
+  timeoutSeconds: number;
+  /** `a2a.streaming` from the config. */
+  streaming: boolean;
+  /** Whether shutdown has begun (a busy refusal then says so). */
+  draining(): boolean;
+}
+
 const BUSY_DATA = { busy: true, retry_after: 30, outcome: "busy" };
 const CANCELLED: RpcError = {
   code: RPC.TURN_FAILED,
@@ -35,18 +52,13 @@ const CANCELLED: RpcError = {
  * one) and a turn scheduled under that context's key: one turn per context at a time, in arrival
  * order; busy, cancelled and failed turns become JSON-RPC errors as before. @internal
  */
-export function createA2AService(ctx: RuntimeContext, options: { conversations?: Conversations } = {}): A2AService {
-  const { log, metrics, scheduler } = ctx;
-  const timeoutSeconds = ctx.config.runtime_config.timeout;
-  const runTurn = createTurnRunner(ctx);
-  const tasks = createTaskRegistry();
-  const conversations =
-    options.conversations ??
-    createConversations({ stateDir: ctx.stateDir, maxContexts: ctx.config.sessions.max_contexts, log });
+export function createA2AService(options: A2AServiceOptions): A2AService {
+  const { turns, scheduler, conversations, log, timeoutSeconds } = options;
+  const taskRegistry = createTaskRegistry();
 
   function finish(task: TaskRecord, reply: TurnReply) {
     if (reply.outcome === "ok") {
-      tasks.transition(task.id, "completed", { reply: reply.text ?? "" });
+      taskRegistry.transition(task.id, "completed", { reply: reply.text ?? "" });
       return;
     }
     const error: RpcError = {
@@ -54,33 +66,34 @@ export function createA2AService(ctx: RuntimeContext, options: { conversations?:
       message: safeError(reply, timeoutSeconds),
       data: { outcome: reply.outcome },
     };
-    tasks.transition(task.id, reply.outcome === "cancelled" ? "canceled" : "failed", { error });
+    taskRegistry.transition(task.id, reply.outcome === "cancelled" ? "canceled" : "failed", { error });
   }
 
   function fail(task: TaskRecord, error: unknown) {
     if (error instanceof BusyError) {
       // Admitted, then refused: shutdown closed the queue before the turn started.
-      ctx.state.lastOutcome = "busy";
-      metrics.turns.inc({ outcome: "busy" });
-      tasks.transition(task.id, "failed", { error: { code: RPC.BUSY, message: error.message, data: BUSY_DATA } });
+      turns.notRun("busy");
+      taskRegistry.transition(task.id, "failed", {
+        error: { code: RPC.BUSY, message: error.message, data: BUSY_DATA },
+      });
       return;
     }
     if (error instanceof CancelledError) {
-      metrics.turns.inc({ outcome: "cancelled" });
-      tasks.transition(task.id, "canceled", { error: { ...CANCELLED, message: error.message } });
+      turns.notRun("cancelled");
+      taskRegistry.transition(task.id, "canceled", { error: { ...CANCELLED, message: error.message } });
       return;
     }
     log.error({ event: "turn.internal_error", taskId: task.id, err: errorText(error) }, "turn failed");
-    tasks.transition(task.id, "failed", { error: { code: RPC.INTERNAL, message: "internal error" } });
+    taskRegistry.transition(task.id, "failed", { error: { code: RPC.INTERNAL, message: "internal error" } });
   }
 
   return {
-    streaming: ctx.config.a2a.streaming,
+    streaming: options.streaming,
 
     async start(request) {
       const defaultId = await conversations.defaultId();
       const contextId = request.contextId ?? defaultId;
-      if (request.taskId !== undefined && tasks.has(request.taskId)) {
+      if (request.taskId !== undefined && taskRegistry.has(request.taskId)) {
         return {
           ok: false,
           error: {
@@ -90,34 +103,39 @@ export function createA2AService(ctx: RuntimeContext, options: { conversations?:
         };
       }
       const id =
-        request.taskId ?? (request.messageId && !tasks.has(request.messageId) ? request.messageId : randomUUID());
+        request.taskId ??
+        (request.messageId && !taskRegistry.has(request.messageId) ? request.messageId : randomUUID());
       if (!scheduler.accepts(contextId)) {
-        ctx.state.lastOutcome = "busy";
-        metrics.turns.inc({ outcome: "busy" });
+        turns.notRun("busy");
         return {
           ok: false,
           error: {
             code: RPC.BUSY,
-            message: new BusyError({ shuttingDown: ctx.state.draining }).message,
+            message: new BusyError({ shuttingDown: options.draining() }).message,
             data: BUSY_DATA,
           },
         };
       }
-      const task = tasks.create({ id, contextId, text: request.text, messageId: request.messageId ?? randomUUID() });
+      const task = taskRegistry.create({
+        id,
+        contextId,
+        text: request.text,
+        messageId: request.messageId ?? randomUUID(),
+      });
       const session = conversations.sessionFor(contextId, defaultId);
       scheduler
         .submit({
           id,
           key: contextId,
           run: (signal) => {
-            tasks.transition(id, "working");
-            return runTurn({
+            taskRegistry.transition(id, "working");
+            return turns.run({
               taskId: id,
               text: request.text,
               signal,
               contextId,
               ...(session ? { session } : {}),
-              onProgress: (note) => tasks.progress(id, note),
+              onProgress: (note) => taskRegistry.progress(id, note),
             });
           },
         })
@@ -128,10 +146,10 @@ export function createA2AService(ctx: RuntimeContext, options: { conversations?:
       return { ok: true, task };
     },
 
-    get: (id) => tasks.get(id),
+    get: (id) => taskRegistry.get(id),
 
     cancel(id) {
-      const task = tasks.get(id);
+      const task = taskRegistry.get(id);
       if (!task) return { ok: false, error: TASK_NOT_FOUND };
       if (TERMINAL.has(task.state)) {
         return {
@@ -144,11 +162,11 @@ export function createA2AService(ctx: RuntimeContext, options: { conversations?:
       }
       scheduler.cancel(id);
       // Canceled from now on, whatever the agent still does before its process group is gone.
-      tasks.transition(id, "canceled", { error: CANCELLED });
+      taskRegistry.transition(id, "canceled", { error: CANCELLED });
       return { ok: true, task };
     },
 
-    ended: (id) => tasks.ended(id),
-    subscribe: (id, listener) => tasks.subscribe(id, listener),
+    ended: (id) => taskRegistry.ended(id),
+    subscribe: (id, listener) => taskRegistry.subscribe(id, listener),
   };
 }

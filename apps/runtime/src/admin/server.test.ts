@@ -38,14 +38,14 @@ afterEach(async () => {
 
 async function start() {
   dir = await mkdtemp(join(tmpdir(), "molecule-admin-"));
-  const tasks = createTaskTracker();
+  const tracker = createTaskTracker();
   const beats: string[] = [];
   // A stale socket file from a crashed daemon is replaced.
   await writeFile(join(dir, "admin.sock"), "stale");
   const admin = await listenAdmin({
     stateDir: dir,
-    status: () => ({ ...STATUS, currentTask: tasks.snapshot().currentLabel }),
-    tasks,
+    status: () => ({ ...STATUS, currentTask: tracker.snapshot().currentLabel }),
+    tracker,
     heartbeat: () => ({ beatNow: (why: string) => void beats.push(why) }),
   });
   const call = (method: string, path: string, body?: string) =>
@@ -61,7 +61,7 @@ async function start() {
       req.on("error", rejectCall);
       req.end(body);
     });
-  return { admin, tasks, beats, call, close: () => new Promise((r) => admin.server.close(r)) };
+  return { admin, tracker, beats, call, close: () => new Promise((r) => admin.server.close(r)) };
 }
 
 describe("admin socket", () => {
@@ -87,15 +87,15 @@ describe("admin socket", () => {
   });
 
   it("POST /task refuses a body that is not JSON, or a label that is not a string or null", async () => {
-    const { tasks, call, close } = await start();
-    tasks.setLabel("kept");
+    const { tracker, call, close } = await start();
+    tracker.setLabel("kept");
     const notJson = await call("POST", "/task", "{label");
     expect(notJson.status).toBe(400);
     expect(adminErrorResponseSchema.parse(notJson.json).error).toContain("body must be JSON");
     const notString = await call("POST", "/task", JSON.stringify({ label: 5 }));
     expect(notString.status).toBe(400);
     expect(adminErrorResponseSchema.parse(notString.json).error).toBe("label must be a string or null");
-    expect(tasks.snapshot().currentLabel).toBe("kept");
+    expect(tracker.snapshot().currentLabel).toBe("kept");
     await close();
   });
 

@@ -19,7 +19,8 @@ export interface AdminServerOptions {
   /** The directory the socket goes in (`admin.sock`, mode 0600). */
   stateDir: string;
   status(): AdminStatus;
-  tasks: Pick<TaskTracker, "setLabel" | "snapshot">;
+  /** The heartbeat's task tracker (`POST /task` sets its label). */
+  tracker: Pick<TaskTracker, "setLabel" | "snapshot">;
   /** The heartbeat, once it runs (`POST /beat` does nothing before). */
   heartbeat(): { beatNow(reason: string): unknown } | undefined;
   /** Request-arrival deadlines (the A2A server's); at most 32 connections. */
@@ -55,8 +56,8 @@ export function createAdminServer(options: AdminServerOptions): Server {
         const body = adminTaskRequestSchema.safeParse(raw);
         if (!body.success) return reply(400, { error: "label must be a string or null" });
         const { label } = body.data;
-        options.tasks.setLabel(typeof label === "string" ? label.slice(0, MAX_LABEL_CHARS) : undefined);
-        return reply(200, { ok: true, currentTask: options.tasks.snapshot().currentLabel });
+        options.tracker.setLabel(typeof label === "string" ? label.slice(0, MAX_LABEL_CHARS) : undefined);
+        return reply(200, { ok: true, currentTask: options.tracker.snapshot().currentLabel });
       }
       return reply(404, { error: "not found" });
     });

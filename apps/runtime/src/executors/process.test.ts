@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { killRunningAgents, runProcess, SHUTDOWN } from "./process.js";
+import { SHUTDOWN } from "../executor.js";
+import { killRunningAgents, runProcess } from "./process.js";
 
 const node = process.execPath;
 

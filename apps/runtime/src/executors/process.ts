@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { SHUTDOWN } from "../executor.js";
 
 /** What one agent process did. Output is bounded; the daemon never holds more than `maxOutputBytes` of it. */
 export interface ProcessRun {
@@ -51,9 +52,6 @@ const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
 const DEFAULT_DRAIN_MS = 500;
 /** After SIGKILL, how long to wait for the exit before settling without it (a process stuck in the kernel). */
 const UNREAPED_AFTER_MS = 2_000;
-
-/** The abort reason the daemon uses when the grace budget for the turn in flight has run out. @internal */
-export const SHUTDOWN = "shutdown";
 
 // Process groups of agents still running: a hard exit (a second signal) must not orphan them,
 // since each runs in a group of its own that no signal to the daemon reaches.
