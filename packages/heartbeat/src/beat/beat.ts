@@ -1,3 +1,4 @@
+import { createMasker } from "@molecule/internal";
 import { wedgeState } from "@molecule/wedge";
 import type { HttpClient, HttpResult } from "../http.js";
 import { authorizationOf, tokenOf } from "../options.js";
@@ -78,18 +79,15 @@ function classify(result: HttpResult, nowMs: number): Classified {
   return { kind: "rejected" };
 }
 
-/** `Bearer …` and `sk-ant-…` in a platform's answer (an echoed Authorization header, say). */
-const SECRET_TEXT = /(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}|\b(sk-ant-[A-Za-z0-9_-]{6})[A-Za-z0-9_-]+/g;
-
-/** The answer in one line for logs and `lastError`, with the token it was sent and secret-shaped text masked. */
+/**
+ * The answer in one line for logs and `lastError`, with the token it was sent and secret-shaped text
+ * (bearer headers, `sk-…` keys, JWTs, platform tokens, secret-named assignments) masked by the house
+ * masker (`@molecule/internal`).
+ */
 function describe(result: HttpResult, token?: string): string {
   if (result.kind === "error") return `${result.failure}: ${result.message}`;
-  let excerpt = result.text.slice(0, 400);
-  if (token && token.length >= 8) excerpt = excerpt.split(token).join("[redacted]");
-  excerpt = excerpt
-    .replace(SECRET_TEXT, (_m, bearer: string | undefined, key: string | undefined) =>
-      bearer ? `${bearer}[redacted]` : `${key ?? ""}…[redacted]`,
-    )
+  const excerpt = createMasker({ values: [token] })
+    .mask(result.text.slice(0, 400))
     .slice(0, 200)
     .replace(/\s+/g, " ");
   return `HTTP ${result.status}${excerpt ? ` ${excerpt}` : ""}`;

@@ -65,4 +65,21 @@ describe("secrets in the platform's answer", () => {
     expect(hb.stats().lastError).toContain("[redacted]");
     expect(hb.stats().lastError).not.toContain(String(token));
   });
+
+  it("secret shapes it was not sent (a JWT, an sk- key, a secret-named assignment) are masked too", async () => {
+    const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ3b3Jrc3BhY2UifQ.c2lnbmF0dXJlLXBhcnQ";
+    const hb = heartbeat();
+    rig.platform.control.failNext("heartbeat", {
+      status: 500,
+      body: { error: `id ${jwt} key sk-proj1234567890abcdefghij api_key=hunter2hunter2` },
+    });
+    hb.start();
+    await advanceTo(rig.clock, t0, busyOf(hb));
+    const lastError = String(hb.stats().lastError);
+    expect(lastError).toContain("HTTP 500");
+    for (const secret of [jwt, "sk-proj1234567890abcdefghij", "hunter2hunter2"]) {
+      expect(lastError).not.toContain(secret);
+      expect(log.text()).not.toContain(secret);
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import { CAPABILITY_NAMES } from "@molecule/internal";
 import { onWedgeChange } from "@molecule/wedge";
 import { HeartbeatError } from "../errors.js";
 import { holdOpen } from "../hold-open.js";
@@ -21,7 +22,7 @@ function firstMetadata(metadata: () => unknown): void {
   } catch (error) {
     throw new HeartbeatError({
       code: "E_HEARTBEAT_BAD_OPTION",
-      message: `metadata() threw: ${errorText(error)}; it must return { capabilities: { heartbeat, scheduler, session, status_mgmt, retry, activity_decoration, channel_dispatch } } (start from defaultCapabilities)`,
+      message: `metadata() threw: ${errorText(error)}; it must return { capabilities: { ${CAPABILITY_NAMES.join(", ")} } } (start from defaultCapabilities)`,
       cause: error,
     });
   }

@@ -1,3 +1,4 @@
+import { CAPABILITY_NAMES, type CapabilityFlags, capabilityFlags } from "@molecule/internal";
 import * as z from "zod";
 import type { RuntimeMetadata } from "./body.js";
 
@@ -17,29 +18,23 @@ import type { RuntimeMetadata } from "./body.js";
  * - `activity_decoration`: it decorates activity (task labels, progress) itself.
  * - `channel_dispatch`: it delivers messages to external channels itself.
  */
-export const defaultCapabilities: Readonly<RuntimeMetadata["capabilities"]> = Object.freeze({
-  heartbeat: true,
-  scheduler: false,
-  session: false,
-  status_mgmt: true,
-  retry: false,
-  activity_decoration: false,
-  channel_dispatch: false,
-});
+export const defaultCapabilities: Readonly<RuntimeMetadata["capabilities"]> = Object.freeze(
+  capabilityFlags({ heartbeat: true, status_mgmt: true }),
+);
 
-const flag = z.boolean();
+/**
+ * `RuntimeMetadata` spells its flags out (so the API report shows them); this fails to compile when
+ * they drift from the one list, `CAPABILITY_NAMES` in `@molecule/internal`. @internal
+ */
+export const capabilitiesMatchTheList: [RuntimeMetadata["capabilities"]] extends [CapabilityFlags]
+  ? [CapabilityFlags] extends [RuntimeMetadata["capabilities"]]
+    ? true
+    : never
+  : never = true;
 
 /** docs/CONTRACT.md `runtime_metadata`, as `metadata()` must return it. @internal */
 export const runtimeMetadataSchema = z.object({
-  capabilities: z.object({
-    heartbeat: flag,
-    scheduler: flag,
-    session: flag,
-    status_mgmt: flag,
-    retry: flag,
-    activity_decoration: flag,
-    channel_dispatch: flag,
-  }),
+  capabilities: z.object(Object.fromEntries(CAPABILITY_NAMES.map((name) => [name, z.boolean()]))),
   idle_timeout_seconds: z.int().positive().optional(),
 });
 

@@ -139,6 +139,18 @@ describe("register()", () => {
     expect(error.message).toContain("[redacted]");
   });
 
+  it("an agent key in the platform's error text is masked in the error too", async () => {
+    await register(options());
+    rig.platform.control.failNext("register", {
+      status: 422,
+      body: { error: "echo ANTHROPIC_API_KEY sk-ant-api03-abcdefghijklmnop" },
+    });
+    const error = await rejection(register(options()));
+    expect(error.message).toContain("HTTP 422");
+    expect(error.message).not.toContain("abcdefghijklmnop");
+    expect(error.message).toContain("sk-ant-api03-…[redacted]");
+  });
+
   it("aborting the signal ends the retries with E_REGISTER_ABORTED", async () => {
     await rig.platform.control.down();
     const controller = new AbortController();

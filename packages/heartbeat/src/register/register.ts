@@ -1,3 +1,4 @@
+import { createMasker } from "@molecule/internal";
 import * as z from "zod";
 import { HeartbeatError } from "../errors.js";
 import { createHttpClient, type HttpClient, type HttpResult } from "../http.js";
@@ -176,11 +177,9 @@ class Registration {
     this.signal = options.signal;
   }
 
-  private readonly mask = (text: string): string => {
-    let out = text.replace(/(Bearer\s+)\S+/g, "$1[redacted]");
-    for (const secret of this.known) if (secret.length >= 8) out = out.split(secret).join("[redacted]");
-    return out;
-  };
+  /** The house masker (`@molecule/internal`): the tokens seen so far, then the generic secret shapes. */
+  private readonly masker = createMasker({ values: this.known });
+  private readonly mask = (text: string): string => this.masker.mask(text);
 
   private error(
     code: "E_REGISTER_REJECTED" | "E_REGISTER_UNAUTHORIZED" | "E_REGISTER_ABORTED",
