@@ -16,9 +16,12 @@ const RegisterBody = z.object({
   agent_card: z.record(z.string(), z.unknown()),
 });
 
-// A heartbeat body field lives in this block and nowhere else in the testkit: its schema, what the
-// platform keeps of it (`BeatRecord`, `emptyBeat`, `recordBeat`) and what the WORKSPACE_HEARTBEAT event
-// carries (`beatEventData`). Show it to tests by adding it to `PlatformWorkspace` in platform-types.ts.
+// ---- The heartbeat body: the one place a body field is added -------------------------------------
+// Its schema (`HeartbeatBody`), what the platform keeps of it (`BeatRecord` and the `BEAT_FIELDS` row:
+// the workspace field, the value when absent, whether the WORKSPACE_HEARTBEAT event carries it) all
+// live here; the typecheck fails until a schema field has its row. Tests see it once it is also on
+// `PlatformWorkspace` (platform-types.ts, public: `pnpm api:update` + changeset); the exact-record test
+// in platform.test.ts ("records every heartbeat body field") lists every field.
 const HeartbeatBody = z.object({
   workspace_id: z.string().min(1),
   error_rate: z.number().nullish(),
@@ -43,43 +46,48 @@ export interface BeatRecord {
   runtimeMetadata: Record<string, unknown> | null;
 }
 
+type BeatField = Exclude<keyof HeartbeatBody, "workspace_id">;
+type BeatRow<F extends BeatField> = {
+  readonly [K in keyof BeatRecord]: readonly [
+    K,
+    NonNullable<HeartbeatBody[F]> extends BeatRecord[K] ? BeatRecord[K] : never,
+    boolean,
+  ];
+}[keyof BeatRecord];
+
+/** Each body field → [the workspace field that keeps it, its value when absent, in the WORKSPACE_HEARTBEAT event]. */
+const BEAT_FIELDS: { readonly [F in BeatField]-?: BeatRow<F> } = {
+  error_rate: ["errorRate", 0, true],
+  sample_error: ["sampleError", "", true],
+  active_tasks: ["activeTasks", 0, true],
+  current_task: ["currentTask", "", true],
+  uptime_seconds: ["uptimeSeconds", 0, true],
+  runtime_state: ["runtimeState", "", true],
+  runtime_metadata: ["runtimeMetadata", null, false],
+};
+const beatRows = Object.entries(BEAT_FIELDS) as Array<[BeatField, readonly [keyof BeatRecord, unknown, boolean]]>;
+
 /** The beat fields of a workspace that never sent a beat. @internal */
 export function emptyBeat(): BeatRecord {
-  return {
-    lastHeartbeatAt: null,
-    errorRate: 0,
-    sampleError: "",
-    activeTasks: 0,
-    currentTask: "",
-    uptimeSeconds: 0,
-    runtimeState: "",
-    runtimeMetadata: null,
-  };
+  const record: Record<string, unknown> = { lastHeartbeatAt: null };
+  for (const [, [key, empty]] of beatRows) record[key] = empty;
+  return record as unknown as BeatRecord;
 }
 
 /** Stores one beat: every field is replaced (an absent field resets to its default). */
 function recordBeat(ws: BeatRecord, beat: HeartbeatBody, now: number): void {
-  ws.lastHeartbeatAt = now;
-  ws.errorRate = beat.error_rate ?? 0;
-  ws.sampleError = beat.sample_error ?? "";
-  ws.activeTasks = beat.active_tasks ?? 0;
-  ws.currentTask = beat.current_task ?? "";
-  ws.uptimeSeconds = beat.uptime_seconds ?? 0;
-  ws.runtimeState = beat.runtime_state ?? "";
-  ws.runtimeMetadata = beat.runtime_metadata ?? null;
+  const target = ws as unknown as Record<string, unknown>;
+  target.lastHeartbeatAt = now;
+  for (const [field, [key, empty]] of beatRows) target[key] = beat[field] ?? empty;
 }
 
 /** The WORKSPACE_HEARTBEAT event's data: the beat's scalar fields as stored. */
 function beatEventData(ws: Readonly<BeatRecord>): Record<string, unknown> {
-  return {
-    error_rate: ws.errorRate,
-    sample_error: ws.sampleError,
-    active_tasks: ws.activeTasks,
-    current_task: ws.currentTask,
-    uptime_seconds: ws.uptimeSeconds,
-    runtime_state: ws.runtimeState,
-  };
+  const data: Record<string, unknown> = {};
+  for (const [field, [key, , inEvent]] of beatRows) if (inEvent) data[field] = ws[key];
+  return data;
 }
+// ---------------------------------------------------------------------------------------------------
 
 /** True when `url` is acceptable to register: http/https, not a loopback / link-local / unspecified IP literal. */
 export function isRegistrableUrl(url: string): boolean {

@@ -251,6 +251,71 @@ describe("POST /registry/heartbeat", () => {
     await beat({}, auth);
     expect(platform.workspaces.get(id)?.runtimeMetadata).toBeNull();
   });
+
+  // The exact record of every heartbeat body field (platform-registry.ts's BEAT_FIELDS): a new field
+  // belongs in both objects below.
+  it("records every heartbeat body field, and an absent field resets to its default", async () => {
+    const auth = bearer(await registered());
+    const full = {
+      error_rate: 0.25,
+      sample_error: "boom",
+      active_tasks: 2,
+      current_task: "fix bug",
+      uptime_seconds: 42,
+      runtime_state: "wedged",
+      runtime_metadata: { model: "m" },
+    };
+    const beatFields = () => {
+      const ws = platform.workspaces.get(id);
+      if (!ws) throw new Error("no workspace");
+      const { errorRate, sampleError, activeTasks, currentTask, uptimeSeconds, runtimeState, runtimeMetadata } = ws;
+      const { lastHeartbeatAt } = ws;
+      return {
+        lastHeartbeatAt,
+        errorRate,
+        sampleError,
+        activeTasks,
+        currentTask,
+        uptimeSeconds,
+        runtimeState,
+        runtimeMetadata,
+      };
+    };
+    expect((await beat(full, auth)).status).toBe(200);
+    expect(beatFields()).toEqual({
+      lastHeartbeatAt: clock.now(),
+      errorRate: 0.25,
+      sampleError: "boom",
+      activeTasks: 2,
+      currentTask: "fix bug",
+      uptimeSeconds: 42,
+      runtimeState: "wedged",
+      runtimeMetadata: { model: "m" },
+    });
+    const beats = () => platform.events.filter((e) => e.type === "WORKSPACE_HEARTBEAT").map((e) => e.data);
+    const { runtime_metadata: _metadata, ...scalars } = full;
+    expect(beats()).toEqual([scalars]);
+    await clock.advance(1_000);
+    await beat({}, auth);
+    expect(beatFields()).toEqual({
+      lastHeartbeatAt: clock.now(),
+      errorRate: 0,
+      sampleError: "",
+      activeTasks: 0,
+      currentTask: "",
+      uptimeSeconds: 0,
+      runtimeState: "",
+      runtimeMetadata: null,
+    });
+    expect(beats()[1]).toEqual({
+      error_rate: 0,
+      sample_error: "",
+      active_tasks: 0,
+      current_task: "",
+      uptime_seconds: 0,
+      runtime_state: "",
+    });
+  });
 });
 
 describe("liveness TTL (fake clock)", () => {
