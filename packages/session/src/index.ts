@@ -1,4 +1,10 @@
 export {
+  type FindTranscriptOptions,
+  findAgentTranscript,
+  type TranscriptAgent,
+  type TranscriptLookup,
+} from "./agent-transcripts.js";
+export {
   type ContextSessionStore,
   type ContextSessionStoreOptions,
   createContextSessionStore,
