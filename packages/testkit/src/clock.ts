@@ -1,6 +1,6 @@
 import { realClock as sharedRealClock } from "@molecule/internal";
 
-/** DESIGN.md's clock: every time-dependent factory takes one, defaulting to the real clock. */
+/** The injected clock of docs/ARCHITECTURE.md: every time-dependent factory takes one, defaulting to the real clock. */
 export interface Clock {
   /** epoch ms */
   now(): number;
