@@ -1,3 +1,4 @@
+import { capabilityFlags } from "@molecule/internal";
 import type { TaskSnapshot } from "../tracker/tracker.js";
 
 /** docs/CONTRACT.md `runtime_metadata`: sent on every beat (absent means "clear my overrides"). */
@@ -57,18 +58,8 @@ export function buildHeartbeatBody(input: HeartbeatBodyInput): HeartbeatBody {
 }
 
 function normaliseMetadata(metadata: RuntimeMetadata): RuntimeMetadata {
-  const c = metadata.capabilities;
-  const out: RuntimeMetadata = {
-    capabilities: {
-      heartbeat: c.heartbeat === true,
-      scheduler: c.scheduler === true,
-      session: c.session === true,
-      status_mgmt: c.status_mgmt === true,
-      retry: c.retry === true,
-      activity_decoration: c.activity_decoration === true,
-      channel_dispatch: c.channel_dispatch === true,
-    },
-  };
+  // Every flag of the one list, in the contract's order, true only when set to true.
+  const out: RuntimeMetadata = { capabilities: capabilityFlags(metadata.capabilities) };
   const idle = metadata.idle_timeout_seconds;
   if (typeof idle === "number" && Number.isInteger(idle) && idle > 0) out.idle_timeout_seconds = idle;
   return out;
