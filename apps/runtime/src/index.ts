@@ -1,3 +1,4 @@
+export type { AdminStatus } from "./admin/protocol.js";
 export type { RunDaemonOptions } from "./daemon.js";
 export { runDaemon } from "./daemon.js";
 export type { RuntimeErrorCode } from "./errors.js";

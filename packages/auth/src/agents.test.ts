@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from "vitest";
@@ -23,15 +23,24 @@ describe("AGENTS", () => {
     ]);
   });
 
-  it("KnownAgent is the union of the registry's ids (checked by tsc)", () => {
-    expectTypeOf<KnownAgent>().toEqualTypeOf<"claude-code" | "codex" | "gemini-cli">();
+  it("KnownAgent is the union of the registry's ids (checked by tsc in agents.ts)", () => {
     expectTypeOf(AGENTS[0]?.id).toEqualTypeOf<KnownAgent | undefined>();
   });
 
-  it("every descriptor is complete: version args, credential env, a re-login sentence, a probe", () => {
+  it("auth.api.md spells KnownAgent out with every registry id, so adding an agent changes the report", async () => {
+    // `pnpm api:check` keeps the report equal to the build; this keeps the build's KnownAgent a
+    // literal union of AGENTS' ids (not `(typeof BUILT_IN)[number]["id"]`, which would hide a new agent).
+    const report = await readFile(path.join(import.meta.dirname, "..", "api", "auth.api.md"), "utf8");
+    const union = /export type KnownAgent =([^;]*);/.exec(report)?.[1] ?? "";
+    const ids = [...union.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+    expect(ids.sort()).toEqual(AGENTS.map((agent) => agent.id).sort());
+  });
+
+  it("every descriptor is complete: version args, a re-login sentence, a probe; credential env names are env names", () => {
     for (const agent of AGENTS) {
       expect(agent.versionArgs.length, agent.id).toBeGreaterThan(0);
-      expect(agent.credentialEnv.length, agent.id).toBeGreaterThan(0);
+      // credentialEnv may be empty (an agent that only logs in with files), as its type allows.
+      expect(new Set(agent.credentialEnv).size, agent.id).toBe(agent.credentialEnv.length);
       for (const name of agent.credentialEnv) expect(name, agent.id).toMatch(/^[A-Z][A-Z0-9_]*$/);
       expect(agent.reloginHint, agent.id).toMatch(/^[A-Z].*\.$/);
       expect(typeof agent.authProbe.check, agent.id).toBe("function");

@@ -2,8 +2,15 @@ import { hostname as osHostname } from "node:os";
 import { join, resolve } from "node:path";
 import * as z from "zod";
 
+/** A pino log level (`LOG_LEVEL`). Spelled out so the API report lists every level. */
+export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+// Compile-time: the list and the union name the same levels (typecheck fails here otherwise).
+true satisfies [LogLevel] extends [(typeof LOG_LEVELS)[number]]
+  ? [(typeof LOG_LEVELS)[number]] extends [LogLevel]
+    ? true
+    : false
+  : false;
 
 /** Everything the daemon and the CLI take from the environment, validated. */
 export interface Settings {

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { AGENTS } from "@molecule/auth";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   authTokenFileCheck,
@@ -34,7 +35,8 @@ describe("runtime", () => {
   it("fails for an unknown runtime, listing the known ones", async () => {
     const r = await runOne(runtimeCheck, { env: baseEnv(dir), config: config({ runtime: "langgraph" }) });
     expect(r.failures[0]?.code).toBe("E_RUNTIME_UNKNOWN");
-    expect(r.failures[0]?.fix).toContain("claude-code, codex, gemini-cli, command");
+    // Derived from the registry, so adding an agent to AGENTS does not break this test.
+    expect(r.failures[0]?.fix).toContain([...AGENTS.map((agent) => agent.id), "command"].join(", "));
   });
   it("reads the list from ctx.runtimes", async () => {
     const r = await runOne(runtimeCheck, {

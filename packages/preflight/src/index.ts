@@ -5,7 +5,7 @@ export type { PreflightGate, PreflightGateOptions } from "./gate.js";
 export { createPreflightGate } from "./gate.js";
 export type { RenderOptions } from "./render.js";
 export { renderReport } from "./render.js";
-export type { ConfiguredCheckDefinition, UnconfiguredCheckDefinition } from "./run.js";
+export type { CheckDefinitionBase, ConfiguredCheckDefinition, UnconfiguredCheckDefinition } from "./run.js";
 export { defineCheck, runPreflight } from "./run.js";
 export type {
   Check,

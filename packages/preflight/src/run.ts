@@ -18,9 +18,8 @@ import type {
 /** Default per-check timeout, ms. @internal */
 export const DEFAULT_CHECK_TIMEOUT_MS = 10_000;
 
-type MaybePromise<T> = T | Promise<T>;
-
-interface CheckDefinitionBase {
+/** What every check definition has: a name and an optional timeout. */
+export interface CheckDefinitionBase {
   name: string;
   /** ms; default 10 000. */
   timeoutMs?: number;
@@ -29,13 +28,13 @@ interface CheckDefinitionBase {
 /** A check that needs the config (the default): skipped when config.yaml could not be loaded. */
 export interface ConfiguredCheckDefinition extends CheckDefinitionBase {
   needsConfig?: true;
-  run(ctx: ConfiguredContext): MaybePromise<CheckOutcome>;
+  run(ctx: ConfiguredContext): CheckOutcome | Promise<CheckOutcome>;
 }
 
 /** A check that runs even when config.yaml could not be loaded (environment checks). */
 export interface UnconfiguredCheckDefinition extends CheckDefinitionBase {
   needsConfig: false;
-  run(ctx: PreflightContext): MaybePromise<CheckOutcome>;
+  run(ctx: PreflightContext): CheckOutcome | Promise<CheckOutcome>;
 }
 
 /** Defines a named check for `runPreflight` (and the gate). */
