@@ -1,7 +1,8 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { streamTask } from "./a2a/sse.js";
-import { type A2AService, handleRpc, RPC } from "./a2a.js";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { answerRpc, RPC } from "./a2a/server.js";
+import type { A2AService } from "./a2a/service.js";
 import { applyLimits, isClientAbort, resolveLimits, type ServerLimits, serverOptions } from "./http-limits.js";
+import { sendJson as send } from "./http-reply.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -21,23 +22,6 @@ export interface RoutesOptions {
   onClientAbort?(error: unknown): void;
   /** Request-arrival deadlines and the connection cap (http-limits.ts). */
   limits?: ServerLimits;
-}
-
-function send(res: ServerResponse, status: number, body: unknown, contentType = "application/json") {
-  const text = typeof body === "string" ? body : JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": contentType,
-    "content-length": Buffer.byteLength(text),
-    "cache-control": "no-store",
-  });
-  res.end(text);
-}
-
-/** Answers `POST /`: a JSON-RPC response, or an SSE stream for the streaming methods. @internal */
-export async function answerRpc(res: ServerResponse, body: string, service: A2AService): Promise<void> {
-  const answer = await handleRpc(body, service);
-  if (answer.kind === "json") send(res, 200, answer.response);
-  else streamTask(res, answer, service);
 }
 
 /** Reads the body, refusing more than MAX_BODY_BYTES. Resolves undefined when it was too large. */

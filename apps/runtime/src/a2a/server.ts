@@ -1,6 +1,8 @@
-import { isRpcError, type Protocol } from "./a2a/protocol.js";
-import { protocolV1 } from "./a2a/protocol-v1.js";
-import { protocolV03 } from "./a2a/protocol-v03.js";
+import type { ServerResponse } from "node:http";
+import { sendJson } from "../http-reply.js";
+import { isRpcError, type Protocol } from "./protocol.js";
+import { protocolV1 } from "./protocol-v1.js";
+import { protocolV03 } from "./protocol-v03.js";
 import {
   Envelope,
   PUSH_NOT_SUPPORTED,
@@ -10,12 +12,13 @@ import {
   rpcError,
   rpcResult,
   TASK_NOT_FOUND,
-} from "./a2a/rpc.js";
-import type { A2AService } from "./a2a/service.js";
-import type { TaskRecord } from "./a2a/tasks.js";
+} from "./rpc.js";
+import type { A2AService } from "./service.js";
+import { streamTask } from "./sse.js";
+import type { TaskRecord } from "./tasks.js";
 
-export { RPC, type RpcResponse } from "./a2a/rpc.js";
-export type { A2AService } from "./a2a/service.js";
+export { RPC, type RpcResponse } from "./rpc.js";
+export type { A2AService } from "./service.js";
 
 /** What one JSON-RPC request comes to: a JSON answer, or a task to stream as SSE. */
 export type RpcAnswer =
@@ -115,4 +118,11 @@ export async function handleRpc(body: string, service: A2AService): Promise<RpcA
     case "push":
       return json(rpcError(id, PUSH_NOT_SUPPORTED));
   }
+}
+
+/** Answers `POST /`: a JSON-RPC response, or an SSE stream for the streaming methods. @internal */
+export async function answerRpc(res: ServerResponse, body: string, service: A2AService): Promise<void> {
+  const answer = await handleRpc(body, service);
+  if (answer.kind === "json") sendJson(res, 200, answer.response);
+  else streamTask(res, answer, service);
 }

@@ -2,10 +2,9 @@ import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import type { A2AService } from "./a2a/service.js";
-import { createTaskRegistry, TERMINAL } from "./a2a/tasks.js";
-import { handleRpc, RPC, type RpcAnswer } from "./a2a.js";
-import { answerRpc } from "./http.js";
+import { answerRpc, handleRpc, RPC, type RpcAnswer } from "./server.js";
+import type { A2AService } from "./service.js";
+import { createTaskRegistry, TERMINAL } from "./tasks.js";
 
 type Turn = (text: string, progress: (note: string) => void) => Promise<{ text: string } | { failed: string }>;
 

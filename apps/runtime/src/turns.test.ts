@@ -1,0 +1,128 @@
+import { createTaskTracker } from "@molecule/heartbeat";
+import { createPreflightGate } from "@molecule/preflight";
+import { removeDir, sinkLogger, tempDir } from "@molecule/test-support";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Executor, TurnReply, TurnRequest } from "./executor.js";
+import { createMetrics } from "./metrics.js";
+import { createSecrets } from "./redact.js";
+import { createStateHealth, type StateHealth } from "./state-health.js";
+import { createTurnRunner } from "./turns.js";
+
+/** An executor that answers each turn with `answer` (a seam: the daemon's built-in ones run an agent). */
+function executor(answer: (turn: TurnRequest) => Promise<TurnReply>): Executor & { turns: TurnRequest[] } {
+  const turns: TurnRequest[] = [];
+  return {
+    name: "fake",
+    turns,
+    runTurn(turn) {
+      turns.push(turn);
+      return answer(turn);
+    },
+  };
+}
+
+/** The `molecule_turns_total` count for each outcome. */
+async function turnCounts(metrics: ReturnType<typeof createMetrics>): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const { labels, value } of (await metrics.turns.get()).values) counts[String(labels.outcome)] = value;
+  return counts;
+}
+
+let dir = "";
+let stateDirHealth: StateHealth;
+beforeEach(async () => {
+  dir = await tempDir("molecule-turns-");
+});
+afterEach(async () => {
+  stateDirHealth?.stop();
+  await removeDir(dir);
+});
+
+function setup(answer: (turn: TurnRequest) => Promise<TurnReply>) {
+  const sink = sinkLogger();
+  const metrics = createMetrics();
+  const tracker = createTaskTracker();
+  const gate = createPreflightGate({ checks: [] });
+  stateDirHealth = createStateHealth({ stateDir: dir, log: sink.logger });
+  const exec = executor(answer);
+  const runner = createTurnRunner({
+    executor: exec,
+    timeoutSeconds: 30,
+    gate,
+    log: sink.logger,
+    metrics,
+    secrets: createSecrets({ ANTHROPIC_API_KEY: "sk-ant-api03-abcdefghijklmnopqrstuvwxyz" }),
+    tracker,
+    stateDirHealth,
+  });
+  return { runner, metrics, tracker, gate, sink, exec };
+}
+
+const turn = (text: string) => ({ taskId: "t-1", text, signal: new AbortController().signal });
+
+describe("createTurnRunner", () => {
+  it("an ok turn reaches the executor once, and is counted once in the metrics, the tracker and the last outcome", async () => {
+    const { runner, metrics, tracker, exec, sink } = setup(async (t) => ({ outcome: "ok", text: `echo: ${t.text}` }));
+    expect(runner.lastOutcome()).toBeUndefined();
+    const reply = await runner.run({ ...turn("hello\nsecond line"), contextId: "ctx-1" });
+    expect(reply).toEqual({ outcome: "ok", text: "echo: hello\nsecond line" });
+    expect(exec.turns).toHaveLength(1);
+    expect(exec.turns[0]).toMatchObject({ taskId: "t-1", contextId: "ctx-1" });
+    expect(runner.lastOutcome()).toBe("ok");
+    expect(await turnCounts(metrics)).toEqual({ ok: 1 });
+    const snap = tracker.snapshot();
+    expect(snap.active).toBe(0);
+    expect(snap.errorRate).toBe(0);
+    expect(sink.events()).toContain("turn.finished");
+  });
+
+  it("a failed turn: its outcome, one count, the tracker's error rate and sample error; the gate sees the auth failure", async () => {
+    const { runner, metrics, tracker, gate } = setup(async () => ({
+      outcome: "auth",
+      detail: "Invalid API key · Please run /login",
+    }));
+    const reply = await runner.run(turn("do it"));
+    expect(reply.outcome).toBe("auth");
+    expect(runner.lastOutcome()).toBe("auth");
+    expect(await turnCounts(metrics)).toEqual({ auth: 1 });
+    const snap = tracker.snapshot();
+    expect(snap.errorRate).toBeGreaterThan(0);
+    expect(snap.sampleError).toBeTruthy();
+    const report = await gate.check();
+    expect(report.ok).toBe(false);
+    expect(report.failures.map((f) => f.code)).toContain("E_AGENT_AUTH_OBSERVED");
+  });
+
+  it("an executor that throws is a crash turn, never a rejection; secrets in its message are masked", async () => {
+    const { runner, metrics } = setup(async () => {
+      throw new Error("boom with sk-ant-api03-abcdefghijklmnopqrstuvwxyz inside");
+    });
+    const reply = await runner.run(turn("x"));
+    expect(reply.outcome).toBe("crash");
+    expect(reply.detail).toContain("boom");
+    expect(reply.detail).not.toContain("abcdefghijklmnopqrstuvwxyz");
+    expect(await turnCounts(metrics)).toEqual({ crash: 1 });
+  });
+
+  it("progress notes are masked and handed on", async () => {
+    const { runner } = setup(async (t) => {
+      t.progress("retry 1/10 with key sk-ant-api03-abcdefghijklmnopqrstuvwxyz");
+      return { outcome: "ok", text: "done" };
+    });
+    const notes: string[] = [];
+    await runner.run({ ...turn("x"), onProgress: (note) => notes.push(note) });
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toContain("retry 1/10");
+    expect(notes[0]).not.toContain("abcdefghijklmnopqrstuvwxyz");
+  });
+
+  it("notRun: busy is counted and becomes the last outcome; a cancelled queued turn is only counted", async () => {
+    const { runner, metrics, exec } = setup(async () => ({ outcome: "ok", text: "" }));
+    runner.notRun("busy");
+    expect(runner.lastOutcome()).toBe("busy");
+    runner.notRun("cancelled");
+    expect(runner.lastOutcome()).toBe("busy");
+    expect(await turnCounts(metrics)).toEqual({ busy: 1, cancelled: 1 });
+    expect(exec.turns).toHaveLength(0);
+  });
+});
