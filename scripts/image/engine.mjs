@@ -131,8 +131,8 @@ function commonMethods(cli, env, created) {
 
 /**
  * Podman/buildah with private storage under `dir`: CONTAINERS_STORAGE_CONF (overlay, graphroot and
- * runroot in `dir`) and CONTAINERS_CONF (runc, cgroupfs, file events, ulimits this machine allows —
- * see MACHINE-FACTS.md). buildah's cache mounts (the pnpm store, npm's cache) live in `cacheDir`.
+ * runroot in `dir`) and CONTAINERS_CONF (runc, cgroupfs, file events, and the ulimits an unprivileged
+ * build host allows). buildah's cache mounts (the pnpm store, npm's cache) live in `cacheDir`.
  */
 export function createPodmanEngine(dir, cacheDir) {
   ensurePodmanTools();

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { ensureCachedTool } from "./cached-tool.mjs";
 
 // A dependency asks for `node-fetch@cjs`, a dist-tag the reachable registry does not carry; 2.7.0 is
-// what that tag names (MACHINE-FACTS.md).
+// what that tag names.
 export const VERDACCIO = { name: "verdaccio", version: "6.8.0", overrides: { "node-fetch": "2.7.0" } };
 
 /**

@@ -7,7 +7,7 @@ export interface Io {
   stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
-/** Exit codes (DESIGN.md): 0 ok, 1 anything a report shows, 2 command-line usage errors only. */
+/** Exit codes (docs/ARCHITECTURE.md): 0 ok, 1 anything a report shows, 2 command-line usage errors only. */
 export const EXIT_OK = 0;
 export const EXIT_REPORT = 1;
 export const EXIT_USAGE = 2;

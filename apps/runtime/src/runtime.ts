@@ -126,7 +126,7 @@ async function checkWorkspace(
   return config;
 }
 
-/** Runs the daemon's whole life (DESIGN.md "The daemon's life") and resolves once it serves. */
+/** Runs the daemon's whole life (docs/ARCHITECTURE.md, "A boot") and resolves once it serves. */
 export async function startRuntime(options: RuntimeOptions = {}): Promise<RuntimeHandle> {
   const env = options.env ?? process.env;
   const started = Date.now();

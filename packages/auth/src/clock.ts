@@ -1,7 +1,7 @@
 import { realClock as sharedRealClock } from "@molecule/internal";
 
 /**
- * DESIGN.md's clock, structurally identical to every other package's (packages do not import each
+ * The house clock (docs/ARCHITECTURE.md), structurally identical to every other package's (packages do not import each
  * other for it), so `createFakeClock()` from `@molecule/testkit` fits.
  */
 export interface Clock {

@@ -1,6 +1,6 @@
 import { realClock as sharedRealClock } from "@molecule/internal";
 
-/** DESIGN.md's clock (structurally identical to every other package's). */
+/** The house clock (docs/ARCHITECTURE.md; structurally identical to every other package's). */
 export interface Clock {
   /** epoch ms */
   now(): number;
