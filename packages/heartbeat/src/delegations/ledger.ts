@@ -5,7 +5,7 @@ import { errnoCode, writeFileAtomic } from "@molecule/internal";
 import * as z from "zod";
 import { errorText, type HeartbeatLogger, parseJson, silentLogger } from "../types.js";
 import { SEEN_LIMIT } from "./requests.js";
-import type { DelegationResult } from "./types.js";
+import { type DelegationResult, delegationResult } from "./types.js";
 
 const resultLine = z.object({
   delegation_id: z.string().min(1),
@@ -220,13 +220,7 @@ export async function readDelegationResults(
       if (ids.has(parsed.data.delegation_id)) continue;
       ids.add(parsed.data.delegation_id);
       const { target_id, row_id, created_at, error, response_preview, ...required } = parsed.data;
-      const result: DelegationResult = { ...required };
-      if (target_id !== undefined) result.target_id = target_id;
-      if (row_id !== undefined) result.row_id = row_id;
-      if (created_at !== undefined) result.created_at = created_at;
-      if (error !== undefined) result.error = error;
-      if (response_preview !== undefined) result.response_preview = response_preview;
-      out.push(result);
+      out.push(delegationResult(required, { target_id, row_id, created_at, error, response_preview }));
     }
     await unlink(part);
   }

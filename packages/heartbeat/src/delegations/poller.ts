@@ -9,7 +9,13 @@ import { errorText, parseJson, realClock, silentLogger } from "../types.js";
 import { createDelegationLedger } from "./ledger.js";
 import { createNotifier } from "./notify.js";
 import { createRequests, SEEN_LIMIT } from "./requests.js";
-import type { DelegationPoller, DelegationPollerOptions, DelegationResult, PollResult } from "./types.js";
+import {
+  type DelegationPoller,
+  type DelegationPollerOptions,
+  type DelegationResult,
+  delegationResult,
+  type PollResult,
+} from "./types.js";
 import { createWakeUp } from "./wake.js";
 
 const SEEN_FILE = "delegations_seen.json";
@@ -143,19 +149,24 @@ export function createDelegationPoller(options: DelegationPollerOptions): Delega
       }
       if (set.has(id) || batch.has(id)) continue;
       batch.add(id);
-      const result: DelegationResult = {
-        delegation_id: id,
-        status: row.status,
-        summary: row.summary ?? "",
-        source_id: row.source_id,
-        received_at: new Date(clock.now()).toISOString(),
-      };
-      if (row.target_id) result.target_id = row.target_id;
-      if (row.id) result.row_id = row.id;
-      if (row.created_at) result.created_at = row.created_at;
-      if (row.error) result.error = row.error;
-      if (row.response_preview) result.response_preview = row.response_preview;
-      fresh.push(result);
+      fresh.push(
+        delegationResult(
+          {
+            delegation_id: id,
+            status: row.status,
+            summary: row.summary ?? "",
+            source_id: row.source_id,
+            received_at: new Date(clock.now()).toISOString(),
+          },
+          {
+            target_id: row.target_id,
+            row_id: row.id,
+            created_at: row.created_at,
+            error: row.error,
+            response_preview: row.response_preview,
+          },
+        ),
+      );
     }
     if (malformed > 0)
       logger.warn({ event: "delegation.malformed_rows", count: malformed }, "skipped malformed delegation rows");

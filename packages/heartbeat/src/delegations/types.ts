@@ -79,3 +79,22 @@ export interface DelegationPoller {
   pollNow(): Promise<PollResult>;
   stats(): DelegationPollerStats;
 }
+
+/** The optional fields of a `DelegationResult`. @internal */
+const OPTIONAL = ["target_id", "row_id", "created_at", "error", "response_preview"] as const;
+
+/**
+ * The one builder of a `DelegationResult` (from a platform row or a results-file line): the required
+ * fields, then each optional one that is a non-empty string. @internal
+ */
+export function delegationResult(
+  required: Pick<DelegationResult, "delegation_id" | "status" | "summary" | "source_id" | "received_at">,
+  optional: { [K in (typeof OPTIONAL)[number]]?: string | null | undefined },
+): DelegationResult {
+  const result: DelegationResult = { ...required };
+  for (const key of OPTIONAL) {
+    const value = optional[key];
+    if (typeof value === "string" && value !== "") result[key] = value;
+  }
+  return result;
+}
