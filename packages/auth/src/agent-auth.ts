@@ -1,6 +1,6 @@
 import os from "node:os";
 import { nonEmpty } from "./agent-probes.js";
-import { AGENTS, getAgent, type KnownAgent } from "./agents.js";
+import { AGENTS, DEFAULT_AGENT, getAgent, type KnownAgent } from "./agents.js";
 import type { Clock } from "./clock.js";
 import { AuthError } from "./errors.js";
 
@@ -114,7 +114,7 @@ export async function checkAgentAuth(options: CheckAgentAuthOptions): Promise<Ag
   if (typeof options !== "object" || options === null || typeof options.agent !== "string") {
     throw new AuthError({
       code: "E_AUTH_BAD_OPTIONS",
-      message: 'checkAgentAuth needs { agent }, e.g. { agent: "claude-code" }',
+      message: `checkAgentAuth needs { agent }, e.g. { agent: "${DEFAULT_AGENT}" }`,
     });
   }
   const descriptor = options.probe ? undefined : getAgent(options.agent);

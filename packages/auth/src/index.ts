@@ -9,7 +9,7 @@ export type {
 export { checkAgentAuth } from "./agent-auth.js";
 export { agentHomeDir, type HomedAgent } from "./agent-homes.js";
 export type { AgentDescriptor, KnownAgent, KnownBadVersion } from "./agents.js";
-export { AGENTS, getAgent } from "./agents.js";
+export { AGENTS, DEFAULT_AGENT, getAgent } from "./agents.js";
 export { isAuthFailureText } from "./auth-failure-text.js";
 export type { Clock } from "./clock.js";
 export { type CodexProbeOptions, createCodexAuthProbe } from "./codex-probe.js";

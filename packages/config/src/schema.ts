@@ -5,6 +5,12 @@ export const EFFORT_LEVELS = ["low", "medium", "high", "xhigh", "max"] as const;
 
 const str = z.string();
 const strList = z.array(z.string());
+/**
+ * The `runtime` of a config that names none: @molecule/auth's `DEFAULT_AGENT` (the agent registry's
+ * default). Written here because this package does not depend on @molecule/auth (a published
+ * package); the repository-rules test pins the two equal.
+ */
+const DEFAULT_RUNTIME = "claude-code";
 const nonNegative = z.number().min(0);
 
 const runtimeConfigSchema = z.looseObject({
@@ -66,7 +72,7 @@ export const workspaceConfigSchema = z.looseObject({
   version: z.union([z.string(), z.number().transform((n) => String(n))]).default("1.0.0"),
   tier: z.int().min(1).max(4).default(1),
   model: str.optional(),
-  runtime: str.min(1).default("claude-code"),
+  runtime: str.min(1).default(DEFAULT_RUNTIME),
   runtime_config: runtimeConfigSchema.default(() => runtimeConfigSchema.parse({})),
   initial_prompt: str.optional(),
   initial_prompt_file: str.optional(),

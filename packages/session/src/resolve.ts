@@ -9,6 +9,7 @@ import type { SessionLogger } from "./logger.js";
 
 /** Agents whose transcripts this package knows how to find. */
 export type SessionAgent = "claude-code";
+const CLAUDE_CODE: SessionAgent = "claude-code";
 
 /** Why `resolveResume` resumes (`found`, `relocated`) or drops (`none`, `missing`, `invalid-id`, `empty-file`) an id. */
 export type ResumeReason = "none" | "found" | "relocated" | "missing" | "invalid-id" | "empty-file";
@@ -81,13 +82,13 @@ function validate(options: ResolveResumeOptions): void {
   if (typeof options !== "object" || options === null) {
     throw new SessionError({
       code: "E_SESSION_BAD_OPTIONS",
-      message: 'resolveResume needs options: { agent: "claude-code", cwd }',
+      message: `resolveResume needs options: { agent: "${CLAUDE_CODE}", cwd }`,
     });
   }
-  if (options.agent !== "claude-code") {
+  if (options.agent !== CLAUDE_CODE) {
     throw new SessionError({
       code: "E_SESSION_UNSUPPORTED_AGENT",
-      message: `resolveResume supports agent "claude-code" only (got ${JSON.stringify(options.agent)}); for other agents start fresh sessions`,
+      message: `resolveResume supports agent "${CLAUDE_CODE}" only (got ${JSON.stringify(options.agent)}); for other agents start fresh sessions`,
     });
   }
   if (typeof options.cwd !== "string" || options.cwd === "") {

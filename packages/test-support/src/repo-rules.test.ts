@@ -1,11 +1,14 @@
 // House rules that every later change must keep (CONTRIBUTING.md): files that do one thing, and
-// one agent registry.
+// one agent registry (every agent id written only where the registry test below allows).
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "./index.ts";
 
 const MAX_LINES = 400;
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** Non-test source files under packages/*\/src and apps/*\/src (apps/e2e and test helpers aside). */
 async function sourceFiles(): Promise<string[]> {
@@ -39,13 +42,43 @@ describe("repository rules", () => {
     expect(long).toEqual([]);
   });
 
-  it("agent ids are written in one non-test source file only: the registry (packages/auth/src/agents.ts)", async () => {
+  it("an agent id is written only in the registry and that agent's own executor, probe and transcript files", async () => {
+    const { AGENTS, DEFAULT_AGENT } = (await import(
+      pathToFileURL(join(REPO_ROOT, "packages/auth/src/agents.ts")).href
+    )) as { AGENTS: readonly { id: string }[]; DEFAULT_AGENT: string };
+    expect(AGENTS.length).toBeGreaterThan(1);
+    const ids = AGENTS.map((agent) => agent.id);
+    /** Where agent `id` (short name: its first word, e.g. `gemini`) may be written. */
+    const mayName = (file: string, id: string): boolean => {
+      const short = escapeRegExp(id.split("-")[0] ?? id);
+      return (
+        file === "packages/auth/src/agents.ts" || // the registry
+        file === "apps/runtime/src/choose-executor.ts" || // picks the executor for config.runtime
+        file === `apps/runtime/src/executors/${id}.ts` || // its executor
+        new RegExp(`^packages/auth/src/${short}[\\w-]*-probe\\.ts$`).test(file) || // its credential probe
+        new RegExp(`^packages/session/src/${short}[\\w-]*-transcripts?\\.ts$`).test(file) || // its transcripts
+        (id === "claude-code" && file === "packages/session/src/resolve.ts") || // session's Claude transcript module
+        (id === DEFAULT_AGENT && file === "packages/config/src/schema.ts") // the default, pinned below
+      );
+    };
     const files = await sourceFiles();
-    const holders: string[] = [];
+    const strays: string[] = [];
     for (const file of files) {
       const text = await readFile(join(REPO_ROOT, file), "utf8");
-      if (/"codex"|"gemini/.test(text)) holders.push(file);
+      for (const id of ids) {
+        if (new RegExp(`(["'\`])${escapeRegExp(id)}\\1`).test(text) && !mayName(file, id)) strays.push(`${file}: "${id}"`);
+      }
     }
-    expect(holders).toEqual(["packages/auth/src/agents.ts"]);
+    expect(strays).toEqual([]);
+  });
+
+  it("the config schema's default runtime is the registry's DEFAULT_AGENT", async () => {
+    const { DEFAULT_AGENT } = (await import(pathToFileURL(join(REPO_ROOT, "packages/auth/src/agents.ts")).href)) as {
+      DEFAULT_AGENT: string;
+    };
+    const { workspaceConfigSchema } = (await import(
+      pathToFileURL(join(REPO_ROOT, "packages/config/src/schema.ts")).href
+    )) as { workspaceConfigSchema: { parse(input: unknown): { runtime: string } } };
+    expect(workspaceConfigSchema.parse({}).runtime).toBe(DEFAULT_AGENT);
   });
 });

@@ -50,10 +50,8 @@ async function tokenFileState(file: string): Promise<TokenFileState> {
  * Exit 1 when the agent is not logged in or the token file is unusable.
  */
 export async function authCheckCommand(options: AuthCheckOptions, io: Io): Promise<number> {
-  const [{ resolveSettings, loadConfig, ConfigError }, { checkAgentAuth, AuthError }] = await Promise.all([
-    import("@molecule/config"),
-    import("@molecule/auth"),
-  ]);
+  const [{ resolveSettings, loadConfig, ConfigError }, { checkAgentAuth, AuthError, DEFAULT_AGENT }] =
+    await Promise.all([import("@molecule/config"), import("@molecule/auth")]);
   const env: Record<string, string | undefined> = { ...io.env };
   if (options.config !== undefined) env.WORKSPACE_CONFIG_PATH = resolve(options.config);
   const { settings } = resolveSettings(env);
@@ -66,7 +64,7 @@ export async function authCheckCommand(options: AuthCheckOptions, io: Io): Promi
     } catch (error) {
       if (!ConfigError.isInstance(error)) throw error;
       configProblem = error.message;
-      agent = "claude-code";
+      agent = DEFAULT_AGENT;
     }
   }
 
@@ -97,9 +95,7 @@ export async function authCheckCommand(options: AuthCheckOptions, io: Io): Promi
     good ? (warn ? style.yellow("[WARN]") : style.green("[ OK ]")) : style.red("[FAIL]");
   const lines: string[] = [];
   if (configProblem)
-    lines.push(
-      `${style.yellow("[WARN]")} config.yaml not loaded (checking claude-code): ${configProblem.split("\n")[0]}`,
-    );
+    lines.push(`${style.yellow("[WARN]")} config.yaml not loaded (checking ${agent}): ${configProblem.split("\n")[0]}`);
   const expires = result.expiresAt ? ` (expires ${new Date(result.expiresAt).toISOString()})` : "";
   lines.push(
     `${mark(result.ok, result.state === "unchecked")} Agent auth (${agent}): ${result.state}${result.method ? ` via ${result.method}` : ""}${expires} — ${result.reason}`,

@@ -14,10 +14,13 @@ export interface SessionCheckOptions {
  * Like the daemon, a transcript found under another project dir is copied into DIR's (not with --no-relocate).
  */
 export async function sessionCheckCommand(id: string, options: SessionCheckOptions, io: Io): Promise<number> {
-  const { resolveResume } = await import("@molecule/session");
+  const [{ resolveResume }, { DEFAULT_AGENT }] = await Promise.all([
+    import("@molecule/session"),
+    import("@molecule/auth"),
+  ]);
   const cwd = resolve(options.cwd ?? process.cwd());
   const resolution = await resolveResume(id, {
-    agent: "claude-code",
+    agent: DEFAULT_AGENT, // the agent whose transcripts resolveResume finds (a type error if they part)
     cwd,
     env: io.env,
     relocate: options.relocate !== false,
