@@ -481,6 +481,14 @@ describe("gemini-cli (Gemini CLI 0.61.0: settings.json's auth type, then its cre
     if (!result.ok) expect(result.reason).toContain("GEMINI_API_KEY");
   });
 
+  it("the pre-v2 top-level selectedAuthType still counts", async () => {
+    await put("settings.json", { selectedAuthType: "gemini-api-key" });
+    expect(await gemini({ GEMINI_API_KEY: KEY, GOOGLE_GEMINI_BASE_URL: "http://127.0.0.1:9" })).toMatchObject({
+      ok: true,
+      method: "api-key-env",
+    });
+  });
+
   it("the comment-stripped settings pick the type (vertex-ai needs its variables)", async () => {
     await put("settings.json", '{ "security": { "auth": { "selectedType": "vertex-ai" } } } // x');
     expect((await gemini()).reason).toContain("vertex-ai");
@@ -522,6 +530,14 @@ describe("gemini-cli (Gemini CLI 0.61.0: settings.json's auth type, then its cre
 });
 
 describe("other agents", () => {
+  it("each descriptor names the CLI version its facts were measured with", () => {
+    expect(["claude-code", "codex", "gemini-cli"].map((id) => getAgent(id)?.testedVersion)).toEqual([
+      "2.1.197",
+      "0.169.0",
+      "0.61.0",
+    ]);
+  });
+
   it("an unknown agent without a probe rejects with E_AUTH_UNKNOWN_AGENT", async () => {
     const error = await checkAgentAuth({ agent: "my-agent", home, env: {} }).catch((e: unknown) => e);
     expect(AuthError.isInstance(error)).toBe(true);

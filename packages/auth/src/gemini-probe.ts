@@ -10,6 +10,8 @@ import { type CredentialContext, failResult, nonEmpty, okResult, readJsonFile, r
 
 const SettingsSchema = z
   .object({
+    // The pre-v2 settings key, still migrated by the CLI.
+    selectedAuthType: z.string().optional().catch(undefined),
     security: z
       .object({
         auth: z
@@ -128,13 +130,15 @@ export async function checkGeminiCliCredentials(ctx: AgentAuthContext): Promise<
   if (settings.kind === "unreadable") {
     return failResult("unreadable", `Gemini CLI settings unreadable: ${settings.reason}`);
   }
-  const auth = settings.kind === "json" ? SettingsSchema.safeParse(settings.value).data?.security?.auth : undefined;
+  const parsed = settings.kind === "json" ? SettingsSchema.safeParse(settings.value).data : undefined;
+  const auth = parsed?.security?.auth;
   // A `.env` file fills in variables the environment lacks (only when no env var is set).
   const dotenv = await findGeminiDotenv(ctx.cwd, home, isTrue(ctx.env.GEMINI_CLI_TRUST_WORKSPACE));
   const env: Record<string, string | undefined> = { ...dotenv?.vars, ...definedOnly(ctx.env) };
   const where = (name: string) => (nonEmpty(ctx.env[name]) || !dotenv ? "in the environment" : `in ${dotenv.file}`);
 
-  const selected = nonEmpty(auth?.selectedType) ? auth.selectedType : undefined;
+  const legacy = nonEmpty(parsed?.selectedAuthType) ? parsed.selectedAuthType : undefined;
+  const selected = nonEmpty(auth?.selectedType) ? auth.selectedType : legacy;
   const type = selected ?? typeFromEnv(env);
   const source = selected ? `selectedType "${selected}" in ${settingsFile}` : `derived from the environment`;
   switch (type) {
