@@ -88,8 +88,17 @@ const BUILT_IN = [
   }),
 ];
 
-/** The id of a built-in agent: `"claude-code" | "codex" | "gemini-cli"`. */
-export type KnownAgent = (typeof BUILT_IN)[number]["id"];
+/**
+ * The id of a built-in agent. Spelled out (not derived from `BUILT_IN`) so the API report lists
+ * every id and adding an agent shows in `auth.api.md`; the check below keeps it equal to the list.
+ */
+export type KnownAgent = "claude-code" | "codex" | "gemini-cli";
+
+/** `true` when A and B are the same set of string literals. */
+type SameIds<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+// Compile-time: a descriptor added to (or removed from) BUILT_IN without the same change to
+// `KnownAgent` fails typecheck here.
+true satisfies SameIds<KnownAgent, (typeof BUILT_IN)[number]["id"]>;
 
 function freeze(descriptor: AgentDescriptor<KnownAgent>): AgentDescriptor<KnownAgent> {
   const knownBad = descriptor.knownBadVersions?.map((v) => Object.freeze({ ...v }));
