@@ -15,7 +15,7 @@ import { errorText } from "./errors.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import type { Registrar } from "./register.js";
-import type { StateHealth } from "./state-health.js";
+import type { StateDirHealth } from "./state-dir-health.js";
 
 /**
  * The task tracker as the platform sees it: while a state write is failing and no turn failed,
@@ -23,7 +23,7 @@ import type { StateHealth } from "./state-health.js";
  */
 function withStateDirHealth(
   tracker: Pick<TaskTracker, "snapshot" | "onChange">,
-  stateDirHealth: Pick<StateHealth, "warnings" | "onChange">,
+  stateDirHealth: Pick<StateDirHealth, "warnings" | "onChange">,
 ): Pick<TaskTracker, "snapshot" | "onChange"> {
   return {
     snapshot(): TaskSnapshot {
@@ -53,7 +53,7 @@ export interface PlatformLoopsOptions {
   log: Logger;
   metrics: Pick<Metrics, "wedged">;
   tracker: Pick<TaskTracker, "snapshot" | "onChange">;
-  stateDirHealth: Pick<StateHealth, "warnings" | "onChange">;
+  stateDirHealth: Pick<StateDirHealth, "warnings" | "onChange">;
   /** Re-registers after an outage the platform lost us in, or once a refused token is replaced. */
   registrar: Pick<Registrar, "register" | "registered" | "lost">;
   /** Whether shutdown has begun (no re-register then). */

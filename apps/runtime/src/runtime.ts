@@ -30,8 +30,8 @@ import { createRegistrar, type Registrar, registerAtBoot } from "./register.js";
 import { createScheduler } from "./scheduler.js";
 import { serveA2A } from "./serve.js";
 import { createShutdown } from "./shutdown.js";
-import { prepareStateDir } from "./state-boot.js";
-import { rememberingSessionStore } from "./state-health.js";
+import { prepareStateDir } from "./state-dir-boot.js";
+import { rememberingSessionStore } from "./state-dir-health.js";
 import { createStatus, type RuntimeStatus } from "./status.js";
 import { createTurnRunner } from "./turns.js";
 

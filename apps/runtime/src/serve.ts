@@ -10,7 +10,7 @@ import { createHttpServer, type Probe } from "./http.js";
 import type { ServerLimits } from "./http-limits.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
-import type { StateHealth } from "./state-health.js";
+import type { StateDirHealth } from "./state-dir-health.js";
 
 /** Consecutive 401s after which the workspace is not ready: the platform no longer takes our token. */
 const UNAUTHORIZED_NOT_READY = 3;
@@ -21,7 +21,7 @@ export interface ReadinessInputs {
   registered(): boolean;
   heartbeatStats(): Pick<HeartbeatStats, "unauthorizedStreak"> | undefined;
   gate: Pick<PreflightGate, "check">;
-  stateDirHealth: Pick<StateHealth, "warnings">;
+  stateDirHealth: Pick<StateDirHealth, "warnings">;
 }
 
 /** What `/metrics` reads (besides the registry it renders). */
@@ -50,8 +50,8 @@ export interface ServeOptions {
 }
 
 function livez(): Probe {
-  const state = wedgeState();
-  return state.wedged ? { ok: false, body: { wedged: true, reason: state.reason } } : { ok: true, body: { ok: true } };
+  const wedge = wedgeState();
+  return wedge.wedged ? { ok: false, body: { wedged: true, reason: wedge.reason } } : { ok: true, body: { ok: true } };
 }
 
 /**

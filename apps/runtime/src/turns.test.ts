@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Executor, TurnReply, TurnRequest } from "./executor.js";
 import { createMetrics } from "./metrics.js";
 import { createSecrets } from "./redact.js";
-import { createStateHealth, type StateHealth } from "./state-health.js";
+import { createStateDirHealth, type StateDirHealth } from "./state-dir-health.js";
 import { createTurnRunner } from "./turns.js";
 
 /** An executor that answers each turn with `answer` (a seam: the daemon's built-in ones run an agent). */
@@ -29,7 +29,7 @@ async function turnCounts(metrics: ReturnType<typeof createMetrics>): Promise<Re
 }
 
 let dir = "";
-let stateDirHealth: StateHealth;
+let stateDirHealth: StateDirHealth;
 beforeEach(async () => {
   dir = await tempDir("molecule-turns-");
 });
@@ -43,7 +43,7 @@ function setup(answer: (turn: TurnRequest) => Promise<TurnReply>) {
   const metrics = createMetrics();
   const tracker = createTaskTracker();
   const gate = createPreflightGate({ checks: [] });
-  stateDirHealth = createStateHealth({ stateDir: dir, log: sink.logger });
+  stateDirHealth = createStateDirHealth({ stateDir: dir, log: sink.logger });
   const exec = executor(answer);
   const runner = createTurnRunner({
     executor: exec,

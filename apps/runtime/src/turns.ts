@@ -7,7 +7,7 @@ import { type Executor, safeError, type TurnOutcome, type TurnReply } from "./ex
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import type { Secrets } from "./redact.js";
-import type { StateHealth } from "./state-health.js";
+import type { StateDirHealth } from "./state-dir-health.js";
 
 function firstLine(text: string): string {
   const line = text.split("\n", 1)[0]?.trim() ?? "";
@@ -40,7 +40,7 @@ export interface TurnRunnerOptions {
   /** The heartbeat's task tracker: the current task's label, active count and error rate. */
   tracker: Pick<TaskTracker, "start">;
   /** A failing state directory is re-checked after every turn (freed space shows at once). */
-  stateDirHealth: Pick<StateHealth, "warnings" | "recheck">;
+  stateDirHealth: Pick<StateDirHealth, "warnings" | "recheck">;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { errorMetadata, historyOf, type Protocol, parseSendParams, parseTaskQuery } from "./protocol.js";
-import { type TaskEvent, type TaskRecord, type TaskState, type TaskText, TERMINAL } from "./tasks.js";
+import { type TaskEvent, type TaskRecord, type TaskState, type TaskText, TERMINAL } from "./task-registry.js";
 
 /** A2A v0.3 JSON (`kind` discriminators, lower-case roles and states). */
 function message(task: TaskRecord, text: TaskText, role: "user" | "agent") {

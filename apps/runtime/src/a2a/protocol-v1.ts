@@ -1,5 +1,5 @@
 import { errorMetadata, historyOf, type Protocol, parseSendParams, parseTaskQuery } from "./protocol.js";
-import { type TaskEvent, type TaskRecord, type TaskState, type TaskText, TERMINAL } from "./tasks.js";
+import { type TaskEvent, type TaskRecord, type TaskState, type TaskText, TERMINAL } from "./task-registry.js";
 
 /** A2A v1.0 JSON (the protobuf JSON mapping: payloads by name, `ROLE_*` and `TASK_STATE_*` enums). */
 const STATE: Record<TaskState, string> = {

@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { invalidParams, PUSH_NOT_SUPPORTED, type RpcError } from "./rpc.js";
-import type { TaskEvent, TaskRecord } from "./tasks.js";
+import type { TaskEvent, TaskRecord } from "./task-registry.js";
 
 /** The longest contextId a caller may choose (it names a conversation; it is kept in the state dir). */
 export const MAX_CONTEXT_ID = 256;

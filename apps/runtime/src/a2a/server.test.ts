@@ -4,41 +4,41 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { answerRpc, handleRpc, RPC, type RpcAnswer } from "./server.js";
 import type { A2AService } from "./service.js";
-import { createTaskRegistry, TERMINAL } from "./tasks.js";
+import { createTaskRegistry, TERMINAL } from "./task-registry.js";
 
 type Turn = (text: string, progress: (note: string) => void) => Promise<{ text: string } | { failed: string }>;
 
 /** An A2AService on the real task registry whose turns are `turn` (the daemon's runs the agent). */
 function service(turn: Turn = async (text) => ({ text: `echo: ${text}` }), streaming = true) {
-  const tasks = createTaskRegistry();
+  const taskRegistry = createTaskRegistry();
   const started: Array<{ id: string; contextId: string; text: string }> = [];
   const svc: A2AService = {
     streaming,
     async start(request) {
       const id = request.taskId ?? request.messageId ?? randomUUID();
       const contextId = request.contextId ?? "default-ctx";
-      const task = tasks.create({ id, contextId, text: request.text, messageId: request.messageId ?? "m" });
+      const task = taskRegistry.create({ id, contextId, text: request.text, messageId: request.messageId ?? "m" });
       started.push({ id, contextId, text: request.text });
-      tasks.transition(id, "working");
-      void turn(request.text, (note) => tasks.progress(id, note)).then((r) =>
+      taskRegistry.transition(id, "working");
+      void turn(request.text, (note) => taskRegistry.progress(id, note)).then((r) =>
         "text" in r
-          ? tasks.transition(id, "completed", { reply: r.text })
-          : tasks.transition(id, "failed", {
+          ? taskRegistry.transition(id, "completed", { reply: r.text })
+          : taskRegistry.transition(id, "failed", {
               error: { code: RPC.TURN_FAILED, message: r.failed, data: { outcome: "auth" } },
             }),
       );
       return { ok: true, task };
     },
-    get: (id) => tasks.get(id),
+    get: (id) => taskRegistry.get(id),
     cancel(id) {
-      const task = tasks.get(id);
+      const task = taskRegistry.get(id);
       if (!task) return { ok: false, error: { code: RPC.TASK_NOT_FOUND, message: "not found" } };
       if (TERMINAL.has(task.state)) return { ok: false, error: { code: RPC.TASK_NOT_CANCELABLE, message: "ended" } };
-      tasks.transition(id, "canceled", { error: { code: RPC.TURN_FAILED, message: "cancelled" } });
+      taskRegistry.transition(id, "canceled", { error: { code: RPC.TURN_FAILED, message: "cancelled" } });
       return { ok: true, task };
     },
-    ended: (id) => tasks.ended(id),
-    subscribe: (id, listener) => tasks.subscribe(id, listener),
+    ended: (id) => taskRegistry.ended(id),
+    subscribe: (id, listener) => taskRegistry.subscribe(id, listener),
   };
   return Object.assign(svc, { started });
 }

@@ -15,7 +15,7 @@ import {
 } from "./rpc.js";
 import type { A2AService } from "./service.js";
 import { streamTask } from "./sse.js";
-import type { TaskRecord } from "./tasks.js";
+import type { TaskRecord } from "./task-registry.js";
 
 export { RPC, type RpcResponse } from "./rpc.js";
 export type { A2AService } from "./service.js";

@@ -6,7 +6,7 @@ import type { Executor, TurnReply, TurnRequest } from "../executor.js";
 import { createMetrics } from "../metrics.js";
 import { createSecrets } from "../redact.js";
 import { createScheduler } from "../scheduler.js";
-import { createStateHealth, type StateHealth } from "../state-health.js";
+import { createStateDirHealth, type StateDirHealth } from "../state-dir-health.js";
 import { createTurnRunner } from "../turns.js";
 import { createConversations } from "./contexts.js";
 import type { SendRequest } from "./protocol.js";
@@ -56,7 +56,7 @@ const send = (text: string, extra: Partial<SendRequest> = {}): SendRequest => ({
 });
 
 let dir = "";
-let stateDirHealth: StateHealth;
+let stateDirHealth: StateDirHealth;
 beforeEach(async () => {
   dir = await tempDir("molecule-a2a-service-");
 });
@@ -69,7 +69,7 @@ function setup(options: { maxConcurrent?: number; queueSize?: number } = {}) {
   const sink = sinkLogger();
   const metrics = createMetrics();
   const tracker = createTaskTracker();
-  stateDirHealth = createStateHealth({ stateDir: dir, log: sink.logger });
+  stateDirHealth = createStateDirHealth({ stateDir: dir, log: sink.logger });
   const { executor, pending } = heldExecutor();
   const turns = createTurnRunner({
     executor,

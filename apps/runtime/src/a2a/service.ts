@@ -7,7 +7,7 @@ import type { TurnRunner } from "../turns.js";
 import type { Conversations } from "./contexts.js";
 import type { SendRequest } from "./protocol.js";
 import { RPC, type RpcError, TASK_NOT_FOUND } from "./rpc.js";
-import { createTaskRegistry, type TaskEvent, type TaskRecord, TERMINAL } from "./tasks.js";
+import { createTaskRegistry, type TaskEvent, type TaskRecord, TERMINAL } from "./task-registry.js";
 
 export type Started = { ok: true; task: TaskRecord } | { ok: false; error: RpcError };
 

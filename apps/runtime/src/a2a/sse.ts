@@ -2,7 +2,7 @@ import type { ServerResponse } from "node:http";
 import type { Protocol } from "./protocol.js";
 import type { RpcId } from "./rpc.js";
 import type { A2AService } from "./service.js";
-import { type TaskEvent, type TaskRecord, TERMINAL } from "./tasks.js";
+import { type TaskEvent, type TaskRecord, TERMINAL } from "./task-registry.js";
 
 /** A comment line this often keeps proxies and idle timeouts from closing a quiet stream. */
 export const KEEP_ALIVE_MS = 15_000;

@@ -41,7 +41,7 @@ export const RECENT_TASKS = 100;
 export function createTaskRegistry(options: { max?: number; now?: () => number } = {}) {
   const max = options.max ?? RECENT_TASKS;
   const now = options.now ?? Date.now;
-  const tasks = new Map<string, TaskRecord>();
+  const records = new Map<string, TaskRecord>();
   const listeners = new Map<string, Set<(event: TaskEvent) => void>>();
   const ends = new Map<string, { promise: Promise<void>; resolve: () => void }>();
   const iso = () => new Date(now()).toISOString();
@@ -51,18 +51,18 @@ export function createTaskRegistry(options: { max?: number; now?: () => number }
   }
 
   function evict() {
-    for (const [id, task] of tasks) {
-      if (tasks.size <= max) return;
+    for (const [id, task] of records) {
+      if (records.size <= max) return;
       if (!TERMINAL.has(task.state)) continue;
-      tasks.delete(id);
+      records.delete(id);
       listeners.delete(id);
       ends.delete(id);
     }
   }
 
   return {
-    has: (id: string) => tasks.has(id),
-    get: (id: string) => tasks.get(id),
+    has: (id: string) => records.has(id),
+    get: (id: string) => records.get(id),
 
     create(input: { id: string; contextId: string; text: string; messageId: string }): TaskRecord {
       const task: TaskRecord = {
@@ -72,7 +72,7 @@ export function createTaskRegistry(options: { max?: number; now?: () => number }
         state: "submitted",
         timestamp: iso(),
       };
-      tasks.set(task.id, task);
+      records.set(task.id, task);
       let resolve = () => {};
       const promise = new Promise<void>((r) => {
         resolve = r;
@@ -84,7 +84,7 @@ export function createTaskRegistry(options: { max?: number; now?: () => number }
 
     /** Moves a task on; a task that ended stays as it ended (a cancel wins over a late result). */
     transition(id: string, state: TaskState, detail: { reply?: string; error?: RpcError } = {}) {
-      const task = tasks.get(id);
+      const task = records.get(id);
       if (!task || TERMINAL.has(task.state)) return;
       task.state = state;
       task.timestamp = iso();
@@ -102,7 +102,7 @@ export function createTaskRegistry(options: { max?: number; now?: () => number }
     },
 
     progress(id: string, text: string) {
-      const task = tasks.get(id);
+      const task = records.get(id);
       if (!task || TERMINAL.has(task.state)) return;
       task.note = { messageId: randomUUID(), text };
       task.timestamp = iso();

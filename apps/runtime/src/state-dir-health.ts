@@ -14,7 +14,7 @@ import type { Metrics } from "./metrics.js";
  * write checks the volume; when it succeeds, the failed writes are retried and the warning clears.
  * @internal
  */
-export interface StateHealth {
+export interface StateDirHealth {
   /** A write to `<state dir>` failed. `retry` redoes it (the newest retry per `what` is kept). */
   failed(what: string, error: unknown, retry?: () => Promise<void>): void;
   /** A write of `what` succeeded (clears its failure). */
@@ -28,7 +28,7 @@ export interface StateHealth {
   stop(): void;
 }
 
-export interface StateHealthOptions {
+export interface StateDirHealthOptions {
   stateDir: string;
   log: Logger;
   metrics?: Pick<Metrics, "stateWriteFailures" | "stateVolumeFailing">;
@@ -57,7 +57,7 @@ function rootCode(error: unknown): string {
   return first ?? "error";
 }
 
-export function createStateHealth(options: StateHealthOptions): StateHealth {
+export function createStateDirHealth(options: StateDirHealthOptions): StateDirHealth {
   const { log, metrics } = options;
   const retryMs = options.retryMs ?? 30_000;
   const probe =
@@ -87,7 +87,7 @@ export function createStateHealth(options: StateHealthOptions): StateHealth {
     timer.unref();
   };
 
-  const health: StateHealth = {
+  const health: StateDirHealth = {
     failed(what, error, retry) {
       const code = rootCode(error);
       metrics?.stateWriteFailures.inc({ what });

@@ -5,7 +5,7 @@ import { fakeAgentCli, readFakeAgentCalls } from "@molecule/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createClaudeCodeExecutor } from "./executors/claude-code.js";
 import { createMetrics } from "./metrics.js";
-import { createStateHealth, rememberingSessionStore } from "./state-health.js";
+import { createStateDirHealth, rememberingSessionStore } from "./state-dir-health.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -44,7 +44,7 @@ describe("state health", () => {
     const log = sinkLogger();
     const metrics = createMetrics();
     let probeOk = false;
-    const health = createStateHealth({
+    const health = createStateDirHealth({
       stateDir: dir,
       log: log.logger,
       metrics,
@@ -135,7 +135,7 @@ describe("the claude-code executor with a session store that cannot be written",
       const volume = await mountSmallVolume(join(dir, "state"));
       try {
         const cli = await fakeAgentCli({ dir, behaviour: "ok", reply: "the answer" });
-        const health = createStateHealth({ stateDir: volume.dir, log: sinkLogger().logger, retryMs: 3_600_000 });
+        const health = createStateDirHealth({ stateDir: volume.dir, log: sinkLogger().logger, retryMs: 3_600_000 });
         const store = rememberingSessionStore(createSessionStore({ file: join(volume.dir, "session.json") }));
         const executor = createClaudeCodeExecutor({
           command: cli,

@@ -5,14 +5,14 @@ import { type AgentGroups, createAgentGroups, type ProcessTable } from "./agent-
 import { errorText } from "./errors.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
-import { createStateHealth, type StateHealth } from "./state-health.js";
+import { createStateDirHealth, type StateDirHealth } from "./state-dir-health.js";
 
 /** The files that remember agent sessions: never resumed while an agent of a previous run may hold them. */
 const SESSION_FILES = ["session.json", "contexts.json"];
 
 export interface PreparedStateDir {
   /** Failing writes to the state directory (readiness warnings, `sample_error`). */
-  stateDirHealth: StateHealth;
+  stateDirHealth: StateDirHealth;
   groups: AgentGroups;
   /** For the executor: a failed session write is reported with its retry, never the turn's failure. */
   onStateWriteError(what: string, error: unknown, retry: () => Promise<void>): void;
@@ -30,7 +30,7 @@ export async function prepareStateDir(options: {
   procs?: ProcessTable;
 }): Promise<PreparedStateDir> {
   const { stateDir, log, metrics } = options;
-  const health = createStateHealth({ stateDir, log, metrics });
+  const health = createStateDirHealth({ stateDir, log, metrics });
   const groups = createAgentGroups({
     stateDir,
     log,
