@@ -62,7 +62,7 @@ export interface PlatformLoopsOptions {
   sessions: boolean;
 }
 
-/** The started loops; `stop` ends them in shutdown's order (the poller, then the heartbeat's final beat). @internal */
+/** The started loops; `stop` ends them in shutdown's order (the poller, then the heartbeat's final beat). Idempotent. @internal */
 export interface PlatformLoops {
   readonly heartbeat: Heartbeat;
   readonly poller: DelegationPoller;
@@ -127,13 +127,17 @@ export async function startPlatformLoops(options: PlatformLoopsOptions): Promise
     logger: log,
   });
   poller.start();
+  let stopping: Promise<void> | undefined;
   return {
     heartbeat,
     poller,
-    async stop() {
-      await poller.stop();
-      await heartbeat.stop(); // final beat with active_tasks 0, at most 2 s
-      offWedge();
+    stop() {
+      stopping ??= (async () => {
+        await poller.stop();
+        await heartbeat.stop(); // final beat with active_tasks 0, at most 2 s
+        offWedge();
+      })();
+      return stopping;
     },
   };
 }
