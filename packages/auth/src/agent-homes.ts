@@ -1,5 +1,6 @@
 import path from "node:path";
-import { type CredentialContext, nonEmpty } from "./probe-util.js";
+import type { AgentAuthContext } from "./agent-auth.js";
+import { nonEmpty } from "./probe-util.js";
 
 /** Agents whose home the runtime chooses (each CLI's own home variable). */
 export type HomedAgent = "codex" | "gemini-cli";
@@ -18,7 +19,7 @@ const CLI_DEFAULT: Record<HomedAgent, (home: string) => string> = {
  * `<stateDir>/agents/<agent>` when a state dir is given; else the CLI's own default under `home`
  * (`~/.codex`, `~`). The credential probe, the executor and the resume gate all read this place.
  */
-export function agentHomeDir(agent: HomedAgent, context: CredentialContext): string {
+export function agentHomeDir(agent: HomedAgent, context: Pick<AgentAuthContext, "home" | "env" | "stateDir">): string {
   const fromEnv = context.env[HOME_ENV[agent]];
   if (nonEmpty(fromEnv)) return path.resolve(fromEnv);
   if (nonEmpty(context.stateDir)) return path.resolve(context.stateDir, "agents", agent);
