@@ -1,5 +1,6 @@
 import { AGENTS } from "@molecule/auth";
 import { ConfigError, loadConfig, resolveSettings, type WorkspaceConfig } from "@molecule/config";
+import { errorText } from "@molecule/internal";
 import { realClock } from "./clock.js";
 import { PreflightError } from "./errors.js";
 import { runtimesOf } from "./runtimes.js";
@@ -194,7 +195,7 @@ async function runOne(
     const status = outcome.skip !== undefined && issues.length === 0 ? "skip" : statusOf(issues);
     return finish(status, issues, outcome.skip ?? outcome.detail);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorText(error);
     const issue: Issue = {
       severity: "fail",
       check: check.name,
@@ -220,7 +221,7 @@ function capitalise(text: string): string {
 
 function configErrorIssues(error: unknown): Issue[] {
   if (!ConfigError.isInstance(error)) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorText(error);
     return [
       {
         severity: "fail",

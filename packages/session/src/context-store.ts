@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { errorText } from "@molecule/internal";
 import * as z from "zod";
 import { SessionError } from "./errors.js";
 import { isValidSessionId, printableId } from "./ids.js";
@@ -135,7 +136,7 @@ export function createContextSessionStore(options: ContextSessionStoreOptions): 
                 {
                   event: "session.store_write_failed",
                   file,
-                  error: error instanceof Error ? error.message : String(error),
+                  error: errorText(error),
                 },
                 "could not record which context was used last; the order is kept in memory",
               ),

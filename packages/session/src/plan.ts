@@ -1,3 +1,4 @@
+import { errorText } from "@molecule/internal";
 import { SessionError } from "./errors.js";
 import { type ResolveResumeOptions, type ResumeReason, resolveResume } from "./resolve.js";
 import type { SessionStore } from "./store.js";
@@ -32,7 +33,7 @@ export async function planResume(store: SessionStore, options: ResolveResumeOpti
     } catch (error) {
       // The plan stands (start fresh); the next planResume drops the id again. Never fail the turn for it.
       options.logger?.warn(
-        { event: "session.store_clear_failed", reason, error: error instanceof Error ? error.message : String(error) },
+        { event: "session.store_clear_failed", reason, error: errorText(error) },
         "could not forget the dropped session id; starting a fresh session anyway",
       );
     }

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { errnoCode, writeFileAtomic } from "@molecule/internal";
+import { errnoCode, errorText, writeFileAtomic } from "@molecule/internal";
 import * as z from "zod";
 import { SessionError } from "./errors.js";
 import { isValidSessionId, printableId } from "./ids.js";
@@ -26,7 +26,7 @@ export async function readStoredFile<T>(
   try {
     json = JSON.parse(text);
   } catch (error) {
-    return { problem: `invalid JSON: ${error instanceof Error ? error.message : String(error)}` };
+    return { problem: `invalid JSON: ${errorText(error)}` };
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) return { problem: `unexpected content: ${z.prettifyError(parsed.error).replace(/\s+/g, " ")}` };

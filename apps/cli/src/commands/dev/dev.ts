@@ -1,4 +1,5 @@
 import { createInterface } from "node:readline";
+import { errorText } from "@molecule/internal";
 import { reportCliError } from "../../errors.js";
 import type { Io } from "../../io.js";
 import { colorEnabled, createStyle, type Style } from "../../style.js";
@@ -122,7 +123,7 @@ async function interactive(
       .send(text, 600_000)
       .then(
         (result) => showResult(report, result),
-        (error: unknown) => report.error(error instanceof Error ? error.message : String(error)),
+        (error: unknown) => report.error(errorText(error)),
       )
       .finally(() => {
         busy = false;
@@ -175,7 +176,7 @@ export async function devCommand(options: DevCommandOptions, io: Io): Promise<nu
       try {
         verdict = await Promise.race([scenario.run({ setup, report }), budget, interrupt.promise]);
       } catch (error) {
-        report.missed(`the scenario stopped: ${error instanceof Error ? error.message : String(error)}`);
+        report.missed(`the scenario stopped: ${errorText(error)}`);
         verdict = false;
       } finally {
         clearTimeout(timer);
