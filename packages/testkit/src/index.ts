@@ -9,6 +9,14 @@ export { startFakeModelApi } from "./fake-model-api.js";
 export type { ModelApiBarrier, ModelApiBarrierOptions } from "./fake-model-barrier.js";
 export type { FakeModelReply, FakeToolUse } from "./fake-model-tools.js";
 export { lastToolResult } from "./fake-model-tools.js";
+export type {
+  FakeOpenAiResponses,
+  FakeOpenAiResponsesOptions,
+  ResponsesApiMessage,
+  ResponsesApiMode,
+  ResponsesApiRequest,
+} from "./fake-openai-responses.js";
+export { startFakeOpenAiResponses } from "./fake-openai-responses.js";
 export { startTestPlatform } from "./platform.js";
 export type {
   A2aMode,
