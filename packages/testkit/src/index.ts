@@ -4,6 +4,14 @@ export type { TestkitErrorCode } from "./errors.js";
 export { TestkitError } from "./errors.js";
 export type { FakeAgentBehaviour, FakeAgentCall, FakeAgentCliOptions } from "./fake-agent-cli.js";
 export { fakeAgentCli, readFakeAgentCalls } from "./fake-agent-cli.js";
+export type {
+  FakeGeminiApi,
+  FakeGeminiApiOptions,
+  GeminiApiMessage,
+  GeminiApiMode,
+  GeminiApiRequest,
+} from "./fake-gemini-api.js";
+export { startFakeGeminiApi } from "./fake-gemini-api.js";
 export type { FakeModelApi, FakeModelApiOptions, ModelApiMode, ModelApiRequest } from "./fake-model-api.js";
 export { startFakeModelApi } from "./fake-model-api.js";
 export type { ModelApiBarrier, ModelApiBarrierOptions } from "./fake-model-barrier.js";
