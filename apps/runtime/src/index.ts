@@ -1,4 +1,5 @@
 export type { AdminStatus } from "./admin/protocol.js";
+export { adminStatusSchema } from "./admin/protocol.js";
 export type { RunDaemonOptions } from "./daemon.js";
 export { runDaemon } from "./daemon.js";
 export type { RuntimeErrorCode } from "./errors.js";
