@@ -4,6 +4,7 @@ import path from "node:path";
 import { createFakeClock } from "@molecule/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type AgentAuthProbe, checkAgentAuth } from "./agent-auth.js";
+import { agentHomeDir } from "./agent-home-dir.js";
 import { describeJsonError } from "./agent-probes.js";
 import { getAgent } from "./agents.js";
 import { createCodexAuthProbe } from "./codex-probe.js";
@@ -529,6 +530,19 @@ describe("gemini-cli (Gemini CLI 0.61.0: settings.json's auth type, then its cre
   });
 });
 
+describe("agentHomeDir", () => {
+  it("the CLI's variable, else <stateDir>/agents/<id>, else the CLI's default; undefined for other agents", () => {
+    const stateDir = path.join(home, "state");
+    expect(agentHomeDir("codex", { home, env: { CODEX_HOME: "rel/x" }, stateDir })).toBe(path.resolve("rel/x"));
+    expect(agentHomeDir("codex", { home, env: {}, stateDir })).toBe(path.join(stateDir, "agents", "codex"));
+    expect(agentHomeDir("codex", { home, env: {} })).toBe(path.join(home, ".codex"));
+    expect(agentHomeDir("gemini-cli", { home, env: { GEMINI_CLI_HOME: "/g" }, stateDir })).toBe("/g");
+    expect(agentHomeDir("gemini-cli", { home, env: {}, stateDir })).toBe(path.join(stateDir, "agents", "gemini-cli"));
+    expect(agentHomeDir("gemini-cli", { home, env: {} })).toBe(home);
+    expect(agentHomeDir("claude-code", { home, env: {}, stateDir })).toBeUndefined();
+  });
+});
+
 describe("other agents", () => {
   it("each descriptor names the CLI version its facts were measured with", () => {
     expect(["claude-code", "codex", "gemini-cli"].map((id) => getAgent(id)?.testedVersion)).toEqual([
@@ -566,6 +580,7 @@ describe("token-free and network-free by construction", () => {
     "agent-probes.ts",
     "agents.ts",
     "agent-homes.ts",
+    "agent-home-dir.ts",
     "codex-probe.ts",
     "gemini-probe.ts",
     "gemini-env.ts",

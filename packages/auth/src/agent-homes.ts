@@ -2,26 +2,22 @@ import path from "node:path";
 import type { AgentAuthContext } from "./agent-auth.js";
 import { nonEmpty } from "./probe-util.js";
 
-/** Agents whose home the runtime chooses (each CLI's own home variable). */
-export type HomedAgent = "codex" | "gemini-cli";
+type HomeContext = Pick<AgentAuthContext, "home" | "env" | "stateDir">;
 
-const HOME_ENV: Record<HomedAgent, string> = { codex: "CODEX_HOME", "gemini-cli": "GEMINI_CLI_HOME" };
-// Where each CLI looks when its variable is unset: `~/.codex` for Codex; Gemini CLI's home is `~`
-// itself (it keeps everything under `<home>/.gemini`).
-const CLI_DEFAULT: Record<HomedAgent, (home: string) => string> = {
-  codex: (home) => path.join(home, ".codex"),
-  "gemini-cli": (home) => home,
-};
+/** How one agent's home is found: its own env var, else the state dir, else the CLI's default. @internal */
+export interface AgentHome {
+  /** The registry id, e.g. the `<id>` of `<stateDir>/agents/<id>`. */
+  readonly id: string;
+  /** The CLI's variable for its home, e.g. `CODEX_HOME`. */
+  readonly env: string;
+  /** Where the CLI looks when its variable is unset, from the user's home. */
+  readonly cliDefault: (home: string) => string;
+}
 
-/**
- * The home an agent CLI runs with, as the runtime sets it (`CODEX_HOME` for Codex,
- * `GEMINI_CLI_HOME` for Gemini CLI): the variable from `env` when set; else
- * `<stateDir>/agents/<agent>` when a state dir is given; else the CLI's own default under `home`
- * (`~/.codex`, `~`). The credential probe, the executor and the resume gate all read this place.
- */
-export function agentHomeDir(agent: HomedAgent, context: Pick<AgentAuthContext, "home" | "env" | "stateDir">): string {
-  const fromEnv = context.env[HOME_ENV[agent]];
+/** The home of `spec`'s agent (see {@link agentHomeDir}). @internal */
+export function homeOf(spec: AgentHome, context: HomeContext): string {
+  const fromEnv = context.env[spec.env];
   if (nonEmpty(fromEnv)) return path.resolve(fromEnv);
-  if (nonEmpty(context.stateDir)) return path.resolve(context.stateDir, "agents", agent);
-  return CLI_DEFAULT[agent](context.home);
+  if (nonEmpty(context.stateDir)) return path.resolve(context.stateDir, "agents", spec.id);
+  return spec.cliDefault(context.home);
 }

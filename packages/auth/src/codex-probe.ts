@@ -1,7 +1,7 @@
 import path from "node:path";
 import * as z from "zod";
 import type { AgentAuthContext, AgentAuthProbe, AgentAuthResult } from "./agent-auth.js";
-import { agentHomeDir } from "./agent-homes.js";
+import { type AgentHome, homeOf } from "./agent-homes.js";
 import { type CredentialContext, failResult, nonEmpty, okResult, readJsonFile } from "./probe-util.js";
 
 // Codex CLI 0.169.0 (measured; docs/AGENTS.md): `codex exec` sends `CODEX_API_KEY`, else the key or
@@ -22,9 +22,16 @@ const CodexAuthSchema = z
   })
   .loose();
 
+/** Codex's home: `CODEX_HOME`, else `<stateDir>/agents/codex`, else `~/.codex`. @internal */
+export const CODEX_HOME: AgentHome = Object.freeze({
+  id: "codex",
+  env: "CODEX_HOME",
+  cliDefault: (home: string) => path.join(home, ".codex"),
+});
+
 /** Codex's login file: `<codex home>/auth.json` (see `agentHomeDir`). @internal */
 export function codexCredentialFiles(ctx: CredentialContext): string[] {
-  return [path.join(agentHomeDir("codex", ctx), "auth.json")];
+  return [path.join(homeOf(CODEX_HOME, ctx), "auth.json")];
 }
 
 /** The `exp` claim (epoch ms) of a JWT, decoded offline without verifying it; undefined if absent. @internal */

@@ -1,7 +1,7 @@
 import path from "node:path";
 import * as z from "zod";
 import type { AgentAuthContext, AgentAuthResult } from "./agent-auth.js";
-import { agentHomeDir } from "./agent-homes.js";
+import { type AgentHome, homeOf } from "./agent-homes.js";
 import { findGeminiDotenv, stripJsonComments } from "./gemini-env.js";
 import { type CredentialContext, failResult, nonEmpty, okResult, readJsonFile, readSmallFile } from "./probe-util.js";
 
@@ -37,7 +37,14 @@ const OAuthCredsSchema = z
   })
   .loose();
 
-const dirOf = (ctx: CredentialContext) => path.join(agentHomeDir("gemini-cli", ctx), ".gemini");
+/** Gemini CLI's home (the dir holding `.gemini`): `GEMINI_CLI_HOME`, else `<stateDir>/agents/gemini-cli`, else `~`. @internal */
+export const GEMINI_CLI_HOME: AgentHome = Object.freeze({
+  id: "gemini-cli",
+  env: "GEMINI_CLI_HOME",
+  cliDefault: (home: string) => home,
+});
+
+const dirOf = (ctx: CredentialContext) => path.join(homeOf(GEMINI_CLI_HOME, ctx), ".gemini");
 
 /** settings.json, oauth_creds.json and the encrypted gemini-credentials.json. @internal */
 export function geminiCliCredentialFiles(ctx: CredentialContext): string[] {
@@ -123,7 +130,7 @@ async function checkOAuth(ctx: AgentAuthContext, dir: string, source: string): P
  * variables for `vertex-ai`. @internal
  */
 export async function checkGeminiCliCredentials(ctx: AgentAuthContext): Promise<AgentAuthResult> {
-  const home = agentHomeDir("gemini-cli", ctx);
+  const home = homeOf(GEMINI_CLI_HOME, ctx);
   const dir = dirOf(ctx);
   const settingsFile = path.join(dir, "settings.json");
   const settings = await readJsonFile(settingsFile, (text) => JSON.parse(stripJsonComments(text)));

@@ -7,7 +7,7 @@ export type {
   CheckAgentAuthOptions,
 } from "./agent-auth.js";
 export { checkAgentAuth } from "./agent-auth.js";
-export { agentHomeDir, type HomedAgent } from "./agent-homes.js";
+export { agentHomeDir } from "./agent-home-dir.js";
 export type { AgentDescriptor, KnownAgent, KnownBadVersion } from "./agents.js";
 export { AGENTS, DEFAULT_AGENT, getAgent } from "./agents.js";
 export { isAuthFailureText } from "./auth-failure-text.js";

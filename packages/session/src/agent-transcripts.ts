@@ -1,9 +1,6 @@
-import { findCodexTranscript } from "./codex-transcripts.js";
+import { CODEX_TRANSCRIPTS } from "./codex-transcripts.js";
 import { SessionError } from "./errors.js";
-import { findGeminiTranscript } from "./gemini-transcripts.js";
-
-/** Agents other than Claude Code whose transcripts this package can find. */
-export type TranscriptAgent = "codex" | "gemini-cli";
+import { GEMINI_TRANSCRIPTS } from "./gemini-transcripts.js";
 
 /** Whether a session can be resumed, and why not. */
 export interface TranscriptLookup {
@@ -19,8 +16,19 @@ export interface TranscriptLookup {
   path?: string;
 }
 
+/** One agent's transcript lookup. @internal */
+export interface TranscriptFinder {
+  readonly agent: string;
+  /** True when the agent keeps transcripts per working directory. */
+  readonly needsCwd: boolean;
+  find(sessionId: unknown, home: string, cwd: string): Promise<TranscriptLookup>;
+}
+
+const FINDERS: readonly TranscriptFinder[] = [CODEX_TRANSCRIPTS, GEMINI_TRANSCRIPTS];
+
 export interface FindTranscriptOptions {
-  agent: TranscriptAgent;
+  /** The registry id of the agent: codex or gemini-cli (Claude Code has `resolveResume`). */
+  agent: string;
   /** The agent's home as it runs: `CODEX_HOME` for codex, `GEMINI_CLI_HOME` (the dir holding `.gemini`) for gemini-cli. */
   home: string;
   /** The directory the agent runs in. Required for gemini-cli (its chats are per cwd); codex ignores it. */
@@ -32,7 +40,8 @@ export interface FindTranscriptOptions {
  * Codex's `$CODEX_HOME/sessions/YYYY/MM/DD/rollout-*-<thread_id>.jsonl`, Gemini CLI's
  * `$GEMINI_CLI_HOME/.gemini/tmp/<project>/chats/session-*-<id8>.jsonl` (holding a model reply).
  * Never throws for a missing transcript (that is a `reason`); throws {@link SessionError}
- * `E_SESSION_BAD_OPTIONS` for no home, an unknown agent or gemini-cli without a cwd.
+ * `E_SESSION_BAD_OPTIONS` for no home or a per-cwd agent without a cwd, and
+ * `E_SESSION_UNSUPPORTED_AGENT` for any other agent.
  */
 export async function findAgentTranscript(
   sessionId: unknown,
@@ -41,21 +50,22 @@ export async function findAgentTranscript(
   if (typeof options !== "object" || options === null || typeof options.home !== "string" || options.home === "") {
     throw new SessionError({
       code: "E_SESSION_BAD_OPTIONS",
-      message: 'findAgentTranscript needs options: { agent: "codex" | "gemini-cli", home: <the agent\'s home dir> }',
+      message: "findAgentTranscript needs options: { agent, home: <the agent's home dir> }",
     });
   }
-  if (options.agent === "codex") return findCodexTranscript(sessionId, options.home);
-  if (options.agent === "gemini-cli") {
-    if (typeof options.cwd !== "string" || options.cwd === "") {
-      throw new SessionError({
-        code: "E_SESSION_BAD_OPTIONS",
-        message: "findAgentTranscript for gemini-cli needs cwd: its chats are kept per working directory",
-      });
-    }
-    return findGeminiTranscript(sessionId, options.home, options.cwd);
+  const finder = FINDERS.find((f) => f.agent === options.agent);
+  if (finder === undefined) {
+    throw new SessionError({
+      code: "E_SESSION_UNSUPPORTED_AGENT",
+      message: `findAgentTranscript supports ${FINDERS.map((f) => f.agent).join(", ")} (got ${JSON.stringify(options.agent)}); use resolveResume for Claude Code`,
+    });
   }
-  throw new SessionError({
-    code: "E_SESSION_UNSUPPORTED_AGENT",
-    message: `findAgentTranscript supports "codex" and "gemini-cli" (got ${JSON.stringify((options as { agent?: unknown }).agent)}); use resolveResume for claude-code`,
-  });
+  const cwd = options.cwd ?? "";
+  if (finder.needsCwd && (typeof cwd !== "string" || cwd === "")) {
+    throw new SessionError({
+      code: "E_SESSION_BAD_OPTIONS",
+      message: `findAgentTranscript for ${finder.agent} needs cwd: its transcripts are kept per working directory`,
+    });
+  }
+  return finder.find(sessionId, options.home, cwd);
 }

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { TranscriptLookup } from "./agent-transcripts.js";
+import type { TranscriptFinder, TranscriptLookup } from "./agent-transcripts.js";
 import { fileSize, isUuid, namesIn } from "./transcript-common.js";
 
 // Codex CLI 0.169.0 (measured; docs/AGENTS.md): one rollout file per thread,
@@ -60,3 +60,10 @@ export async function findCodexTranscript(threadId: unknown, codexHome: string):
   }
   return { exists: false, reason: "missing" };
 }
+
+/** @internal */
+export const CODEX_TRANSCRIPTS: TranscriptFinder = Object.freeze({
+  agent: "codex",
+  needsCwd: false,
+  find: (sessionId: unknown, home: string) => findCodexTranscript(sessionId, home),
+});

@@ -1,6 +1,6 @@
 import { readFile, realpath } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import type { TranscriptLookup } from "./agent-transcripts.js";
+import type { TranscriptFinder, TranscriptLookup } from "./agent-transcripts.js";
 import { fileSize, isUuid, namesIn } from "./transcript-common.js";
 
 // Gemini CLI 0.61.0 (measured; docs/AGENTS.md): chats live per project, the project being the cwd,
@@ -96,3 +96,10 @@ export async function findGeminiTranscript(
     ? { exists: false, reason: "missing" }
     : { exists: false, reason: "empty-file", path: empty };
 }
+
+/** @internal */
+export const GEMINI_TRANSCRIPTS: TranscriptFinder = Object.freeze({
+  agent: "gemini-cli",
+  needsCwd: true,
+  find: (sessionId: unknown, home: string, cwd: string) => findGeminiTranscript(sessionId, home, cwd),
+});

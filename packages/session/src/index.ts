@@ -1,7 +1,6 @@
 export {
   type FindTranscriptOptions,
   findAgentTranscript,
-  type TranscriptAgent,
   type TranscriptLookup,
 } from "./agent-transcripts.js";
 export {
