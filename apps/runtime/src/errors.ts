@@ -28,7 +28,5 @@ export class RuntimeError extends Error {
   }
 }
 
-/** The message of anything thrown. @internal */
-export function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+/** The message of anything thrown (with its errno code when the message lacks it): the one in `@molecule/internal`. */
+export { errorText } from "@molecule/internal";
