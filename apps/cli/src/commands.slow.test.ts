@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeProjectDir } from "@molecule/session";
@@ -29,6 +29,21 @@ describe("molecule auth check", () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toContain("[FAIL] Agent auth (claude-code): missing");
     expect(run.stdout).toContain("absent (the platform issues one at the first register)");
+  });
+
+  it("a mounted Secret's 0440 token file (the kubelet's ..data layout) is ok, not loose-mode", async () => {
+    const configs = join(tmp, "configs");
+    const data = join(configs, "..2026_12_03_12_00_00.1");
+    await mkdir(data, { recursive: true });
+    await writeFile(join(configs, "config.yaml"), "runtime: claude-code\n");
+    await writeFile(join(data, ".auth_token"), "platform-secret-token\n");
+    await chmod(join(data, ".auth_token"), 0o440);
+    await symlink("..2026_12_03_12_00_00.1", join(configs, "..data"));
+    await symlink("..data/.auth_token", join(configs, ".auth_token"));
+    const json = await molecule(["auth", "check", "--config", configs, "--json"], {
+      ANTHROPIC_API_KEY: "sk-ant-api03-secretvalue",
+    });
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: true, platformToken: { state: "ok", mode: "0440" } });
   });
 
   it("an API key passes and is never printed; a loose token file warns; --json", async () => {
