@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { errnoCode, writeFileAtomic } from "@molecule/internal";
+import { errnoCode, errorText, writeFileAtomic } from "@molecule/internal";
 import { createContextSessionStore, type SessionStore } from "@molecule/session";
 import * as z from "zod";
 import type { Logger } from "../logger.js";
@@ -41,7 +41,7 @@ export function createConversations(options: { stateDir: string; maxContexts: nu
     } catch (error) {
       if (errnoCode(error) !== "ENOENT") {
         options.log.warn(
-          { event: "a2a.default_context_corrupt", file, err: error instanceof Error ? error.message : String(error) },
+          { event: "a2a.default_context_corrupt", file, err: errorText(error) },
           "the default context file is unreadable; starting a new default context",
         );
       }
@@ -55,7 +55,7 @@ export function createConversations(options: { stateDir: string; maxContexts: nu
         {
           event: "a2a.default_context_write_failed",
           file,
-          err: error instanceof Error ? error.message : String(error),
+          err: errorText(error),
         },
         "could not persist the default context id; check that the state dir is writable",
       );
