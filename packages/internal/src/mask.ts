@@ -9,7 +9,8 @@
 export const REDACTED = "[redacted]";
 
 /** Names whose `NAME=value` / `"NAME": "value"` assignments are secrets, whatever the agent. */
-const SECRET_NAME = "[A-Za-z0-9_.-]*(?:api[_-]?key|auth[_-]?token|access[_-]?token|refresh[_-]?token|token|secret|password|passwd|credentials?)";
+const SECRET_NAME =
+  "[A-Za-z0-9_.-]*(?:api[_-]?key|auth[_-]?token|access[_-]?token|refresh[_-]?token|token|secret|password|passwd|credentials?)";
 
 /** An assignment `name=value`, `name: value`, `"name": "value"`; group 1 keeps the name and the separator. */
 function assignment(name: string): RegExp {

@@ -66,7 +66,8 @@ describe("repository rules", () => {
     for (const file of files) {
       const text = await readFile(join(REPO_ROOT, file), "utf8");
       for (const id of ids) {
-        if (new RegExp(`(["'\`])${escapeRegExp(id)}\\1`).test(text) && !mayName(file, id)) strays.push(`${file}: "${id}"`);
+        if (new RegExp(`(["'\`])${escapeRegExp(id)}\\1`).test(text) && !mayName(file, id))
+          strays.push(`${file}: "${id}"`);
       }
     }
     expect(strays).toEqual([]);
