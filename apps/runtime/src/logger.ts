@@ -1,3 +1,5 @@
+import { AGENTS } from "@molecule/auth";
+import { REDACTED } from "@molecule/internal";
 import pino from "pino";
 
 /** The pino-compatible shape every @molecule package accepts. */
@@ -8,8 +10,14 @@ export interface Logger {
   error(obj: object, msg?: string): void;
 }
 
-/** Paths pino removes from every line: authorization headers, tokens, credentials. */
-export const REDACT_PATHS = [
+/** Every agent's credential env vars, from the registry (`ANTHROPIC_API_KEY`, `CODEX_API_KEY`, …). */
+const CREDENTIAL_ENV = [...new Set(AGENTS.flatMap((agent) => agent.credentialEnv))];
+
+/**
+ * Paths pino removes from every line: authorization headers, tokens, credentials, and every agent's
+ * credential env vars (a logged env object). Free text is masked by `maskingLogger` (redact.ts).
+ */
+export const REDACT_PATHS: readonly string[] = [
   "authorization",
   "Authorization",
   "*.authorization",
@@ -28,46 +36,12 @@ export const REDACT_PATHS = [
   "*.refreshToken",
   "apiKey",
   "*.apiKey",
-  "ANTHROPIC_API_KEY",
-  "*.ANTHROPIC_API_KEY",
-  "CLAUDE_CODE_OAUTH_TOKEN",
-  "*.CLAUDE_CODE_OAUTH_TOKEN",
-  "ANTHROPIC_AUTH_TOKEN",
-  "*.ANTHROPIC_AUTH_TOKEN",
+  ...CREDENTIAL_ENV.flatMap((name) => [name, `*.${name}`]),
   "credentials",
   "*.credentials",
   "x-api-key",
   '*["x-api-key"]',
 ];
-
-/** Bearer tokens and API keys inside free text (an agent's stderr, say) are masked too. */
-const SECRET_TEXT = /(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}|\b(sk-ant-[A-Za-z0-9_-]{6})[A-Za-z0-9_-]+/g;
-
-export interface RedactOptions {
-  /** Exact secret values to mask wherever they appear (the daemon's own credentials, redact.ts). */
-  known?: Iterable<string>;
-  /** Known values shorter than this are left alone (default 8: a short value would mask ordinary words). */
-  minLength?: number;
-  /** Also mask the secret-shaped patterns (`Bearer …`, `sk-ant-…`). Default true; replies use false. */
-  patterns?: boolean;
-}
-
-/**
- * Masks secrets in free text: every `known` value (longest first) and, unless `patterns: false`,
- * anything shaped like a bearer token or an Anthropic key.
- */
-export function redactText(text: string, options: RedactOptions = {}): string {
-  const minLength = options.minLength ?? 8;
-  let out = text;
-  if (options.known) {
-    const values = [...new Set(options.known)].filter((v) => v.length >= minLength).sort((a, b) => b.length - a.length);
-    for (const value of values) if (out.includes(value)) out = out.split(value).join("[redacted]");
-  }
-  if (options.patterns === false) return out;
-  return out.replace(SECRET_TEXT, (_m, bearer: string | undefined, key: string | undefined) =>
-    bearer ? `${bearer}[redacted]` : `${key ?? ""}…[redacted]`,
-  );
-}
 
 export interface CreateLoggerOptions {
   /** pino level (default "info"). */
@@ -86,7 +60,7 @@ export interface CreateLoggerOptions {
 export function createLogger(options: CreateLoggerOptions = {}): pino.Logger {
   const base: pino.LoggerOptions = {
     level: options.level ?? "info",
-    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+    redact: { paths: [...REDACT_PATHS], censor: REDACTED },
     base: { service: "molecule-runtime" },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },

@@ -10,6 +10,7 @@ import {
   type TaskSnapshot,
   type TaskTracker,
 } from "@molecule/heartbeat";
+import { capabilityFlags } from "@molecule/internal";
 import { onWedgeChange } from "@molecule/wedge";
 import { errorText } from "./errors.js";
 import type { Logger } from "./logger.js";
@@ -76,15 +77,7 @@ export interface PlatformLoops {
 export async function startPlatformLoops(options: PlatformLoopsOptions): Promise<PlatformLoops> {
   const { config, log, platformUrl, stateDir, tokens, workspaceId, registrar } = options;
   const metadata = (): RuntimeMetadata => ({
-    capabilities: {
-      heartbeat: true,
-      scheduler: false,
-      session: options.sessions,
-      status_mgmt: true,
-      retry: true,
-      activity_decoration: false,
-      channel_dispatch: false,
-    },
+    capabilities: capabilityFlags({ heartbeat: true, session: options.sessions, status_mgmt: true, retry: true }),
   });
   const heartbeat = createHeartbeat({
     platformUrl,

@@ -2,7 +2,6 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { removeDir, sinkLogger, tempDir } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { redactText } from "./logger.js";
 import { createSecrets, maskingLogger } from "./redact.js";
 
 const API_KEY = "sk-ant-api03-THE-WORKSPACE-OWN-KEY-0123456789";
@@ -32,16 +31,25 @@ function tokenStore(initial: string) {
   };
 }
 
-describe("redactText", () => {
-  it("masks known values (longest first) and the Bearer / sk-ant patterns; patterns can be left out", () => {
-    const text = "token abcdefgh12345678 and abcdefgh1234567890 Bearer zzzzzzzzzzzz sk-ant-api03-xyzxyzxyz";
-    expect(redactText(text, { known: ["abcdefgh12345678", "abcdefgh1234567890"] })).toBe(
-      "token [redacted] and [redacted] Bearer [redacted] sk-ant-api03-…[redacted]",
-    );
-    expect(redactText(text, { known: ["abcdefgh1234567890"], minLength: 16, patterns: false })).toBe(
-      "token abcdefgh12345678 and [redacted] Bearer zzzzzzzzzzzz sk-ant-api03-xyzxyzxyz",
-    );
-    expect(redactText("short secret abc", { known: ["abc"] })).toBe("short secret abc");
+describe("maskText and maskReply (the one masker of @molecule/internal)", () => {
+  it("logs: known values (longest first) and the generic shapes; replies: exact known values only", () => {
+    const secrets = createSecrets({ A_TOKEN: "abcdefgh1234", B_TOKEN: "abcdefgh1234567890" });
+    const text = "got abcdefgh1234 and abcdefgh1234567890 Bearer zzzzzzzzzzzz sk-ant-api03-xyzxyzxyz";
+    expect(secrets.maskText(text)).toBe("got [redacted] and [redacted] Bearer [redacted] sk-ant-api03-…[redacted]");
+    expect(secrets.maskReply(text)).toBe("got abcdefgh1234 and [redacted] Bearer zzzzzzzzzzzz sk-ant-api03-xyzxyzxyz");
+    expect(createSecrets({ SHORT_TOKEN: "abc" }).maskText("short secret abc")).toBe("short secret abc");
+  });
+
+  it("logs: every registry agent's credential env var is masked, known or not (Codex, Gemini)", () => {
+    const codex = "codex-key-0000000000000000";
+    const sink = sinkLogger();
+    const log = maskingLogger(sink.logger, createSecrets({ CODEX_API_KEY: codex }));
+    log.error({ event: "agent.stderr", line: `auth failed for ${codex}` }, `spawn env: CODEX_API_KEY=${codex}`);
+    log.warn({ event: "agent.stderr", line: 'GEMINI_API_KEY="gemini-unknown-value-1234"' });
+    expect(sink.text()).not.toContain(codex);
+    expect(sink.text()).not.toContain("gemini-unknown-value-1234");
+    expect(sink.lines[0]?.msg).toBe("spawn env: CODEX_API_KEY=[redacted]");
+    expect(sink.lines[1]?.obj).toMatchObject({ line: 'GEMINI_API_KEY="[redacted]"' });
   });
 });
 

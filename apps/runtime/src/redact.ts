@@ -1,20 +1,22 @@
 import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { AGENTS, getAgent } from "@molecule/auth";
-import { type Logger, redactText } from "./logger.js";
+import { createMasker } from "@molecule/internal";
+import type { Logger } from "./logger.js";
 
 /**
  * Every secret value the daemon knows, and the masks built on them: the platform token (the current
  * one and every earlier one this run saw), the agents' API keys and OAuth tokens in its environment,
  * and the credentials it reads (the agent's credentials file). Logs, errors and turn details are
- * masked with all of them plus the `Bearer …` / `sk-ant-…` patterns; replies only with the exact
- * known values of 16 characters or more — never patterns, since a user may ask the agent for code
- * that holds a key-shaped string. @internal
+ * masked by `@molecule/internal`'s masker with all of them plus its generic token shapes (`Bearer …`,
+ * `sk-…` keys, JWTs, platform tokens, secret-named assignments) and assignments of every registry
+ * agent's credential env vars; replies only with the exact known values of 16 characters or more —
+ * never shapes, since a user may ask the agent for code that holds a key-shaped string. @internal
  */
 export interface Secrets {
   /** Remembers a secret value (ignored when shorter than 8 characters). */
   add(value: string | undefined): void;
-  /** For log lines, errors and turn details: known values and patterns. */
+  /** For log lines, errors and turn details: known values and the generic token shapes. */
   maskText(text: string): string;
   /** For replies: the workspace's own credentials (known values of 16+ characters), nothing else. */
   maskReply(text: string): string;
@@ -34,6 +36,7 @@ export interface SecretSources {
 /** Env names whose values are credentials: the agents' own, and anything named like a key or token. */
 const SECRET_ENV = /(^|_)(API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|AUTH_TOKEN)($|_)/i;
 const KNOWN_ENV = new Set(AGENTS.flatMap((agent) => agent.credentialEnv));
+const CREDENTIAL_NAMES = [...KNOWN_ENV];
 /** Keys of a credentials file whose string values are secrets (accessToken, refreshToken, api_key…). */
 const SECRET_KEY = /token|key|secret|password|credential/i;
 const MIN_LOG = 8;
@@ -61,6 +64,9 @@ function collectStrings(value: unknown, keyed: boolean, out: string[], depth = 0
 export function createSecrets(env: NodeJS.ProcessEnv): Secrets {
   let sources: SecretSources = {};
   const values = new Set<string>();
+  // The masker reads the live set at every call: values added later (a rotated token) are masked too.
+  const logMasker = createMasker({ values, minLength: MIN_LOG, names: CREDENTIAL_NAMES });
+  const replyMasker = createMasker({ values, minLength: MIN_REPLY, shapes: false });
   const credentialFiles = new Map<string, string>(); // file → stat key of the last read
   const add = (value: string | undefined) => {
     const v = value?.trim();
@@ -95,8 +101,8 @@ export function createSecrets(env: NodeJS.ProcessEnv): Secrets {
 
   return {
     add,
-    maskText: (text) => redactText(text, { known: values, minLength: MIN_LOG }),
-    maskReply: (text) => redactText(text, { known: values, minLength: MIN_REPLY, patterns: false }),
+    maskText: (text) => logMasker.mask(text),
+    maskReply: (text) => replyMasker.mask(text),
     track(next) {
       sources = { ...sources, ...next };
       next.tokens?.onRotated((token) => add(token));

@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTokenStore, type TokenStore } from "@molecule/auth";
+import { capabilityFlags } from "@molecule/internal";
 import { createFakeClock, type FakeClock, startTestPlatform, type TestPlatform } from "@molecule/testkit";
 import { createTaskTracker, type Heartbeat, type HeartbeatOptions, type RuntimeMetadata } from "./index.js";
 
@@ -15,15 +16,7 @@ import { createTaskTracker, type Heartbeat, type HeartbeatOptions, type RuntimeM
 export const INTERVAL = 30_000;
 
 export const METADATA: RuntimeMetadata = {
-  capabilities: {
-    heartbeat: true,
-    scheduler: false,
-    session: true,
-    status_mgmt: true,
-    retry: true,
-    activity_decoration: false,
-    channel_dispatch: false,
-  },
+  capabilities: capabilityFlags({ heartbeat: true, session: true, status_mgmt: true, retry: true }),
   idle_timeout_seconds: 900,
 };
 
