@@ -6,7 +6,7 @@
 // 1 / 16 / 64 connections, then `message/stream` (3 events per turn on both) at 1 / 16, A2A_SECONDS
 // (default 3) each, A2A_REPS (default 3) interleaved repetitions. CPU per request is the server
 // process's utime+stime from /proc/<pid>/stat. Prints ours, SDK and the ratio: median [min–max].
-// About 2 minutes by default.
+// About 2.5 minutes by default.
 // Run: node bench/a2a.bench.mjs   (after `pnpm exec turbo run build --filter=@molecule/runtime... --filter=@molecule/testkit`)
 import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
