@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { Socket } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { TestkitError } from "./errors.js";
+import { startLoopback } from "./fake-api-common.js";
 import { createBarriers, type ModelApiBarrier, type ModelApiBarrierOptions } from "./fake-model-barrier.js";
 import { answerBlocks, blockEvents, blockLength, type FakeModelReply } from "./fake-model-tools.js";
 import { parseJson, plainHeaders, readBody, sendJson } from "./http-util.js";
@@ -139,12 +139,10 @@ function estimateTokens(body: unknown): number {
 
 /** Starts a loopback fake of the Anthropic Messages API, good enough for the real Claude Code CLI. */
 export async function startFakeModelApi(options: FakeModelApiOptions = {}): Promise<FakeModelApi> {
-  const host = options.host ?? "127.0.0.1";
   let mode = parseMode(options.mode ?? "ok");
   let failuresLeft = mode.kind === "fail-first" ? mode.n : 0;
   const requests: ModelApiRequest[] = [];
   const barriers = createBarriers();
-  const sockets = new Set<Socket>();
   const reply = options.reply ?? "Hello from the fake model API.";
 
   const sendError = (res: ServerResponse, status: number, retryAfter?: number) => {
@@ -314,28 +312,10 @@ export async function startFakeModelApi(options: FakeModelApiOptions = {}): Prom
     }
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) sendError(res, 500);
-      else res.destroy();
-    });
-  });
-  server.on("connection", (socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      const address = server.address();
-      resolve(typeof address === "object" && address !== null ? address.port : 0);
-    });
-  });
-  let closed = false;
+  const loopback = await startLoopback(handle, (res) => sendError(res, 500), options);
 
   return {
-    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    url: loopback.origin,
     requests,
     messages: () => requests.filter((r) => r.method === "POST" && r.path === "/v1/messages"),
     barrier: (barrierOptions) => barriers.add(barrierOptions),
@@ -344,14 +324,8 @@ export async function startFakeModelApi(options: FakeModelApiOptions = {}): Prom
       failuresLeft = mode.kind === "fail-first" ? mode.n : 0;
     },
     close() {
-      if (closed) return Promise.resolve();
-      closed = true;
       barriers.releaseAll();
-      return new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-        sockets.clear();
-      });
+      return loopback.close();
     },
   };
 }
