@@ -250,10 +250,41 @@ describe("dropped", () => {
 });
 
 describe("bad options", () => {
-  it("refuses an unknown agent and a missing cwd", async () => {
-    const agent = await resolveResume(ID, { ...options(), agent: "codex" as "claude-code" }).catch((e: unknown) => e);
+  it("refuses an unknown agent, a missing cwd, and codex or gemini-cli without a home", async () => {
+    const agent = await resolveResume(ID, { ...options(), agent: "aider" as "claude-code" }).catch((e: unknown) => e);
     expect(SessionError.isInstance(agent) && agent.code).toBe("E_SESSION_UNSUPPORTED_AGENT");
+    for (const other of ["codex", "gemini-cli"] as const) {
+      const noHome = await resolveResume(ID, { ...options(), agent: other }).catch((e: unknown) => e);
+      expect(SessionError.isInstance(noHome) && noHome.code).toBe("E_SESSION_BAD_OPTIONS");
+    }
     const noCwd = await resolveResume(ID, { ...options(), cwd: "" }).catch((e: unknown) => e);
     expect(SessionError.isInstance(noCwd) && noCwd.code).toBe("E_SESSION_BAD_OPTIONS");
+  });
+});
+
+describe("codex and gemini-cli: the transcript must be where the agent keeps it", () => {
+  // A UUIDv7 thread id (Codex's); its rollout is dated by the id's timestamp.
+  const THREAD = "019aa3c7-799f-7ef1-ae76-42ca9ad87d58";
+
+  it("resumes a Codex thread whose rollout exists, drops one whose rollout is gone (logged)", async () => {
+    const home = join(dir, "codex-home");
+    const day = join(home, "sessions", "2025", "11", "21");
+    await mkdir(day, { recursive: true });
+    const rollout = join(day, `rollout-2025-11-21T10-00-00-${THREAD}.jsonl`);
+    await writeFile(rollout, '{"type":"session_meta"}\n');
+    const found = await resolveResume(THREAD, { agent: "codex", cwd, home });
+    expect(found).toEqual({ resume: THREAD, reason: "found", path: rollout });
+
+    const sink = sinkLogger();
+    const missing = await resolveResume(ID, { agent: "codex", cwd, home, logger: sink.logger });
+    expect(missing).toEqual({ resume: undefined, reason: "missing" });
+    expect(sink.lines.some((l) => l.obj.event === "session.dropped" && l.obj.reason === "missing")).toBe(true);
+  });
+
+  it("never resumes a non-UUID id (a name or `latest` would silently start a new conversation)", async () => {
+    for (const id of ["latest", "my-thread-name"]) {
+      const got = await resolveResume(id, { agent: "gemini-cli", cwd, home: join(dir, "gemini-home") });
+      expect(got).toEqual({ resume: undefined, reason: "invalid-id" });
+    }
   });
 });

@@ -2,14 +2,19 @@ import { readdir, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { copyFileAtomic, errnoCode } from "@molecule/internal";
+import { findAgentTranscript } from "./agent-transcripts.js";
 import { encodeProjectDir } from "./encode.js";
 import { SessionError } from "./errors.js";
 import { isValidSessionId, printableId } from "./ids.js";
 import type { SessionLogger } from "./logger.js";
 
-/** Agents whose transcripts this package knows how to find. */
-export type SessionAgent = "claude-code";
-const CLAUDE_CODE: SessionAgent = "claude-code";
+/**
+ * Agents whose transcripts this package knows how to find: Claude Code's per-cwd project dirs,
+ * Codex's rollout files, Gemini CLI's per-project chat files.
+ */
+export type SessionAgent = "claude-code" | "codex" | "gemini-cli";
+const CLAUDE_CODE = "claude-code" satisfies SessionAgent;
+const AGENTS: readonly SessionAgent[] = [CLAUDE_CODE, "codex", "gemini-cli"];
 
 /** Why `resolveResume` resumes (`found`, `relocated`) or drops (`none`, `missing`, `invalid-id`, `empty-file`) an id. */
 export type ResumeReason = "none" | "found" | "relocated" | "missing" | "invalid-id" | "empty-file";
@@ -20,6 +25,11 @@ export interface ResolveResumeOptions {
   cwd: string;
   /** The agent's config dir. Default: `$CLAUDE_CONFIG_DIR`, else `$HOME/.claude`. */
   claudeDir?: string | undefined;
+  /**
+   * Codex and Gemini CLI (required for them): the agent's home as it runs — `CODEX_HOME`, or
+   * `GEMINI_CLI_HOME` (the dir holding `.gemini`). Claude Code ignores it.
+   */
+  home?: string | undefined;
   /** Environment to read `CLAUDE_CONFIG_DIR` and `HOME` from. Default: `process.env`. */
   env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Copy a transcript found under another project dir into the cwd's. Default: `true`. */
@@ -85,10 +95,16 @@ function validate(options: ResolveResumeOptions): void {
       message: `resolveResume needs options: { agent: "${CLAUDE_CODE}", cwd }`,
     });
   }
-  if (options.agent !== CLAUDE_CODE) {
+  if (!AGENTS.includes(options.agent)) {
     throw new SessionError({
       code: "E_SESSION_UNSUPPORTED_AGENT",
-      message: `resolveResume supports agent "${CLAUDE_CODE}" only (got ${JSON.stringify(options.agent)}); for other agents start fresh sessions`,
+      message: `resolveResume supports agents ${AGENTS.join(", ")} (got ${JSON.stringify(options.agent)}); for other agents start fresh sessions`,
+    });
+  }
+  if (options.agent !== CLAUDE_CODE && (typeof options.home !== "string" || options.home === "")) {
+    throw new SessionError({
+      code: "E_SESSION_BAD_OPTIONS",
+      message: `resolveResume for ${options.agent} needs home: the agent's home dir as it runs (CODEX_HOME / GEMINI_CLI_HOME)`,
     });
   }
   if (typeof options.cwd !== "string" || options.cwd === "") {
@@ -97,6 +113,18 @@ function validate(options: ResolveResumeOptions): void {
       message: "resolveResume needs cwd: the directory the agent will run in",
     });
   }
+}
+
+/** Codex and Gemini CLI: the transcript must exist where the agent keeps it (no relocation). */
+async function resolveOther(sessionId: string, options: ResolveResumeOptions, home: string): Promise<ResumeResolution> {
+  const found = await findAgentTranscript(sessionId, { agent: options.agent, home, cwd: options.cwd });
+  if (found.exists) {
+    options.logger?.debug?.({ event: "session.found", sessionId, path: found.path }, "session transcript found");
+    return { resume: sessionId, reason: "found", ...(found.path ? { path: found.path } : {}) };
+  }
+  const reason: ResumeReason = found.reason === "found" ? "missing" : found.reason;
+  drop(sessionId, reason, options.logger, found.path ? { path: found.path } : { home });
+  return { resume: undefined, reason, ...(found.path ? { path: found.path } : {}) };
 }
 
 /**
@@ -115,6 +143,7 @@ export async function resolveResume(
     drop(String(sessionId), "invalid-id", logger);
     return { resume: undefined, reason: "invalid-id" };
   }
+  if (options.agent !== CLAUDE_CODE) return resolveOther(sessionId, options, options.home ?? "");
 
   const claudeDir = claudeDirOf(options);
   const projectsDir = join(claudeDir, "projects");

@@ -57,7 +57,7 @@ describe("repository rules", () => {
         file === `apps/runtime/src/executors/${id}.ts` || // its executor
         new RegExp(`^packages/auth/src/${short}[\\w-]*-probe\\.ts$`).test(file) || // its credential probe
         new RegExp(`^packages/session/src/${short}[\\w-]*-transcripts?\\.ts$`).test(file) || // its transcripts
-        (id === "claude-code" && file === "packages/session/src/resolve.ts") || // session's Claude transcript module
+        file === "packages/session/src/resolve.ts" || // session's resume gate: names the agents it resolves
         (id === DEFAULT_AGENT && file === "packages/config/src/schema.ts") // the default, pinned below
       );
     };

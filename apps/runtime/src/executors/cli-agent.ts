@@ -1,0 +1,193 @@
+import {
+  planResume,
+  type RecordTurnOptions,
+  type ResolveResumeOptions,
+  recordTurn,
+  type SessionStore,
+} from "@molecule/session";
+import type { Executor, TurnReply, TurnRequest } from "../executor.js";
+import type { Logger } from "../logger.js";
+import type { RunVerdict } from "./classify.js";
+import { type AgentGroupListener, type ProcessRun, runProcess } from "./process.js";
+
+/** One run of the agent: resume this session, or start a new one (with this id, for agents that take one). */
+export interface RunPlan {
+  /** The session id to resume, or `undefined` for a new session. */
+  resume: string | undefined;
+  /** For agents that choose a new session's id up front (`newSessionId`): the id to start it with. */
+  fresh: string | undefined;
+}
+
+/**
+ * What differs between agent CLIs; everything else (the process group, the deadline, the session
+ * store, the stale-session retry, the rate-limit retry, the empty-output rule) is shared. @internal
+ */
+export interface CliAgentSpec {
+  /** The executor's name (the registry id). */
+  readonly name: string;
+  /** Where the agent keeps its transcripts: the resume gate checks one exists before resuming. */
+  readonly session: Omit<ResolveResumeOptions, "logger">;
+  /** The command line of one run (the message goes on stdin, then stdin is closed). */
+  args(plan: RunPlan): string[];
+  /** Agents that take a new session's id on the command line (Gemini CLI's `--session-id`). */
+  newSessionId?(): string;
+  /** How the run ended. `ok` needs a non-empty answer: exit 0 alone is never enough. */
+  classify(run: ProcessRun): RunVerdict;
+  /** Each stdout line as it arrives; `note` reports progress to the caller (e.g. a model API retry). */
+  onLine?(line: string, note: (text: string) => void): void;
+  /** The wedge reason for an `init-timeout` verdict. */
+  readonly wedgeReason?: string;
+}
+
+/** The runtime side of an agent executor, the same for every agent. @internal */
+export interface CliAgentOptions {
+  command: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Where the session id is kept for turns that bring none of their own (the default context). */
+  sessionStore: SessionStore;
+  /** 0 = no limit. */
+  timeoutMs: number;
+  /** Retries of a rate-limited/overloaded turn (default 2). */
+  rateLimitRetries?: number | undefined;
+  /** First backoff of a rate-limit retry (default 2 000 ms, doubled each time). */
+  rateLimitBackoffMs?: number | undefined;
+  killGraceMs?: number | undefined;
+  logger?: Logger | undefined;
+  groups?: AgentGroupListener | undefined;
+  onStateWriteError?: ((what: string, error: unknown, retry: () => Promise<void>) => void) | undefined;
+  /** Runs before every turn (e.g. creating the agent's private TMPDIR). */
+  prepare?: (() => Promise<void>) | undefined;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * An executor that drives an agent CLI one process per turn, in its own process group, with the
+ * message on stdin: resumes the context's session when its transcript exists, retries once fresh
+ * when the agent reports the session missing (the caller never sees it), backs off on rate limits,
+ * and ends the turn at the deadline with the whole process group killed. @internal
+ */
+export function createCliAgentExecutor(spec: CliAgentSpec, options: CliAgentOptions): Executor {
+  const retries = options.rateLimitRetries ?? 2;
+  const backoffMs = options.rateLimitBackoffMs ?? 2_000;
+  const log = options.logger;
+
+  async function attempt(turn: TurnRequest, plan: RunPlan, timeoutMs: number): Promise<RunVerdict> {
+    const note = (text: string) => turn.progress(text);
+    const run = await runProcess({
+      command: options.command,
+      args: spec.args(plan),
+      cwd: options.cwd,
+      env: options.env,
+      stdin: turn.text,
+      timeoutMs,
+      ...(options.killGraceMs !== undefined ? { killGraceMs: options.killGraceMs } : {}),
+      signal: turn.signal,
+      groups: options.groups,
+      ...(spec.onLine ? { onStdoutLine: (line: string) => spec.onLine?.(line, note) } : {}),
+    });
+    const verdict = spec.classify(run);
+    log?.debug?.(
+      {
+        event: "turn.run",
+        taskId: turn.taskId,
+        agent: spec.name,
+        resumed: Boolean(plan.resume),
+        exitCode: run.exitCode,
+        verdict: verdict.kind,
+        ms: run.durationMs,
+      },
+      "agent run finished",
+    );
+    return verdict;
+  }
+
+  /** Records the turn in the session store; a failed write is reported (with a retry), never the turn's failure. */
+  async function record(store: SessionStore, what: RecordTurnOptions): Promise<void> {
+    try {
+      await recordTurn(store, what);
+    } catch (error) {
+      if (!options.onStateWriteError) throw error;
+      // The retry writes what the store holds then (never this turn's id over a newer one).
+      const retry = async () => {
+        const current = await store.get();
+        if (current) await store.set(current);
+        else await store.clear();
+      };
+      options.onStateWriteError("session", error, retry);
+    }
+  }
+
+  async function runTurn(turn: TurnRequest): Promise<TurnReply> {
+    const deadline = options.timeoutMs > 0 ? Date.now() + options.timeoutMs : Number.POSITIVE_INFINITY;
+    await options.prepare?.();
+    // The turn's conversation: its own session store, or the default one.
+    const store = turn.session ?? options.sessionStore;
+    let { resume } = await planResume(store, { ...spec.session, ...(log ? { logger: log } : {}) });
+    let freshRetried = false;
+    let rateRetries = 0;
+    for (;;) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return { outcome: "timeout" };
+      const plan: RunPlan = { resume, fresh: resume === undefined ? spec.newSessionId?.() : undefined };
+      const verdict = await attempt(turn, plan, Number.isFinite(remaining) ? remaining : 0);
+      switch (verdict.kind) {
+        case "ok":
+          await record(store, { sessionId: verdict.sessionId ?? plan.fresh, result: "ok" });
+          return { outcome: "ok", text: verdict.text };
+        case "session-missing":
+        case "init-timeout":
+          if (!freshRetried && (resume !== undefined || plan.fresh !== undefined)) {
+            // A stale or broken session (or a new id that clashed): forget it and retry once, fresh.
+            // The caller never sees this.
+            log?.info(
+              { event: "session.dropped_after_failure", sessionId: resume ?? plan.fresh, why: verdict.kind },
+              "dropping the session id and retrying the turn once in a new session",
+            );
+            if (resume !== undefined) await record(store, { result: "session-missing" });
+            freshRetried = true;
+            resume = undefined;
+            continue;
+          }
+          if (verdict.kind === "init-timeout") {
+            return {
+              outcome: "wedged",
+              wedgeReason: spec.wedgeReason ?? `${spec.name} init timeout — restart workspace`,
+            };
+          }
+          return { outcome: "agent-error", detail: "the agent reported a missing session on a fresh turn" };
+        case "rate-limited":
+          if (verdict.retryable && rateRetries < retries) {
+            rateRetries += 1;
+            const wait = verdict.retryAfterMs ?? backoffMs * 2 ** (rateRetries - 1);
+            turn.progress(`rate-limited, retry ${rateRetries}/${retries} in ${Math.round(wait / 1000)} s`);
+            await sleep(Math.min(wait, Math.max(0, deadline - Date.now())), turn.signal);
+            if (turn.signal.aborted) return { outcome: "cancelled" };
+            continue;
+          }
+          await record(store, { result: "failed" });
+          return { outcome: "rate-limited", detail: verdict.detail };
+        case "timeout":
+        case "cancelled":
+          await record(store, { result: "failed" });
+          return { outcome: verdict.kind };
+        default:
+          await record(store, { result: "failed" });
+          return { outcome: verdict.kind, detail: verdict.detail };
+      }
+    }
+  }
+
+  return { name: spec.name, runTurn };
+}
