@@ -35,10 +35,25 @@ async function readPromptFiles(configDir: string, files: readonly string[]): Pro
   return parts.filter(Boolean).join("\n\n");
 }
 
+/**
+ * A turn's time limit when `runtime_config.timeout` is unset: 30 minutes for a built-in agent.
+ * Real coding turns (edits, test runs) take minutes, so the limit must not cut them short; but every
+ * agent CLI has a failure that never ends on its own (Codex waiting for the network forever, Gemini
+ * CLI retrying a silent server for ~12 minutes), and a turn that never ends holds a slot forever.
+ */
+export const DEFAULT_TURN_TIMEOUT_SECONDS = 1800;
+
+/** `runtime_config.timeout`, else the default: finite for a built-in agent, none for the `command` runtime. @internal */
+export function turnTimeoutSeconds(config: WorkspaceConfig): number {
+  const set = config.runtime_config.timeout;
+  if (set !== undefined) return set;
+  return getAgent(config.runtime) ? DEFAULT_TURN_TIMEOUT_SECONDS : 0;
+}
+
 /** The built-in executor for `config.runtime`: Claude Code's own, or the generic command one. @internal */
 export async function chooseExecutor(options: ChooseExecutorOptions): Promise<Executor> {
   const { config, env, workspaceDir } = options;
-  const timeoutMs = config.runtime_config.timeout * 1000;
+  const timeoutMs = turnTimeoutSeconds(config) * 1000;
   // The agent registry's binary (the one preflight checked) unless runtime_config.command says.
   const command = config.runtime_config.command ?? getAgent(config.runtime)?.binary ?? config.runtime;
   if (config.runtime === "claude-code") {
@@ -53,6 +68,7 @@ export async function chooseExecutor(options: ChooseExecutorOptions): Promise<Ex
       // No prompt_files in the config: system-prompt.md when it is there (a missing one is fine).
       systemPrompt: await readPromptFiles(options.configDir, config.prompt_files ?? ["system-prompt.md"]),
       ...(config.effort ? { effort: config.effort } : {}),
+      ...(config.runtime_config.base_url ? { baseUrl: config.runtime_config.base_url } : {}),
       extraArgs: config.runtime_config.args,
       logger: options.logger,
       ...(options.groups ? { groups: options.groups } : {}),

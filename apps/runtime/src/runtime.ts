@@ -16,7 +16,7 @@ import { createConversations } from "./a2a/contexts.js";
 import { createA2AService } from "./a2a/service.js";
 import { listenAdmin } from "./admin/server.js";
 import { agentCard } from "./agent-card.js";
-import { chooseExecutor } from "./choose-executor.js";
+import { chooseExecutor, turnTimeoutSeconds } from "./choose-executor.js";
 import { RuntimeError } from "./errors.js";
 import type { Executor } from "./executor.js";
 import { bootChecks, readinessChecks } from "./executor-checks.js";
@@ -184,7 +184,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const platformUrl = settings.platformUrl ?? "";
   const tracker = createTaskTracker();
   const scheduler = createScheduler({ maxConcurrent: config.max_concurrent_tasks, queueSize: config.queue_size });
-  const timeoutSeconds = config.runtime_config.timeout;
+  const timeoutSeconds = turnTimeoutSeconds(config);
   const turns = createTurnRunner({
     executor,
     timeoutSeconds,

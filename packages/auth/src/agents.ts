@@ -37,6 +37,8 @@ export interface AgentDescriptor<Id extends string = string> {
   readonly authProbe: AgentAuthProbe;
   /** True when the runtime resumes this agent's sessions across turns (claude-code's `--resume`). */
   readonly supportsResume: boolean;
+  /** The npm package the CLI ships in, e.g. `"@openai/codex"` (`molecule dev --agent` installs it). */
+  readonly npmPackage?: string;
   /** The CLI version this descriptor's facts were measured with, e.g. `"0.169.0"`. */
   readonly testedVersion?: string;
   /** Versions preflight warns about (a warning, never a failure). Default: none. */
@@ -57,6 +59,7 @@ const BUILT_IN = [
     installHint: "Install Claude Code (npm install -g @anthropic-ai/claude-code) so `claude` is on PATH.",
     authProbe: { check: checkClaudeCodeCredentials, credentialFiles: claudeCodeCredentialFiles },
     supportsResume: true,
+    npmPackage: "@anthropic-ai/claude-code",
     testedVersion: "2.1.197",
     knownBadVersions: [],
   }),
@@ -70,6 +73,7 @@ const BUILT_IN = [
     installHint: "Install Codex (npm install -g @openai/codex) so `codex` is on PATH.",
     authProbe: { check: checkCodexCredentials, credentialFiles: codexCredentialFiles },
     supportsResume: false,
+    npmPackage: "@openai/codex",
     testedVersion: "0.169.0",
     knownBadVersions: [],
   }),
@@ -83,6 +87,7 @@ const BUILT_IN = [
     installHint: "Install Gemini CLI (npm install -g @google/gemini-cli) so `gemini` is on PATH.",
     authProbe: { check: checkGeminiCliCredentials, credentialFiles: geminiCliCredentialFiles },
     supportsResume: false,
+    npmPackage: "@google/gemini-cli",
     testedVersion: "0.61.0",
     knownBadVersions: [],
   }),

@@ -36,7 +36,7 @@ describe("loadConfig", () => {
       version: "1.0.0",
       tier: 1,
       runtime: "claude-code",
-      runtime_config: { args: [], required_env: [], required_env_any_of: [], timeout: 0 },
+      runtime_config: { args: [], required_env: [], required_env_any_of: [] },
       idle_interval_seconds: 600,
       skills: [],
       plugins: [],
@@ -53,6 +53,17 @@ describe("loadConfig", () => {
     expect(config.effort).toBeUndefined();
     expect(config.prompt_files).toBeUndefined(); // the runtime's default is system-prompt.md, if present
     expect(config.model).toBeUndefined();
+    expect(config.runtime_config.timeout).toBeUndefined(); // the runtime picks the agent's default
+    expect(config.runtime_config.base_url).toBeUndefined();
+  });
+
+  it("runtime_config.base_url must be an http(s) URL", async () => {
+    await write("runtime_config:\n  base_url: http://127.0.0.1:8080/v1\n");
+    expect((await loadConfig(dir, { env: {} })).config.runtime_config.base_url).toBe("http://127.0.0.1:8080/v1");
+    await write("runtime_config:\n  base_url: ftp://example.com\n");
+    const error = await loadError();
+    expect(error.problems.map((p) => p.field)).toEqual(["runtime_config.base_url"]);
+    expect(error.message).toContain("http(s) URL");
   });
 
   it("loads the example workspace without warnings", async () => {

@@ -21,8 +21,16 @@ const runtimeConfigSchema = z.looseObject({
   required_env: strList.default([]),
   /** Groups of env vars; each group is satisfied by any one non-empty var. */
   required_env_any_of: z.array(strList).default([]),
-  /** Seconds a turn may take before the agent's process group is killed; 0 = no limit. */
-  timeout: nonNegative.default(0),
+  /**
+   * Seconds a turn may take before the agent's process group is killed; 0 = no limit. Unset: the
+   * runtime's default (1800 s for a built-in agent, no limit for the `command` runtime).
+   */
+  timeout: nonNegative.optional(),
+  /**
+   * The model API's base URL, spelled as that API's own clients spell it (gateways, proxies, fakes):
+   * Claude Code and Gemini CLI take the host root (`http://127.0.0.1:8080`), Codex includes `/v1`.
+   */
+  base_url: z.url({ protocol: /^https?$/, error: "base_url must be an http(s) URL" }).optional(),
   model: str.optional(),
   /** @deprecated name the env var holding the agent's token. */
   auth_token_env: str.optional(),

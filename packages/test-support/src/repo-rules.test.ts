@@ -4,7 +4,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { REPO_ROOT } from "./index.ts";
+import { AGENT_CLI_PINS, REPO_ROOT } from "./index.ts";
 
 const MAX_LINES = 400;
 
@@ -71,6 +71,19 @@ describe("repository rules", () => {
       }
     }
     expect(strays).toEqual([]);
+  });
+
+  it("the real CLIs the e2e suites install are the versions the registry says it is tested with", async () => {
+    const { getAgent } = (await import(pathToFileURL(join(REPO_ROOT, "packages/auth/src/agents.ts")).href)) as {
+      getAgent(id: string): { testedVersion?: string; npmPackage?: string } | undefined;
+    };
+    for (const [id, pin] of Object.entries(AGENT_CLI_PINS)) {
+      expect({ id, version: pin.version, package: pin.package }).toEqual({
+        id,
+        version: getAgent(id)?.testedVersion,
+        package: getAgent(id)?.npmPackage,
+      });
+    }
   });
 
   it("the config schema's default runtime is the registry's DEFAULT_AGENT", async () => {
