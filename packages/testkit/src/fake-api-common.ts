@@ -33,7 +33,7 @@ type ParsedMode = ResolvedMode | { kind: "fail-first"; n: number; status: number
 
 const BASE_KINDS = ["ok", "empty", "hang", "stall-after-start", "drop"];
 
-function parseMode(mode: string, extraKinds: readonly string[], fn: string): ParsedMode {
+function parseMode(mode: string, extraKinds: readonly string[], fn: string, failStatus: number): ParsedMode {
   if (BASE_KINDS.includes(mode) || extraKinds.includes(mode)) return { kind: mode };
   const status = /^status:(\d{3})(?::retry-after=(\d+))?$/.exec(mode);
   if (status?.[1] !== undefined) {
@@ -44,37 +44,43 @@ function parseMode(mode: string, extraKinds: readonly string[], fn: string): Par
     };
   }
   const fail = /^fail-first:(\d+)(?::(\d{3}))?$/.exec(mode);
-  if (fail?.[1] !== undefined) return { kind: "fail-first", n: Number(fail[1]), status: Number(fail[2] ?? 500) };
+  if (fail?.[1] !== undefined) return { kind: "fail-first", n: Number(fail[1]), status: Number(fail[2] ?? failStatus) };
   throw new TestkitError({
     code: "E_TESTKIT_BAD_OPTION",
     message: `${fn}: unknown mode "${mode}"; use ${[...BASE_KINDS, ...extraKinds].join(", ")}, status:<code>[:retry-after=<s>] or fail-first:<n>[:<code>]`,
   });
 }
 
-/** The current mode and its `fail-first` count. @internal */
-export function modeState(initial: string, extraKinds: readonly string[], fn: string) {
-  let mode = parseMode(initial, extraKinds, fn);
+/**
+ * The current mode and its `fail-first` count. `failStatus` is a `fail-first` without a code's
+ * status (default 500; the Anthropic fake's is 529, "Overloaded"). @internal
+ */
+export function modeState(initial: string, extraKinds: readonly string[], fn: string, failStatus = 500) {
+  let mode = parseMode(initial, extraKinds, fn, failStatus);
   let failuresLeft = mode.kind === "fail-first" && "n" in mode ? mode.n : 0;
+  const resolve = (consume: boolean): { resolved: ResolvedMode; name: string } => {
+    if (mode.kind === "fail-first" && "n" in mode) {
+      if (failuresLeft > 0) {
+        if (consume) failuresLeft -= 1;
+        return {
+          resolved: { kind: "status", status: mode.status, retryAfter: undefined },
+          name: `status:${mode.status}`,
+        };
+      }
+      return { resolved: { kind: "ok" }, name: "ok" };
+    }
+    const resolved = mode as ResolvedMode;
+    return { resolved, name: resolved.kind === "status" ? `status:${resolved.status}` : resolved.kind };
+  };
   return {
     set(next: string) {
-      mode = parseMode(next, extraKinds, fn);
+      mode = parseMode(next, extraKinds, fn, failStatus);
       failuresLeft = mode.kind === "fail-first" && "n" in mode ? mode.n : 0;
     },
+    /** The mode that would answer the next request, without consuming a `fail-first` failure. */
+    peek: () => resolve(false),
     /** The mode that answers the next request (consumes one `fail-first` failure). */
-    next(): { resolved: ResolvedMode; name: string } {
-      if (mode.kind === "fail-first" && "n" in mode) {
-        if (failuresLeft > 0) {
-          failuresLeft -= 1;
-          return {
-            resolved: { kind: "status", status: mode.status, retryAfter: undefined },
-            name: `status:${mode.status}`,
-          };
-        }
-        return { resolved: { kind: "ok" }, name: "ok" };
-      }
-      const resolved = mode as ResolvedMode;
-      return { resolved, name: resolved.kind === "status" ? `status:${resolved.status}` : resolved.kind };
-    },
+    next: () => resolve(true),
   };
 }
 

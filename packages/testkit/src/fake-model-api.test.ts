@@ -171,6 +171,16 @@ describe("startFakeModelApi", () => {
     expect(next).toBe("stalled");
   });
 
+  it("`empty` answers 200 with an empty text; a bare `fail-first:1` fails with 529 once, then ok", async () => {
+    const { url } = await start("empty", "never sent");
+    const body = (await (await post(url, messagesBody(false))).json()) as { content: Array<{ text?: string }> };
+    expect(body.content.map((b) => b.text ?? "").join("")).toBe("");
+    api?.setMode("fail-first:1");
+    expect((await post(url, messagesBody(false))).status).toBe(529);
+    expect((await post(url, messagesBody(false))).status).toBe(200);
+    expect(api?.messages().map((m) => m.mode)).toEqual(["empty", "status:529", "ok"]);
+  });
+
   it("refuses unknown modes", async () => {
     await expect(startFakeModelApi({ mode: "explode" as ModelApiMode })).rejects.toSatisfy(
       (e: unknown) => TestkitError.isInstance(e) && e.code === "E_TESTKIT_BAD_OPTION",

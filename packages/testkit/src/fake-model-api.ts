@@ -1,14 +1,14 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { TestkitError } from "./errors.js";
-import { startLoopback } from "./fake-api-common.js";
+import { estimateTokens, field, maskedHeaders, modeState, startLoopback } from "./fake-api-common.js";
 import { createBarriers, type ModelApiBarrier, type ModelApiBarrierOptions } from "./fake-model-barrier.js";
 import { answerBlocks, blockEvents, blockLength, type FakeModelReply } from "./fake-model-tools.js";
-import { parseJson, plainHeaders, readBody, sendJson } from "./http-util.js";
+import { parseJson, readBody, sendJson } from "./http-util.js";
 
 /**
  * How `POST /v1/messages` answers (other routes always answer normally):
  * - `ok`: a streamed (SSE) or JSON message with the reply
+ * - `empty`: a successful message whose text is empty (the agent's turn ends with no answer)
  * - `status:<code>` or `status:<code>:retry-after=<s>`: an Anthropic error body with that HTTP status
  * - `hang`: never answers (until `close()`)
  * - `stall-after-start`: 200, `message_start` and `content_block_start`, then nothing (JSON requests hang)
@@ -17,6 +17,7 @@ import { parseJson, plainHeaders, readBody, sendJson } from "./http-util.js";
  */
 export type ModelApiMode =
   | "ok"
+  | "empty"
   | "hang"
   | "stall-after-start"
   | "drop"
@@ -95,52 +96,9 @@ const ERROR_MESSAGES: Record<number, string> = {
   529: "Overloaded",
 };
 
-type ParsedMode =
-  | { kind: "ok" | "hang" | "stall-after-start" | "drop" }
-  | { kind: "status"; status: number; retryAfter: number | undefined }
-  | { kind: "fail-first"; n: number; status: number };
-
-function parseMode(mode: string): ParsedMode {
-  if (mode === "ok" || mode === "hang" || mode === "stall-after-start" || mode === "drop") return { kind: mode };
-  const status = /^status:(\d{3})(?::retry-after=(\d+))?$/.exec(mode);
-  if (status?.[1] !== undefined) {
-    return {
-      kind: "status",
-      status: Number(status[1]),
-      retryAfter: status[2] === undefined ? undefined : Number(status[2]),
-    };
-  }
-  const fail = /^fail-first:(\d+)(?::(\d{3}))?$/.exec(mode);
-  if (fail?.[1] !== undefined) return { kind: "fail-first", n: Number(fail[1]), status: Number(fail[2] ?? 529) };
-  throw new TestkitError({
-    code: "E_TESTKIT_BAD_OPTION",
-    message: `startFakeModelApi: unknown mode "${mode}"; use ok, hang, stall-after-start, drop, status:<code>[:retry-after=<s>] or fail-first:<n>[:<code>]`,
-  });
-}
-
-const SECRET_HEADERS = new Set(["x-api-key", "authorization", "proxy-authorization", "cookie"]);
-
-function maskedHeaders(req: IncomingMessage): Record<string, string> {
-  const headers = plainHeaders(req);
-  for (const name of Object.keys(headers)) if (SECRET_HEADERS.has(name)) headers[name] = "***";
-  return headers;
-}
-
-function field(body: unknown, name: string): unknown {
-  return typeof body === "object" && body !== null && name in body
-    ? (body as Record<string, unknown>)[name]
-    : undefined;
-}
-
-/** A rough token count: 1 token per 4 characters of the JSON body. */
-function estimateTokens(body: unknown): number {
-  return Math.max(1, Math.ceil(JSON.stringify(body ?? "").length / 4));
-}
-
 /** Starts a loopback fake of the Anthropic Messages API, good enough for the real Claude Code CLI. */
 export async function startFakeModelApi(options: FakeModelApiOptions = {}): Promise<FakeModelApi> {
-  let mode = parseMode(options.mode ?? "ok");
-  let failuresLeft = mode.kind === "fail-first" ? mode.n : 0;
+  const modes = modeState(options.mode ?? "ok", [], "startFakeModelApi", 529);
   const requests: ModelApiRequest[] = [];
   const barriers = createBarriers();
   const reply = options.reply ?? "Hello from the fake model API.";
@@ -168,8 +126,8 @@ export async function startFakeModelApi(options: FakeModelApiOptions = {}): Prom
     res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   };
 
-  const answerMessages = (res: ServerResponse, rec: ModelApiRequest, stall: boolean) => {
-    const { blocks, stopReason } = answerBlocks(typeof reply === "function" ? reply(rec) : reply);
+  const answerMessages = (res: ServerResponse, rec: ModelApiRequest, stall: boolean, text?: string) => {
+    const { blocks, stopReason } = answerBlocks(text ?? (typeof reply === "function" ? reply(rec) : reply));
     const model = typeof field(rec.body, "model") === "string" ? String(field(rec.body, "model")) : "claude-fake";
     const id = `msg_fake_${randomBytes(8).toString("hex")}`;
     const inputTokens = estimateTokens(field(rec.body, "messages"));
@@ -241,7 +199,7 @@ export async function startFakeModelApi(options: FakeModelApiOptions = {}): Prom
     const isMessages = method === "POST" && url.pathname === "/v1/messages";
     let used = "";
     if (isMessages) {
-      used = mode.kind === "fail-first" ? (failuresLeft > 0 ? `status:${mode.status}` : "ok") : modeName(mode);
+      used = modes.peek().name;
     }
     const rec: ModelApiRequest = {
       method,
@@ -286,9 +244,13 @@ export async function startFakeModelApi(options: FakeModelApiOptions = {}): Prom
       return;
     }
     await barriers.hold(rec); // a barrier may hold it until its companions arrive
-    switch (mode.kind) {
+    const { resolved } = modes.next();
+    switch (resolved.kind) {
       case "ok":
         answerMessages(res, rec, false);
+        return;
+      case "empty":
+        answerMessages(res, rec, false, "");
         return;
       case "stall-after-start":
         answerMessages(res, rec, true);
@@ -299,15 +261,7 @@ export async function startFakeModelApi(options: FakeModelApiOptions = {}): Prom
         req.socket.destroy();
         return;
       case "status":
-        sendError(res, mode.status, mode.retryAfter);
-        return;
-      case "fail-first":
-        if (failuresLeft > 0) {
-          failuresLeft -= 1;
-          sendError(res, mode.status);
-          return;
-        }
-        answerMessages(res, rec, false);
+        sendError(res, resolved.status ?? 500, resolved.retryAfter);
         return;
     }
   };
@@ -320,18 +274,11 @@ export async function startFakeModelApi(options: FakeModelApiOptions = {}): Prom
     messages: () => requests.filter((r) => r.method === "POST" && r.path === "/v1/messages"),
     barrier: (barrierOptions) => barriers.add(barrierOptions),
     setMode(next) {
-      mode = parseMode(next);
-      failuresLeft = mode.kind === "fail-first" ? mode.n : 0;
+      modes.set(next);
     },
     close() {
       barriers.releaseAll();
       return loopback.close();
     },
   };
-}
-
-function modeName(mode: ParsedMode): string {
-  if (mode.kind === "status") return `status:${mode.status}`;
-  if (mode.kind === "fail-first") return "ok";
-  return mode.kind;
 }
