@@ -1,8 +1,5 @@
-import { execFile } from "node:child_process";
-import { access, mkdir, rename, rm } from "node:fs/promises";
-import { homedir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
+// test-support has no dependencies (pnpm would not link testkit here): the source, relatively.
+import { installAgentCli } from "../../testkit/src/install-agent-cli.ts";
 
 /**
  * The real agent CLIs the e2e suites drive, pinned (the registry's `testedVersion`; a test keeps
@@ -16,53 +13,13 @@ export const AGENT_CLI_PINS = Object.freeze({
 
 export type PinnedAgentCli = keyof typeof AGENT_CLI_PINS;
 
-/** `$MOLECULE_CACHE_DIR`, else `$XDG_CACHE_HOME/molecule`, else `~/.cache/molecule`. */
-function cacheRoot(): string {
-  const env = process.env;
-  if (env.MOLECULE_CACHE_DIR) return env.MOLECULE_CACHE_DIR;
-  return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "molecule");
-}
-
-const installs = new Map<string, Promise<string>>();
-
 /**
  * The pinned real CLI's executable, installed (`npm install`) into
- * `<cache>/agents/<name>-<version>` on first use. Installs into a temp dir and renames it into
- * place, so a killed install never leaves a half-installed CLI behind.
+ * `<cache>/agents/<name>-<version>` on first use (cache: `$MOLECULE_CACHE_DIR`, else
+ * `$XDG_CACHE_HOME/molecule`, else `~/.cache/molecule`) by testkit's `installAgentCli`: atomic,
+ * locked against a parallel install, never half-installed.
  */
-export function realAgentBin(agent: PinnedAgentCli): Promise<string> {
+export async function realAgentBin(agent: PinnedAgentCli): Promise<string> {
   const pin = AGENT_CLI_PINS[agent];
-  const name = pin.package.split("/").pop() ?? agent;
-  const dir = join(cacheRoot(), "agents", `${name}-${pin.version}`);
-  const bin = join(dir, "node_modules", ".bin", pin.bin);
-  let pending = installs.get(bin);
-  if (!pending) {
-    pending = (async () => {
-      if (
-        await access(bin).then(
-          () => true,
-          () => false,
-        )
-      )
-        return bin;
-      const staging = `${dir}.partial-${process.pid}-${Date.now()}`;
-      await mkdir(staging, { recursive: true });
-      try {
-        await promisify(execFile)(
-          "npm",
-          ["install", "--prefix", staging, "--no-save", "--no-audit", "--no-fund", `${pin.package}@${pin.version}`],
-          { maxBuffer: 16 * 1024 * 1024 },
-        );
-        await rename(staging, dir).catch(async (error: NodeJS.ErrnoException) => {
-          // Another process won the race: its install is as good as ours.
-          if (error.code !== "ENOTEMPTY" && error.code !== "EEXIST") throw error;
-        });
-      } finally {
-        await rm(staging, { recursive: true, force: true });
-      }
-      return bin;
-    })();
-    installs.set(bin, pending);
-  }
-  return pending;
+  return (await installAgentCli({ package: pin.package, version: pin.version, bin: pin.bin })).bin;
 }

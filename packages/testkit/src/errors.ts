@@ -5,7 +5,8 @@ export type TestkitErrorCode =
   | "E_TESTKIT_WAIT_TIMEOUT"
   | "E_TESTKIT_BAD_OPTION"
   | "E_TESTKIT_CLOSED"
-  | "E_TESTKIT_A2A_FAILED";
+  | "E_TESTKIT_A2A_FAILED"
+  | "E_AGENT_INSTALL_FAILED";
 
 /** The one error class of `@molecule/testkit`; `code` says what went wrong. */
 export class TestkitError extends Error {

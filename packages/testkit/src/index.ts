@@ -25,6 +25,8 @@ export type {
   ResponsesApiRequest,
 } from "./fake-openai-responses.js";
 export { startFakeOpenAiResponses } from "./fake-openai-responses.js";
+export type { InstallAgentCliOptions, InstallAgentCliProgress, InstallAgentCliResult } from "./install-agent-cli.js";
+export { installAgentCli } from "./install-agent-cli.js";
 export { startTestPlatform } from "./platform.js";
 export type {
   A2aMode,
