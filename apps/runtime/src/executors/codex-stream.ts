@@ -1,0 +1,232 @@
+import * as z from "zod";
+import type { RunVerdict } from "./classify.js";
+import type { ProcessRun } from "./process.js";
+
+// Codex CLI 0.169.0's `exec --json` output (measured; docs/AGENTS.md), one JSON event per stdout line:
+//   {"type":"thread.started","thread_id":"<uuid>"}                      (line 1; on resume, the resumed id)
+//   {"type":"turn.started"}
+//   {"type":"item.completed","item":{"id":"item_0","type":"agent_message","text":"…"}}
+//   {"type":"turn.completed","usage":{"input_tokens":…,"output_tokens":…,…}}  (cumulative for the thread)
+// A failure: `{"type":"error","message":"Reconnecting... n/N (…)"}` per visible retry, then
+// `{"type":"error","message":…}` and `{"type":"turn.failed","error":{"message":…}}`, exit 1.
+// Failures before the turn (resume lookup, usage) print nothing on stdout: `Error: …` on stderr.
+
+/** Token counts of `turn.completed` (cumulative for the thread). */
+export interface CodexUsage {
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  reasoningOutputTokens: number;
+}
+
+/** What one run's JSONL said. @internal */
+export interface CodexStreamFacts {
+  /** `thread.started.thread_id`: the session id to resume next time. */
+  threadId?: string;
+  /** The text of the last `agent_message` item ("" when none). */
+  answer: string;
+  /** A `turn.completed` line was seen. */
+  completed: boolean;
+  usage?: CodexUsage;
+  /** `turn.failed.error.message`, when the turn failed. */
+  failure?: string;
+  /** The `error` lines' messages, oldest first (the visible retries among them). */
+  errors: string[];
+}
+
+const count = z.number().int().nonnegative().catch(0);
+const EVENT = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("thread.started"), thread_id: z.string().min(1) }),
+  z.object({
+    type: z.literal("item.completed"),
+    item: z.object({ type: z.string(), text: z.string().optional() }),
+  }),
+  z.object({
+    type: z.literal("turn.completed"),
+    usage: z
+      .object({
+        input_tokens: count,
+        cached_input_tokens: count,
+        output_tokens: count,
+        reasoning_output_tokens: count,
+      })
+      .optional()
+      .catch(undefined),
+  }),
+  z.object({ type: z.literal("turn.failed"), error: z.object({ message: z.string() }).optional().catch(undefined) }),
+  z.object({ type: z.literal("error"), message: z.string() }),
+]);
+type CodexEvent = z.infer<typeof EVENT>;
+
+/** One stdout line as a known event, or `undefined` (noise, an unknown type, a malformed line). */
+function parseLine(raw: string): CodexEvent | undefined {
+  const line = raw.trim();
+  if (!line.startsWith("{")) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const parsed = EVENT.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** Reads `codex exec --json` stdout, tolerating noise and unknown event types. @internal */
+export function readCodexStream(stdout: string): CodexStreamFacts {
+  const facts: CodexStreamFacts = { answer: "", completed: false, errors: [] };
+  for (const raw of stdout.split("\n")) {
+    const event = parseLine(raw);
+    switch (event?.type) {
+      case "thread.started":
+        facts.threadId = event.thread_id;
+        break;
+      case "item.completed":
+        if (event.item.type === "agent_message" && event.item.text !== undefined) facts.answer = event.item.text;
+        break;
+      case "turn.completed":
+        facts.completed = true;
+        if (event.usage) {
+          facts.usage = {
+            inputTokens: event.usage.input_tokens,
+            cachedInputTokens: event.usage.cached_input_tokens,
+            outputTokens: event.usage.output_tokens,
+            reasoningOutputTokens: event.usage.reasoning_output_tokens,
+          };
+        }
+        break;
+      case "turn.failed":
+        facts.failure = event.error?.message ?? "the turn failed";
+        break;
+      case "error":
+        facts.errors.push(event.message);
+        break;
+      default:
+        break;
+    }
+  }
+  return facts;
+}
+
+const RETRY = /^Reconnecting\.\.\.\s*(\d+)\s*\//;
+
+/**
+ * The attempt number of a visible model API retry line (`{"type":"error","message":"Reconnecting... 2/5 (…)"}`),
+ * else `undefined`. The unbounded "Reconnecting... waiting for network" has no number: 0. @internal
+ */
+export function codexRetryOf(line: string): number | undefined {
+  if (!line.includes("Reconnecting")) return undefined;
+  const event = parseLine(line);
+  if (event?.type !== "error" || !event.message.startsWith("Reconnecting")) return undefined;
+  return Number(RETRY.exec(event.message)?.[1] ?? 0);
+}
+
+/** The failure classes of Codex CLI 0.169.0, each with the text that marks it. @internal */
+export type CodexFailureClass =
+  | "auth"
+  | "rate-limited"
+  | "quota"
+  | "context-full"
+  | "model"
+  | "session-missing"
+  | "server"
+  | "network";
+
+// First match wins, in this order (a quota 429 is not a retryable rate limit).
+const CLASSES: readonly (readonly [CodexFailureClass, RegExp])[] = [
+  ["session-missing", /no rollout found for thread id/i],
+  [
+    "auth",
+    /\b401 Unauthorized\b|\b403 Forbidden\b|Missing environment variable|could not be refreshed|log out and sign in again/i,
+  ],
+  ["quota", /Quota exceeded/i],
+  ["rate-limited", /\b429 Too Many Requests\b|exceeded retry limit/i],
+  ["context-full", /ran out of room in the model's context window/i],
+  ["model", /does not exist or you do not have access/i],
+  ["network", /Connection failed|waiting for network/i],
+  [
+    "server",
+    /experiencing high demand|stream disconnected before completion|\b5\d\d (?:Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout)\b/i,
+  ],
+];
+
+/** The class a failure text names, else `undefined`. @internal */
+export function codexFailureClass(text: string): CodexFailureClass | undefined {
+  return CLASSES.find(([, pattern]) => pattern.test(text))?.[0];
+}
+
+/** stderr's `ERROR: …` / `Error: …` lines (the evidence of a failure before the turn), last first. */
+function stderrErrors(stderr: string): string[] {
+  return stderr
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => /^(ERROR|Error|error):/.test(line))
+    .reverse();
+}
+
+const DETAIL_MAX = 2_000;
+
+/**
+ * Classifies one `codex exec --json` run. The evidence, in order: `turn.failed`'s message, the
+ * `error` lines (last first), stderr's `ERROR:`/`Error:` lines, then the whole of stderr. Ok needs
+ * exit 0, `turn.completed` and a non-empty answer: a response without an output item exits 0 too.
+ * @internal
+ */
+export function classifyCodexRun(run: ProcessRun): RunVerdict {
+  if (run.spawnError)
+    return { kind: "crash", detail: `could not start the agent: ${run.spawnError.code ?? run.spawnError.message}` };
+  if (run.cancelled) return { kind: "cancelled" };
+  if (run.timedOut) return { kind: "timeout" };
+
+  const facts = readCodexStream(run.stdout);
+  if (run.exitCode === 0) {
+    const text = facts.answer.trim();
+    if (facts.completed && text) return { kind: "ok", text, ...(facts.threadId ? { sessionId: facts.threadId } : {}) };
+    return {
+      kind: "agent-error",
+      detail: facts.completed
+        ? "the agent exited 0 with an empty answer (the model sent no message)"
+        : "the agent exited 0 without completing the turn",
+    };
+  }
+
+  const evidence = [
+    ...(facts.failure !== undefined ? [facts.failure] : []),
+    ...[...facts.errors].reverse(),
+    ...stderrErrors(run.stderr),
+    run.stderr,
+  ];
+  const detail =
+    (evidence.find((text) => text.trim() !== "") ?? "").trim().slice(0, DETAIL_MAX) ||
+    `exit ${run.exitCode ?? run.signal}`;
+  let found: CodexFailureClass | undefined;
+  for (const text of evidence) {
+    found = codexFailureClass(text);
+    if (found) break;
+  }
+  switch (found) {
+    case "session-missing":
+      return { kind: "session-missing" };
+    case "auth":
+      return { kind: "auth", detail };
+    case "quota":
+      return { kind: "rate-limited", retryable: false, detail };
+    case "rate-limited":
+    case "server":
+      // Codex has already retried (and honoured a `retry-after`); the runner backs off and tries again.
+      return { kind: "rate-limited", retryable: true, detail };
+    case "context-full":
+      return { kind: "agent-error", detail: `the conversation is larger than the model's context window: ${detail}` };
+    case "model":
+      return { kind: "agent-error", detail: `the model is not available: ${detail}` };
+    case "network":
+      return { kind: "agent-error", detail: `the model API could not be reached: ${detail}` };
+    default:
+      break;
+  }
+  if (run.exitCode === 2) return { kind: "agent-error", detail: `the agent rejected its command line: ${detail}` };
+  if (run.exitCode === 143 || run.signal === "SIGTERM")
+    return { kind: "crash", detail: "the agent was terminated (SIGTERM) by something other than the runtime" };
+  if (run.signal) return { kind: "crash", detail: `the agent died of ${run.signal}` };
+  return { kind: "agent-error", detail };
+}
