@@ -344,16 +344,19 @@ export async function postRaw(daemon: Daemon, body: string | Uint8Array): Promis
 export async function sendMessage(
   daemon: Daemon,
   text: string,
-  options: { method?: string; messageId?: string } = {},
+  options: { method?: string; messageId?: string; contextId?: string } = {},
 ): Promise<RpcResponse> {
   const messageId = options.messageId ?? randomUUID();
+  const context = options.contextId === undefined ? {} : { contextId: options.contextId };
   const res = await postRaw(
     daemon,
     JSON.stringify({
       jsonrpc: "2.0",
       id: randomUUID(),
       method: options.method ?? "message/send",
-      params: { message: { role: "user", messageId, parts: [{ kind: "text", text }], metadata: { history: [] } } },
+      params: {
+        message: { role: "user", messageId, ...context, parts: [{ kind: "text", text }], metadata: { history: [] } },
+      },
     }),
   );
   if (res.status !== 200) throw new Error(`A2A answered HTTP ${res.status}: ${res.text}`);
