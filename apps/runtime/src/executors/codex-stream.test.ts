@@ -93,6 +93,7 @@ describe("codexRetryOf", () => {
 const S401 =
   "unexpected status 401 Unauthorized: Incorrect API key provided: fake. You can find your API key at https://platform.openai.com/account/api-keys., url: http://127.0.0.1:43361/v1/responses, request id: req_fake_3f5ae5cbef1675eb";
 const HIGH_DEMAND = "We’re currently experiencing high demand, which may cause temporary errors.";
+const UNREADABLE = `Error: thread/resume: thread/resume failed: failed to read thread: thread-store internal error: failed to read session metadata /h/sessions/2026/12/03/rollout-2026-12-03T13-48-17-${THREAD}.jsonl: rollout at /h/sessions/2026/12/03/rollout-2026-12-03T13-48-17-${THREAD}.jsonl is empty (code -32603)\n`;
 const NO_ROLLOUT = `Error: thread/resume: thread/resume failed: no rollout found for thread id ${THREAD} (code -32600)\n\nStack backtrace:\n   0: <unknown>\n   1: <unknown>\n`;
 
 // One row per class of the table in docs/AGENTS.md: the run as the CLI ends it → the verdict.
@@ -152,6 +153,7 @@ const ROWS: readonly (readonly [string, Partial<ProcessRun>, RunVerdict["kind"],
     "agent-error",
   ],
   ["session missing: the rollout is gone", { exitCode: 1, stderr: BUBBLEWRAP + NO_ROLLOUT }, "session-missing"],
+  ["session missing: a rollout Codex cannot read", { exitCode: 1, stderr: BUBBLEWRAP + UNREADABLE }, "session-missing"],
   [
     "server: 500/503",
     { exitCode: 1, stdout: failure(HIGH_DEMAND, [`Reconnecting... 1/2 (${HIGH_DEMAND})`]) },
@@ -217,12 +219,14 @@ describe("classifyCodexRun", () => {
     expect(classifyCodexRun(run({ stdout: "" })).kind).toBe("agent-error");
   });
 
-  it.each(ROWS)("%s", (_name, partial, kind, retryable) => {
-    const verdict = classifyCodexRun(run(partial));
-    expect(verdict.kind).toBe(kind);
-    if (verdict.kind === "rate-limited") expect(verdict.retryable).toBe(retryable);
-    if ("detail" in verdict) expect(verdict.detail.length).toBeGreaterThan(0);
-  });
+  for (const [name, partial, kind, retryable] of ROWS) {
+    it(name, () => {
+      const verdict = classifyCodexRun(run(partial));
+      expect(verdict.kind).toBe(kind);
+      if (verdict.kind === "rate-limited") expect(verdict.retryable).toBe(retryable);
+      if ("detail" in verdict) expect(verdict.detail.length).toBeGreaterThan(0);
+    });
+  }
 
   it("the detail of a failed turn is turn.failed's message, not the retries", () => {
     const verdict = classifyCodexRun(run({ exitCode: 1, stdout: failure(S401, [`Reconnecting... 1/2 (${S401})`]) }));

@@ -134,7 +134,8 @@ export type CodexFailureClass =
 
 // First match wins, in this order (a quota 429 is not a retryable rate limit).
 const CLASSES: readonly (readonly [CodexFailureClass, RegExp])[] = [
-  ["session-missing", /no rollout found for thread id/i],
+  // A rollout gone, or one Codex cannot read as a thread (garbage, no session metadata).
+  ["session-missing", /no rollout found for thread id|thread\/resume failed: failed to read thread/i],
   [
     "auth",
     /\b401 Unauthorized\b|\b403 Forbidden\b|Missing environment variable|could not be refreshed|log out and sign in again/i,

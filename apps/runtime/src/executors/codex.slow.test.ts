@@ -1,0 +1,274 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { createSessionStore, type SessionStore } from "@molecule/session";
+import { type LogSink, realAgentBin, removeDir, sinkLogger, tempDir } from "@molecule/test-support";
+import { type FakeOpenAiResponses, type ResponsesApiMode, startFakeOpenAiResponses } from "@molecule/testkit";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Executor, TurnReply } from "../executor.js";
+import type { AgentExecutorOptions } from "./agent-options.js";
+import { createCodexExecutor } from "./codex.js";
+
+// The real, pinned Codex CLI (installed into a cache on first use) against the testkit's fake
+// OpenAI Responses API, in temp dirs: the whole executor, no mocks.
+
+const REPLY = "Hello from the fake Responses API, via the executor.";
+const TURN_TIMEOUT = 60_000;
+
+let bin = "";
+beforeAll(async () => {
+  bin = await realAgentBin("codex");
+}, 600_000);
+
+let dir = "";
+let fake: FakeOpenAiResponses | undefined;
+let sink: LogSink;
+const pgids: number[] = [];
+
+beforeEach(async () => {
+  dir = await tempDir("molecule-codex-");
+  await mkdir(join(dir, "work"));
+  sink = sinkLogger();
+  pgids.length = 0;
+});
+afterEach(async () => {
+  await fake?.close();
+  fake = undefined;
+  await removeDir(dir);
+});
+
+async function startFake(mode: ResponsesApiMode = "ok"): Promise<FakeOpenAiResponses> {
+  fake = await startFakeOpenAiResponses({ mode, reply: REPLY });
+  return fake;
+}
+
+function executor(
+  baseUrl: string,
+  overrides: Partial<AgentExecutorOptions> = {},
+): {
+  executor: Executor;
+  store: SessionStore;
+} {
+  const store = createSessionStore({ file: join(dir, "state", "session.json") });
+  const executor = createCodexExecutor({
+    command: bin,
+    cwd: join(dir, "work"),
+    env: { ...process.env, CODEX_API_KEY: "sk-test-codex" },
+    home: join(dir, "agents", "codex"),
+    tmpDir: join(dir, "tmp", "codex"),
+    sessionStore: store,
+    timeoutMs: TURN_TIMEOUT - 10_000,
+    baseUrl,
+    logger: sink.logger,
+    groups: { started: (pgid) => pgids.push(pgid), ended: () => undefined },
+    rateLimitRetries: 0,
+    killGraceMs: 1_000,
+    ...overrides,
+  });
+  return { executor, store };
+}
+
+async function turn(e: Executor, text: string, notes: string[] = []): Promise<TurnReply> {
+  return e.runTurn({
+    taskId: `t-${Date.now()}`,
+    text,
+    signal: new AbortController().signal,
+    progress: (note) => notes.push(note),
+  });
+}
+
+/** Rollout files under `$CODEX_HOME/sessions`. */
+async function rollouts(): Promise<string[]> {
+  const root = join(dir, "agents", "codex", "sessions");
+  const entries = await readdir(root, { recursive: true }).catch(() => [] as string[]);
+  return entries.filter((f) => /rollout-.*\.jsonl$/.test(f)).map((f) => join(root, f));
+}
+
+/** Live processes whose process group is `pgid`. */
+function processesInGroup(pgid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) === pgid && fields[0] !== "Z") found.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return found;
+}
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (typeof address !== "object" || address === null) throw new Error("no port");
+  return address.port;
+}
+
+const texts = (f: FakeOpenAiResponses, role: string) =>
+  (f.responses().at(-1)?.messages ?? []).filter((m) => m.role === role).map((m) => m.text);
+
+describe("the Codex executor, with the real CLI against the fake Responses API", () => {
+  it(
+    "a turn answers, and the next turn resumes the thread: the model request carries turn 1",
+    async () => {
+      const api = await startFake();
+      const { executor: e, store } = executor(api.url);
+      expect(await turn(e, "Turn one: remember the word PAPAYA.")).toEqual({ outcome: "ok", text: REPLY });
+      const thread = await store.get();
+      expect(thread).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
+      expect(await rollouts()).toHaveLength(1);
+      expect(texts(api, "user").some((t) => t.includes("PAPAYA"))).toBe(true);
+      expect(api.responses().at(-1)?.headers.authorization).toBe("***"); // CODEX_API_KEY was sent
+
+      expect(await turn(e, "Turn two: which word?")).toEqual({ outcome: "ok", text: REPLY });
+      expect(await store.get()).toBe(thread);
+      expect(await rollouts()).toHaveLength(1);
+      const users = texts(api, "user");
+      expect(users.some((t) => t.includes("PAPAYA"))).toBe(true);
+      expect(users.some((t) => t.includes("Turn two"))).toBe(true);
+      expect(texts(api, "assistant")).toContain(REPLY);
+    },
+    TURN_TIMEOUT,
+  );
+
+  it(
+    "a deleted rollout costs the caller nothing: the turn runs in a new thread",
+    async () => {
+      const api = await startFake();
+      const { executor: e, store } = executor(api.url);
+      expect((await turn(e, "Turn one: remember MANGO.")).outcome).toBe("ok");
+      const first = await store.get();
+      for (const file of await rollouts()) await rm(file);
+
+      expect(await turn(e, "Turn two after the rollout is gone.")).toEqual({ outcome: "ok", text: REPLY });
+      const second = await store.get();
+      expect(second).toBeDefined();
+      expect(second).not.toBe(first);
+      expect(texts(api, "user").some((t) => t.includes("MANGO"))).toBe(false);
+    },
+    TURN_TIMEOUT,
+  );
+
+  it(
+    "Codex reporting the thread missing (the gate saw a rollout, Codex did not) retries once in a new thread",
+    async () => {
+      const api = await startFake();
+      const { executor: e, store } = executor(api.url);
+      expect((await turn(e, "Turn one.")).outcome).toBe("ok");
+      const [rollout] = await rollouts();
+      // A rollout the gate accepts but Codex cannot read as a thread: resume fails with "no rollout found".
+      if (!rollout) throw new Error("no rollout");
+      await writeFile(rollout, "not a rollout\n");
+      const before = api.responses().length;
+
+      const reply = await turn(e, "Turn two.");
+      expect(reply).toEqual({ outcome: "ok", text: REPLY });
+      expect(api.responses().length).toBe(before + 1);
+      expect(sink.events()).toContain("session.dropped_after_failure");
+      expect(await store.get()).toMatch(/^[0-9a-f-]{36}$/);
+    },
+    TURN_TIMEOUT,
+  );
+
+  it(
+    "the workspace's prompt files reach the model as developer instructions, and effort max is xhigh",
+    async () => {
+      const api = await startFake();
+      const { executor: e } = executor(api.url, {
+        systemPrompt: 'You are "Molly", the MOLECULE-PROMPT-7 agent.\nAnswer briefly.',
+        effort: "max",
+        model: "gpt-fake-1",
+      });
+      expect((await turn(e, "hi")).outcome).toBe("ok");
+      expect(texts(api, "developer").some((t) => t.includes('You are "Molly", the MOLECULE-PROMPT-7 agent.'))).toBe(
+        true,
+      );
+      const body = api.responses().at(-1)?.body as { model?: string; reasoning?: { effort?: string } };
+      expect(body.model).toBe("gpt-fake-1");
+      expect(body.reasoning?.effort).toBe("xhigh");
+    },
+    TURN_TIMEOUT,
+  );
+
+  it(
+    "a model API 401 is outcome auth, within seconds",
+    async () => {
+      const api = await startFake("status:401");
+      const { executor: e, store } = executor(api.url);
+      const started = Date.now();
+      const reply = await turn(e, "hi");
+      expect(reply.outcome).toBe("auth");
+      expect(reply.detail).toMatch(/401 Unauthorized/);
+      expect(reply.detail).not.toContain("sk-test-codex");
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(await store.get()).toBeUndefined();
+    },
+    TURN_TIMEOUT,
+  );
+
+  it(
+    "a failing model API is retried by Codex a bounded number of times, each retry reported as progress",
+    async () => {
+      const api = await startFake("status:500");
+      const { executor: e } = executor(api.url);
+      const notes: string[] = [];
+      const started = Date.now();
+      const reply = await turn(e, "hi", notes);
+      expect(reply.outcome).toBe("rate-limited");
+      expect(notes).toEqual(["model API retry 1", "model API retry 2"]);
+      expect(api.responses().length).toBe(6); // (1 + request retries) × (1 + stream retries)
+      expect(Date.now() - started).toBeLessThan(15_000);
+    },
+    TURN_TIMEOUT,
+  );
+
+  it(
+    "nothing listening at the base URL: the turn ends within its timeout and no process of the group is left",
+    async () => {
+      const port = await closedPort();
+      const { executor: e } = executor(`http://127.0.0.1:${port}/v1`, { timeoutMs: 8_000 });
+      const started = Date.now();
+      const reply = await turn(e, "hi");
+      expect(["timeout", "agent-error"]).toContain(reply.outcome);
+      expect(Date.now() - started).toBeLessThan(8_000 + 3_000);
+      expect(pgids.length).toBeGreaterThan(0);
+      for (const pgid of pgids) expect(processesInGroup(pgid)).toEqual([]);
+    },
+    TURN_TIMEOUT,
+  );
+
+  it(
+    "a model API that never answers: the turn times out and the whole process group is killed",
+    async () => {
+      const api = await startFake("hang");
+      const { executor: e } = executor(api.url, { timeoutMs: 4_000 });
+      const started = Date.now();
+      expect(await turn(e, "hi")).toEqual({ outcome: "timeout" });
+      expect(Date.now() - started).toBeLessThan(4_000 + 4_000);
+      expect(api.responses().length).toBe(1);
+      expect(pgids).toHaveLength(1);
+      for (const pgid of pgids) expect(processesInGroup(pgid)).toEqual([]);
+    },
+    TURN_TIMEOUT,
+  );
+
+  it(
+    "an empty response (exit 0, no message) is a failed turn",
+    async () => {
+      const api = await startFake("empty");
+      const { executor: e, store } = executor(api.url);
+      const reply = await turn(e, "hi");
+      expect(reply.outcome).toBe("agent-error");
+      expect(reply.detail).toMatch(/empty answer/);
+      expect(await store.get()).toBeUndefined();
+    },
+    TURN_TIMEOUT,
+  );
+});
