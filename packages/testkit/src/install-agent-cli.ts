@@ -10,7 +10,7 @@ export interface InstallAgentCliOptions {
   package: string;
   /** the exact version, e.g. `"0.169.0"` (the cache dir is `<cache>/agents/<name>-<version>`) */
   version: string;
-  /** the executable the package links into `node_modules/.bin`, e.g. `"codex"` */
+  /** the executable the package links into `node_modules/.bin` (Codex: codex) */
   bin: string;
   /**
    * the cache root; default `$MOLECULE_CACHE_DIR`, else `$XDG_CACHE_HOME/molecule`, else
