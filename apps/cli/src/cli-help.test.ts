@@ -1,4 +1,4 @@
-import { AGENTS } from "@molecule/auth";
+import { AGENTS, DEFAULT_AGENT as DEFAULT_AGENT_ID } from "@molecule/auth";
 import { describe, expect, it } from "vitest";
 import { main } from "./cli.js";
 
@@ -18,6 +18,44 @@ describe("molecule auth check --help", () => {
       ["auth", "help", "check"],
     ]) {
       expect(await help(argv)).toContain(`--agent <name> check this agent instead of the config's runtime (${ids})`);
+    }
+  });
+});
+
+describe("molecule dev --help", () => {
+  it("offers the registry's agents for --agent, the registry's default first", async () => {
+    const choices = AGENTS.map((a) => `"${a.id}"`).join(", ");
+    expect(await help(["dev", "--help"])).toContain(`(choices: ${choices}, default: "${DEFAULT_AGENT_ID}")`);
+  });
+});
+
+describe("molecule dev --agent (usage, before anything starts)", () => {
+  async function dev(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = "";
+    let err = "";
+    const io = { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, env: {} };
+    const code = await main(["dev", ...argv], io);
+    return { code, out, err };
+  }
+
+  it("an agent the registry does not name is a usage error listing the choices", async () => {
+    const run = await dev(["--agent", "no-such-agent"]);
+    expect(run.code).toBe(2);
+    expect(run.err).toContain(`Allowed choices are ${AGENTS.map((a) => a.id).join(", ")}`);
+  });
+
+  it("--live-model drives only the default agent", async () => {
+    const other = AGENTS.find((a) => a.id !== DEFAULT_AGENT_ID)?.id ?? "";
+    const run = await dev(["--agent", other, "--live-model"]);
+    expect(run.code).toBe(2);
+    expect(run.err).toContain("--live-model uses your own Claude login; it drives the default agent only");
+  });
+
+  it("--scenario wedge with another agent says not applicable and exits 0 without starting anything", async () => {
+    for (const agent of AGENTS.filter((a) => a.id !== DEFAULT_AGENT_ID)) {
+      const run = await dev(["--agent", agent.id, "--scenario", "wedge"]);
+      expect(run).toMatchObject({ code: 0, err: "" });
+      expect(run.out).toContain(`--scenario wedge: not applicable to ${agent.id}: the wedge is Claude Code's`);
     }
   });
 });

@@ -160,23 +160,38 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
       code = await sendCommand(url, text, options, io);
     });
 
+  const devAgentOption = new Option(
+    "--agent <id>",
+    "the agent CLI to drive, against a fake of its model API (a pinned Codex or Gemini CLI is installed on first use into $MOLECULE_CACHE_DIR, default ~/.cache/molecule); --scenario wedge is Claude Code's own: with another agent it prints not applicable and exits 0",
+  );
   program
     .command("dev")
     .description(
-      "Try it with nothing set up: a test platform, a fake model API and the daemon on the example workspace driving the real Claude Code CLI, all on loopback. TTY: a live status line and your messages; otherwise two scripted messages. --scenario shows one silent failure being caught (exit 0 when it was).",
+      "Try it with nothing set up: a test platform, a fake model API and the daemon on the example workspace driving the real agent CLI (Claude Code unless --agent), all on loopback. TTY: a live status line and your messages; otherwise two scripted messages. --scenario shows one silent failure being caught (exit 0 when it was).",
     )
     .option("--config <dir>", "the workspace to copy (default: examples/workspace of this repository)")
     .option("--live-model", "use your own Claude login or ANTHROPIC_API_KEY (and HOME) instead of the fake model API")
     .addOption(new Option("--scenario <name>", "run one failure scenario and exit").choices([...DEV_SCENARIOS]))
+    .addOption(devAgentOption)
     .option("--keep", "keep the temp directory (configs, state, HOME, workspace) after exit")
     .action(async (options: DevCommandOptions, command: Command) => {
       if (options.scenario !== undefined && options.liveModel) {
         command.error("error: --scenario runs against the fake model API; drop --live-model", { exitCode: EXIT_USAGE });
       }
+      if (options.liveModel && options.agent !== undefined && options.agent !== devAgentOption.defaultValue) {
+        command.error("error: --live-model uses your own Claude login; it drives the default agent only", {
+          exitCode: EXIT_USAGE,
+        });
+      }
       const { devCommand } = await import("./commands/dev/dev.js");
       code = await devCommand(options, io);
     });
 
+  if (argv.includes("dev")) {
+    // --agent's choices and default are the registry's (loaded only for `dev`, like the auth help below).
+    const { AGENTS, DEFAULT_AGENT } = await import("@molecule/auth");
+    devAgentOption.choices(AGENTS.map((agent) => agent.id)).default(DEFAULT_AGENT);
+  }
   if (argv.includes("auth") && argv.some((arg) => arg === "--help" || arg === "-h" || arg === "help")) {
     // The agent ids come from the registry; loaded only for this help (it brings zod, which a plain
     // `molecule --help` does not load).

@@ -8,7 +8,8 @@ export type CliErrorCode =
   | "E_SEND_TRANSPORT"
   | "E_SEND_RESPONSE"
   | "E_DEV_EXAMPLE_MISSING"
-  | "E_DEV_CLAUDE_MISSING";
+  | "E_DEV_CLAUDE_MISSING"
+  | "E_DEV_AGENT_INSTALL";
 
 /** What a command reports (exit 1): the message says what to do and never holds a secret. */
 export class CliError extends Error {

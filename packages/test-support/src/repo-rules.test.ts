@@ -55,6 +55,7 @@ describe("repository rules", () => {
         file === "packages/auth/src/agents.ts" || // the registry
         file === "apps/runtime/src/choose-executor.ts" || // picks the executor for config.runtime
         file === `apps/runtime/src/executors/${id}.ts` || // its executor
+        file === `apps/cli/src/commands/dev/${id}.ts` || // its `molecule dev --agent` harness
         new RegExp(`^packages/auth/src/${short}[\\w-]*-probe\\.ts$`).test(file) || // its credential probe
         new RegExp(`^packages/session/src/${short}[\\w-]*-transcripts?\\.ts$`).test(file) || // its transcripts
         file === "packages/session/src/resolve.ts" || // session's resume gate: names the agents it resolves

@@ -1,18 +1,23 @@
 import { createInterface } from "node:readline";
+import { DEFAULT_AGENT } from "@molecule/auth";
 import { errorText } from "@molecule/internal";
 import { reportCliError } from "../../errors.js";
 import type { Io } from "../../io.js";
 import { colorEnabled, createStyle, type Style } from "../../style.js";
 import type { SendResult } from "../send.js";
+import { AGENT_SCENARIOS, NOT_APPLICABLE } from "./agent-scenarios.js";
+import { devAgentHarness } from "./agents.js";
 import { createReporter, describeView, type Reporter, styledStatus } from "./report.js";
 import { SCENARIOS } from "./scenarios.js";
-import { createDevSetup, type DevSetup, earlierTurns } from "./setup.js";
+import { createDevSetup, type DevSetup } from "./setup.js";
 
 export interface DevCommandOptions {
   config?: string;
   liveModel?: boolean;
   scenario?: string;
   keep?: boolean;
+  /** the registry id of the agent to drive (default: the registry's default, Claude Code) */
+  agent?: string;
 }
 
 /** A scenario must show its failure within this budget (the command's whole budget is 60 s). */
@@ -39,9 +44,11 @@ function interruptSignal(): { promise: Promise<"interrupted">; dispose(): void }
 function header(setup: DevSetup, report: Reporter, live: boolean): void {
   const s = report.style;
   report.line(`  ${s.dim("platform:      ")} ${setup.platform.url} (testkit; workspace ${setup.workspaceId})`);
+  const agent = setup.agent;
   report.line(
-    `  ${s.dim("model:         ")} ${live ? "your own Claude login / ANTHROPIC_API_KEY (--live-model)" : `${setup.modelApi?.url} (fake Anthropic API; the real Claude Code CLI talks to it)`}`,
+    `  ${s.dim("model:         ")} ${live ? "your own Claude login / ANTHROPIC_API_KEY (--live-model)" : agent ? `${agent.api.url} (fake ${agent.harness.apiName}; the real ${agent.label} talks to it)` : `${setup.modelApi?.url} (fake Anthropic API; the real Claude Code CLI talks to it)`}`,
   );
+  if (agent) report.line(`  ${s.dim("agent:         ")} ${agent.bin} (home ${agent.home})`);
   if (setup.runtime) {
     report.line(`  ${s.dim("daemon:        ")} http://127.0.0.1:${setup.runtime.port}/ (A2A)`);
   }
@@ -64,10 +71,7 @@ async function scripted(setup: DevSetup, report: Reporter, live: boolean): Promi
     report.platform(setup.view());
   }
   if (!live) {
-    const last = [...(setup.modelApi?.messages() ?? [])]
-      .reverse()
-      .find((r) => JSON.stringify(r.body).includes(SCRIPT[1] ?? ""));
-    const earlier = earlierTurns(last);
+    const earlier = setup.earlierTurns(SCRIPT[1] ?? "") ?? 0;
     if (earlier > 0) {
       report.caught(
         `message 2 resumed the session of message 1: the model saw ${earlier} earlier turn${earlier === 1 ? "" : "s"}`,
@@ -144,7 +148,21 @@ async function interactive(
 export async function devCommand(options: DevCommandOptions, io: Io): Promise<number> {
   const style = createStyle(colorEnabled(io.stdout, io.env));
   const report = createReporter((text) => io.stdout.write(text), style);
-  const scenario = options.scenario === undefined ? undefined : SCENARIOS.find((s) => s.name === options.scenario);
+  // The agent: Claude Code (setup.ts's own path) unless --agent names one with a dev harness.
+  const harness = options.agent === undefined ? undefined : devAgentHarness(options.agent);
+  if (options.agent !== undefined && options.agent !== DEFAULT_AGENT && harness === undefined) {
+    io.stderr.write(`molecule dev: --agent ${options.agent} cannot be driven by molecule dev yet\n`);
+    return 1;
+  }
+  const scenarios = harness ? AGENT_SCENARIOS : SCENARIOS;
+  const scenario = options.scenario === undefined ? undefined : scenarios.find((s) => s.name === options.scenario);
+  if (harness && options.scenario !== undefined && scenario === undefined) {
+    const why = NOT_APPLICABLE[options.scenario] ?? "it has no counterpart for this agent";
+    report.line(
+      `molecule dev --agent ${harness.id} --scenario ${options.scenario}: not applicable to ${harness.id}: ${why}`,
+    );
+    return 0;
+  }
   const live = options.liveModel === true && scenario === undefined;
   const started = Date.now();
   const interrupt = interruptSignal();
@@ -156,6 +174,7 @@ export async function devCommand(options: DevCommandOptions, io: Io): Promise<nu
         ...(options.config !== undefined ? { config: options.config } : {}),
         liveModel: live,
         keep: options.keep === true,
+        ...(harness ? { agent: harness, onProgress: (text: string) => report.step(text) } : {}),
       },
       io.env,
     );
@@ -166,7 +185,8 @@ export async function devCommand(options: DevCommandOptions, io: Io): Promise<nu
 
   try {
     if (scenario) {
-      report.line(style.bold(`molecule dev --scenario ${scenario.name}: ${scenario.title}`));
+      const on = setup.agent ? ` --agent ${setup.agent.harness.id}` : "";
+      report.line(style.bold(`molecule dev${on} --scenario ${scenario.name}: ${scenario.title}`));
       header(setup, report, false);
       let timer: NodeJS.Timeout | undefined;
       const budget = new Promise<"timeout">((resolve) => {
@@ -198,7 +218,7 @@ export async function devCommand(options: DevCommandOptions, io: Io): Promise<nu
 
     report.line(
       style.bold(
-        "molecule dev: the workspace daemon on the example workspace, driving the real Claude Code CLI, all on loopback",
+        `molecule dev: the workspace daemon on the example workspace, driving the real ${setup.agent?.label ?? "Claude Code CLI"}, all on loopback`,
       ),
     );
     const boot = await Promise.race([setup.startDaemon(), interrupt.promise]);

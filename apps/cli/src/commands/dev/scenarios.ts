@@ -21,7 +21,7 @@ export interface Scenario {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function outcomeOf(result: SendResult): string | undefined {
+export function outcomeOf(result: SendResult): string | undefined {
   if (result.ok) return "ok";
   const data = result.data;
   return typeof data === "object" && data !== null && "outcome" in data && typeof data.outcome === "string"
@@ -29,12 +29,12 @@ function outcomeOf(result: SendResult): string | undefined {
     : undefined;
 }
 
-function show(report: Reporter, result: SendResult): void {
+export function show(report: Reporter, result: SendResult): void {
   if (result.ok) report.reply(result.text);
   else report.error(`JSON-RPC ${result.code}: ${result.message} (outcome: ${outcomeOf(result) ?? "?"})`);
 }
 
-async function probe(setup: DevSetup, path: "/readyz" | "/livez"): Promise<{ status: number; body: string }> {
+export async function probe(setup: DevSetup, path: "/readyz" | "/livez"): Promise<{ status: number; body: string }> {
   const port = setup.runtime?.port ?? 0;
   const res = await request(`http://127.0.0.1:${port}${path}`, { headersTimeout: 5_000 });
   return { status: res.statusCode, body: await res.body.text() };
@@ -188,7 +188,7 @@ const wedge: Scenario = {
   },
 };
 
-const tokenRotation: Scenario = {
+export const tokenRotation: Scenario = {
   name: "token-rotation",
   title: "the platform rotates the workspace's auth token",
   async run({ setup, report }) {
@@ -229,7 +229,7 @@ const tokenRotation: Scenario = {
   },
 };
 
-const platformOutage: Scenario = {
+export const platformOutage: Scenario = {
   name: "platform-outage",
   title: "the platform goes away for a few beats and comes back",
   async run({ setup, report }) {

@@ -9,6 +9,8 @@ import type { RuntimeHandle } from "@molecule/runtime";
 import type { FakeModelApi, ModelApiRequest, TestPlatform } from "@molecule/testkit";
 import { CliError } from "../../errors.js";
 import { type SendResult, sendMessage } from "../send.js";
+import type { DevAgentHarness } from "./agent-harness.js";
+import { type DevAgentRun, startDevAgent } from "./agent-setup.js";
 import { setYamlValue } from "./yaml-edit.js";
 
 /** The dev workspace's config.yaml comes from examples/workspace; these keys are adjusted on the copy. */
@@ -28,6 +30,10 @@ export interface DevOptions {
   keep?: boolean;
   /** heartbeat interval in seconds (default 1) */
   heartbeatSeconds?: number;
+  /** drive this agent's real CLI instead of Claude Code's (`--agent`) */
+  agent?: DevAgentHarness;
+  /** one line of progress before anything runs (the agent CLI's first-run install) */
+  onProgress?: (text: string) => void;
 }
 
 /** What the platform sees of the dev workspace right now. */
@@ -52,7 +58,10 @@ export interface DevSetup {
   readonly workspaceDir: string;
   readonly logFile: string;
   readonly platform: TestPlatform;
+  /** the fake Anthropic API (Claude Code, unless live); undefined with `--agent` */
   readonly modelApi: FakeModelApi | undefined;
+  /** the agent driven instead of Claude Code (`--agent`), with its fake model API */
+  readonly agent: DevAgentRun | undefined;
   readonly testkit: typeof import("@molecule/testkit");
   readonly runtimeModule: typeof import("@molecule/runtime");
   /** env the daemon (and its agent) run with */
@@ -65,6 +74,8 @@ export interface DevSetup {
   /** One message through the real A2A path (HTTP POST to the daemon). */
   send(text: string, timeoutMs?: number): Promise<SendResult>;
   view(): PlatformView;
+  /** The earlier turns the fake model saw in its last request carrying `text` (undefined: none, or live). */
+  earlierTurns(text: string): number | undefined;
   /** Waits until the platform has taken a beat that arrived after `sinceMs`. */
   nextBeat(sinceMs: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -129,8 +140,8 @@ export async function createDevSetup(
       message: `no example workspace found${example ? ` (${join(example, "config.yaml")} is missing)` : ""}; run from the repository, or pass --config DIR (a directory holding config.yaml)`,
     });
   }
-  const claude = findClaudeBinary();
-  if (claude === undefined) {
+  const claude = options.agent ? undefined : findClaudeBinary();
+  if (!options.agent && claude === undefined) {
     throw new CliError({
       code: "E_DEV_CLAUDE_MISSING",
       message:
@@ -156,26 +167,45 @@ export async function createDevSetup(
     mkdir(binDir, { recursive: true }),
     options.liveModel ? Promise.resolve() : mkdir(home, { recursive: true, mode: 0o700 }),
   ]);
-  await symlink(claude, join(binDir, "claude"));
+  if (claude !== undefined) await symlink(claude, join(binDir, "claude"));
+  const agent = options.agent
+    ? await startDevAgent(options.agent, testkit, {
+        parentEnv,
+        home,
+        stateDir,
+        onProgress: options.onProgress ?? (() => undefined),
+      }).catch(async (error: unknown) => {
+        await rm(dir, { recursive: true, force: true });
+        throw error;
+      })
+    : undefined;
 
   const configFile = join(configsDir, "config.yaml");
   let yaml = await readFile(configFile, "utf8");
   yaml = setYamlValue(yaml, "a2a", "port", "0");
   yaml = setYamlValue(yaml, "heartbeat", "interval_seconds", String(options.heartbeatSeconds ?? 1));
+  if (agent) {
+    yaml = /^runtime:/m.test(yaml)
+      ? yaml.replace(/^runtime:.*$/m, `runtime: ${agent.harness.id}`)
+      : `${yaml}runtime: ${agent.harness.id}\n`;
+    yaml = setYamlValue(yaml, "runtime_config", "command", JSON.stringify(agent.bin));
+    yaml = setYamlValue(yaml, "runtime_config", "base_url", JSON.stringify(agent.api.url));
+  }
   await writeFile(configFile, yaml);
   const baseYaml = yaml;
 
   const platform = await testkit.startTestPlatform();
-  const modelApi = options.liveModel
-    ? undefined
-    : await testkit.startFakeModelApi({
-        reply: (request) => {
-          const earlier = earlierTurns(request);
-          return earlier === 0
-            ? "Hello from the fake model API: this is a fresh conversation (no earlier turns)."
-            : `Hello again from the fake model API: I can see ${earlier} earlier turn${earlier === 1 ? "" : "s"} of this conversation.`;
-        },
-      });
+  const modelApi =
+    options.liveModel || agent
+      ? undefined
+      : await testkit.startFakeModelApi({
+          reply: (request) => {
+            const earlier = earlierTurns(request);
+            return earlier === 0
+              ? "Hello from the fake model API: this is a fresh conversation (no earlier turns)."
+              : `Hello again from the fake model API: I can see ${earlier} earlier turn${earlier === 1 ? "" : "s"} of this conversation.`;
+          },
+        });
 
   const workspaceId = randomUUID();
   const path = [binDir, dirname(process.execPath), parentEnv.PATH ?? "/usr/bin:/bin"].join(delimiter);
@@ -196,6 +226,12 @@ export async function createDevSetup(
   let env: NodeJS.ProcessEnv;
   if (options.liveModel) {
     env = { ...parentEnv, ...common };
+  } else if (agent) {
+    env = { ...common, [agent.keyEnv]: "molecule-dev-fake-key" };
+    for (const name of PASS_THROUGH) {
+      const value = parentEnv[name];
+      if (value !== undefined) env[name] = value;
+    }
   } else {
     env = { ...common, ANTHROPIC_BASE_URL: modelApi?.url ?? "", ANTHROPIC_API_KEY: "molecule-dev-fake-key" };
     for (const name of PASS_THROUGH) {
@@ -216,6 +252,7 @@ export async function createDevSetup(
     logFile,
     platform,
     modelApi,
+    agent,
     testkit,
     runtimeModule,
     env,
@@ -263,6 +300,11 @@ export async function createDevSetup(
           .length,
       };
     },
+    earlierTurns(text) {
+      if (agent) return agent.api.earlierTurns(text);
+      const last = [...(modelApi?.messages() ?? [])].reverse().find((r) => JSON.stringify(r.body).includes(text));
+      return last === undefined ? undefined : earlierTurns(last);
+    },
     async nextBeat(sinceMs, timeoutMs = 10_000) {
       await platform.control.waitFor(
         () => platform.control.beats(workspaceId).some((b) => b.at >= sinceMs && b.status === 200),
@@ -273,7 +315,7 @@ export async function createDevSetup(
       const runtime = setup.runtime;
       setup.runtime = undefined;
       if (runtime) await runtime.stop("molecule dev exiting").catch(() => undefined);
-      await Promise.allSettled([platform.close(), modelApi?.close()]);
+      await Promise.allSettled([platform.close(), modelApi?.close(), agent?.api.close()]);
       for (const logger of loggers) logger.flush();
       if (!options.keep) await rm(dir, { recursive: true, force: true });
     },

@@ -1,0 +1,14 @@
+import type { DevAgentHarness } from "./agent-harness.js";
+import { CODEX_DEV } from "./codex.js";
+import { GEMINI_CLI_DEV } from "./gemini-cli.js";
+
+/**
+ * The agents `molecule dev --agent` drives besides Claude Code (whose path is setup.ts's own). A
+ * new CLI agent is one `dev/<id>.ts` and one entry here.
+ */
+const HARNESSES: readonly DevAgentHarness[] = [CODEX_DEV, GEMINI_CLI_DEV];
+
+/** The harness for registry agent `id`, or undefined (Claude Code, or an agent dev cannot drive yet). */
+export function devAgentHarness(id: string): DevAgentHarness | undefined {
+  return HARNESSES.find((harness) => harness.id === id);
+}
