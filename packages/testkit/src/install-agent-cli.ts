@@ -5,6 +5,7 @@ import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import { TestkitError } from "./errors.js";
 
+/** What `installAgentCli` installs, where, and how it reports. */
 export interface InstallAgentCliOptions {
   /** the npm package, e.g. `"@openai/codex"` */
   package: string;
@@ -31,6 +32,7 @@ export interface InstallAgentCliOptions {
 
 /** What `installAgentCli` is doing: `installing` (npm runs), `waiting` (another process installs), `installed`. */
 export interface InstallAgentCliProgress {
+  /** `installing`: npm runs; `waiting`: another process holds the lock; `installed`: in place */
   readonly phase: "installing" | "waiting" | "installed";
   /** `<package>@<version>` */
   readonly spec: string;
@@ -38,6 +40,7 @@ export interface InstallAgentCliProgress {
   readonly dir: string;
 }
 
+/** The installed CLI. */
 export interface InstallAgentCliResult {
   /** the executable: `<dir>/node_modules/.bin/<bin>` */
   readonly bin: string;
