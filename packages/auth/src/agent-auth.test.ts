@@ -348,6 +348,30 @@ describe("codex (Codex CLI 0.169.0: CODEX_API_KEY, then $CODEX_HOME/auth.json)",
       path.join(codexHome, "auth.json"),
     ]);
   });
+
+  it("with a baseUrl only CODEX_API_KEY counts (the runtime's provider reads it; auth.json does not)", async () => {
+    const BASE_URL = "http://127.0.0.1:9/v1";
+    await writeAuth(chatgpt(ACCESS));
+    expect(await codex()).toMatchObject({ ok: true, method: "oauth-file" });
+    const loggedIn = await codex({ OPENAI_API_KEY: KEY }, { baseUrl: BASE_URL });
+    expect(loggedIn).toMatchObject({ ok: false, state: "missing", fix: expect.stringContaining("Set CODEX_API_KEY") });
+    expect(loggedIn.reason).toContain("runtime_config.base_url");
+    expect(loggedIn.reason).toContain("Missing environment variable");
+    // checkAgentAuth appends the probe's own fix, not the descriptor's `codex login` hint.
+    expect(loggedIn.reason).not.toContain("CODEX_HOME set to");
+    await writeAuth({ auth_mode: "apikey", OPENAI_API_KEY: KEY });
+    expect(await codex({}, { baseUrl: BASE_URL })).toMatchObject({ ok: false, state: "missing" });
+    expect(await codex({ CODEX_API_KEY: KEY }, { baseUrl: BASE_URL })).toMatchObject({
+      ok: true,
+      method: "api-key-env",
+    });
+    // An explicit providerEnvKey wins over the baseUrl default; an empty baseUrl is no baseUrl.
+    const probe = createCodexAuthProbe({ providerEnvKey: "OPENAI_API_KEY" });
+    expect(
+      await checkAgentAuth({ agent: "codex", probe, home, env: { OPENAI_API_KEY: KEY }, baseUrl: BASE_URL }),
+    ).toMatchObject({ ok: true });
+    expect(await codex({}, { baseUrl: " " })).toMatchObject({ ok: true, method: "api-key-file" });
+  });
 });
 
 describe("gemini-cli (Gemini CLI 0.61.0: settings.json's auth type, then its credential)", () => {
@@ -510,6 +534,30 @@ describe("gemini-cli (Gemini CLI 0.61.0: settings.json's auth type, then its cre
     expect(await gemini({}, { cwd: work })).toMatchObject({ ok: false, state: "missing" });
     // The environment beats a .env file.
     expect((await gemini({ GEMINI_API_KEY: "k" }, { cwd: work })).reason).toContain("in the environment");
+  });
+
+  it("with a baseUrl the runtime forces gemini-api-key: only GEMINI_API_KEY (env or .env) counts", async () => {
+    const baseUrl = "http://127.0.0.1:9";
+    await put("settings.json", selected("oauth-personal"));
+    await put("oauth_creds.json", creds(NOW + 86_400_000));
+    expect(await gemini()).toMatchObject({ ok: true, method: "oauth-file" });
+    const login = await gemini({}, { baseUrl });
+    expect(login).toMatchObject({ ok: false, state: "missing", fix: expect.stringContaining("Set GEMINI_API_KEY") });
+    expect(login.reason).toContain('the "oauth-personal" login does not count');
+    expect(await gemini({ GEMINI_API_KEY: KEY }, { baseUrl })).toMatchObject({ ok: true, method: "api-key-env" });
+    await put("settings.json", {});
+    const vertex = { GOOGLE_GENAI_USE_VERTEXAI: "true", GOOGLE_CLOUD_PROJECT: "p", GOOGLE_CLOUD_LOCATION: "l" };
+    expect(await gemini(vertex)).toMatchObject({ ok: true, method: "vertex-env" });
+    expect(await gemini(vertex, { baseUrl })).toMatchObject({ ok: false, state: "missing" });
+    // GOOGLE_GEMINI_BASE_URL + key without settings is the rejected gateway type, but not with a baseUrl.
+    const gateway = { GEMINI_API_KEY: KEY, GOOGLE_GEMINI_BASE_URL: baseUrl };
+    expect(await gemini(gateway)).toMatchObject({ ok: false });
+    expect(await gemini(gateway, { baseUrl })).toMatchObject({ ok: true });
+    await put(".env", `GEMINI_API_KEY=${KEY}\n`, geminiHome);
+    const fromFile = await gemini({}, { baseUrl });
+    expect(fromFile).toMatchObject({ ok: true, method: "api-key-env" });
+    expect(fromFile.reason).toContain(path.join(geminiHome, ".env"));
+    expect(JSON.stringify(fromFile)).not.toContain(KEY);
   });
 
   it("GEMINI_CLI_HOME, else <stateDir>/agents/gemini-cli, else the home", async () => {

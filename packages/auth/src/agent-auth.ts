@@ -35,6 +35,11 @@ export interface AgentAuthResult {
   /** The access token's expiry, epoch ms, when the credentials file states one. */
   expiresAt?: number;
   method?: AgentAuthMethod;
+  /**
+   * What to do, when the probe knows better than the descriptor's `reloginHint` (e.g. with a model
+   * API base URL only the key variable counts, so a login would not help). Never a secret.
+   */
+  fix?: string;
 }
 
 /** What a probe gets: everything resolved, nothing read yet. */
@@ -49,6 +54,13 @@ export interface AgentAuthContext {
   stateDir?: string | undefined;
   /** The directory the agent runs in (Gemini CLI reads `.env` files from it upwards). Default: none. */
   cwd?: string | undefined;
+  /**
+   * `runtime_config.base_url`, when the runtime points the agent at that model API. A probe then
+   * counts only the credentials the agent uses there: Codex (a custom provider whose `env_key` is
+   * `CODEX_API_KEY`) and Gemini CLI (auth type `gemini-api-key`) only their key variable, not a
+   * login. Default: none.
+   */
+  baseUrl?: string | undefined;
   /** epoch ms */
   now: number;
   skewSeconds: number;
@@ -80,6 +92,8 @@ export interface CheckAgentAuthOptions {
   stateDir?: string | undefined;
   /** The directory the agent runs in (for Gemini CLI's `.env` lookup). Default: none. */
   cwd?: string | undefined;
+  /** `runtime_config.base_url`, when the runtime runs the agent with it (see {@link AgentAuthContext.baseUrl}). */
+  baseUrl?: string | undefined;
   /** Gives "now" for expiry. Default: the real clock. */
   clock?: Pick<Clock, "now">;
   /** A token expiring within this many seconds counts as expired. Default 60. */
@@ -133,10 +147,11 @@ export async function checkAgentAuth(options: CheckAgentAuthOptions): Promise<Ag
     env,
     ...(stateDir === undefined ? {} : { stateDir }),
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(nonEmpty(options.baseUrl) ? { baseUrl: options.baseUrl } : {}),
     now: (options.clock ?? Date).now(),
     skewSeconds: seconds("skewSeconds", options.skewSeconds, 60),
     expiringWithinSeconds: seconds("expiringWithinSeconds", options.expiringWithinSeconds, 3600),
   });
-  if (!result.ok && descriptor) result.reason = `${result.reason}. ${descriptor.reloginHint}`;
+  if (!result.ok && descriptor) result.reason = `${result.reason}. ${result.fix ?? descriptor.reloginHint}`;
   return result;
 }

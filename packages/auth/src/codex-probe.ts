@@ -48,26 +48,45 @@ export function jwtExpiry(token: string): number | undefined {
   }
 }
 
+/**
+ * The variable of the custom model provider the runtime runs Codex with when
+ * `runtime_config.base_url` is set (its `env_key`).
+ */
+const BASE_URL_ENV_KEY = "CODEX_API_KEY";
+
 export interface CodexProbeOptions {
   /**
    * The env var of the custom model provider the executor runs Codex with (`env_key`), when there
-   * is one: that variable then carries the key (e.g. `OPENAI_API_KEY`). Default: none — the
-   * built-in provider, which ignores `OPENAI_API_KEY`.
+   * is one: that variable is then the only credential (Codex exits "Missing environment variable"
+   * without it, whatever auth.json holds). Default: `CODEX_API_KEY` when the context has a
+   * `baseUrl` (the runtime's provider), else none — the built-in provider, which reads
+   * `CODEX_API_KEY`, then auth.json, and ignores `OPENAI_API_KEY`.
    */
   providerEnvKey?: string | undefined;
 }
 
 async function checkCodex(ctx: AgentAuthContext, options: CodexProbeOptions): Promise<AgentAuthResult> {
-  if (nonEmpty(ctx.env.CODEX_API_KEY)) {
-    return okResult("ok", "api-key-env", "CODEX_API_KEY is set in the environment");
-  }
-  const envKey = options.providerEnvKey;
-  if (nonEmpty(envKey) && envKey !== "CODEX_API_KEY") {
+  const envKey = nonEmpty(options.providerEnvKey)
+    ? options.providerEnvKey
+    : nonEmpty(ctx.baseUrl)
+      ? BASE_URL_ENV_KEY
+      : undefined;
+  if (envKey !== undefined) {
     // A custom provider with env_key fails at once without the variable, whatever auth.json holds.
+    const why = nonEmpty(ctx.baseUrl)
+      ? "runtime_config.base_url runs Codex with a model provider that"
+      : "the model provider";
     if (nonEmpty(ctx.env[envKey])) {
       return okResult("ok", "api-key-env", `${envKey} is set in the environment (the model provider's env_key)`);
     }
-    return failResult("missing", `the model provider reads its key from ${envKey}, which is not set`);
+    return failResult(
+      "missing",
+      `${why} reads its key only from ${envKey}, which is not set (a \`codex login\` in auth.json does not count: Codex exits "Missing environment variable")`,
+      { fix: `Set ${envKey} in the runtime's environment to the model API's key.` },
+    );
+  }
+  if (nonEmpty(ctx.env.CODEX_API_KEY)) {
+    return okResult("ok", "api-key-env", "CODEX_API_KEY is set in the environment");
   }
   const [file = ""] = codexCredentialFiles(ctx);
   const ignored = nonEmpty(ctx.env.OPENAI_API_KEY) ? " (OPENAI_API_KEY is set, but Codex does not use it)" : "";

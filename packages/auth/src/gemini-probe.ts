@@ -127,7 +127,8 @@ async function checkOAuth(ctx: AgentAuthContext, dir: string, source: string): P
 /**
  * Gemini CLI: the auth type from settings.json (else env), then its credential: `GEMINI_API_KEY`
  * (env or a `.env` file) for `gemini-api-key`, `oauth_creds.json` for `oauth-personal`, the Vertex
- * variables for `vertex-ai`. @internal
+ * variables for `vertex-ai`. With a `baseUrl` the runtime forces `gemini-api-key` (the only type
+ * that honours `GOOGLE_GEMINI_BASE_URL` non-interactively), whatever settings.json selects. @internal
  */
 export async function checkGeminiCliCredentials(ctx: AgentAuthContext): Promise<AgentAuthResult> {
   const home = homeOf(GEMINI_CLI_HOME, ctx);
@@ -146,8 +147,13 @@ export async function checkGeminiCliCredentials(ctx: AgentAuthContext): Promise<
 
   const legacy = nonEmpty(parsed?.selectedAuthType) ? parsed.selectedAuthType : undefined;
   const selected = nonEmpty(auth?.selectedType) ? auth.selectedType : legacy;
-  const type = selected ?? typeFromEnv(env);
-  const source = selected ? `selectedType "${selected}" in ${settingsFile}` : `derived from the environment`;
+  const forced = nonEmpty(ctx.baseUrl);
+  const type = forced ? "gemini-api-key" : (selected ?? typeFromEnv(env));
+  const source = forced
+    ? "set by the runtime for runtime_config.base_url"
+    : selected
+      ? `selectedType "${selected}" in ${settingsFile}`
+      : `derived from the environment`;
   switch (type) {
     case undefined:
       return failResult(
@@ -168,9 +174,16 @@ export async function checkGeminiCliCredentials(ctx: AgentAuthContext): Promise<
           `${encrypted} is encrypted, so the key cannot be checked token-free`,
         ]);
       }
+      const ignored =
+        forced && selected && selected !== "gemini-api-key" ? ` (the "${selected}" login does not count)` : "";
       return failResult(
         "missing",
-        `Gemini CLI's auth type is gemini-api-key (${source}) but GEMINI_API_KEY is not set`,
+        `Gemini CLI's auth type is gemini-api-key (${source}) but GEMINI_API_KEY is not set${ignored}`,
+        forced
+          ? {
+              fix: "Set GEMINI_API_KEY in the runtime's environment to the model API's key (with runtime_config.base_url a Google login or Vertex variables do not count).",
+            }
+          : {},
       );
     }
     case "vertex-ai": {
