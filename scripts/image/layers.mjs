@@ -8,9 +8,10 @@ import { fail, mb, run } from "./util.mjs";
 
 /**
  * Saves `tag` as a docker-archive in `dir`, extracts it, and returns one row per layer:
- * { index, file, bytes, createdBy, entries, canaries: string[], markHits: number }.
+ * { index, diffId, file, bytes, createdBy, entries, agent, canaries: string[], markHits: number }
+ * (`agent`: the layer holds `agentPackage`, the agent CLI's npm package).
  */
-export async function inspectLayers(engine, tag, dir) {
+export async function inspectLayers(engine, tag, dir, agentPackage) {
   mkdirSync(dir, { recursive: true });
   const archive = join(dir, "image.tar");
   await engine.saveImage(tag, archive);
@@ -21,6 +22,10 @@ export async function inspectLayers(engine, tag, dir) {
   if (!manifest?.Layers?.length) fail("the saved image has no layers in manifest.json");
   const config = JSON.parse(readFileSync(join(root, manifest.Config), "utf8"));
   const history = (config.history ?? []).filter((h) => !h.empty_layer);
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  const agentFile = new RegExp(
+    `(^|/)usr/local/lib/node_modules/${agentPackage.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/package\\.json$`,
+  );
   return manifest.Layers.map((layer, index) => {
     const file = join(root, layer);
     const listing = run("tar", ["-tvf", file, "--numeric-owner"]).stdout.split("\n").filter(Boolean);
@@ -37,13 +42,14 @@ export async function inspectLayers(engine, tag, dir) {
     });
     return {
       index,
+      diffId: diffIds[index] ?? layer,
       file,
       bytes: statSync(file).size,
       createdBy: String(history[index]?.created_by ?? "").replace(/\s+/g, " "),
       entries: paths.length,
       files: filePaths.length,
       where: commonDir(filePaths),
-      claude: paths.some((p) => /node_modules\/@anthropic-ai\/claude-code\/bin\//.test(p)),
+      agent: filePaths.some((p) => agentFile.test(p)),
       canaries: paths.filter(isCanaryPath),
       markHits: Number(grep.stdout.trim() || "0"),
     };
@@ -77,26 +83,26 @@ export function layerLabel(createdBy) {
   return text.length > 70 ? `${text.slice(0, 69)}…` : text;
 }
 
-/** Prints the per-layer split and returns { total, base, claude, ours }. */
-export function printLayers(layers, baseLayerCount) {
+/** Prints the per-layer split and returns { total, base, agent, ours }. */
+export function printLayers(layers, baseLayerCount, agentLabel) {
   let base = 0;
-  let claude = 0;
+  let agent = 0;
   let ours = 0;
   process.stdout.write("  layer sizes (uncompressed tar):\n");
   for (const layer of layers) {
     const isBase = layer.index < baseLayerCount;
-    const isClaude = !isBase && layer.claude;
+    const isAgent = !isBase && layer.agent;
     if (isBase) base += layer.bytes;
-    else if (isClaude) claude += layer.bytes;
+    else if (isAgent) agent += layer.bytes;
     else ours += layer.bytes;
-    const kind = isBase ? "base  " : isClaude ? "claude" : "ours  ";
+    const kind = isBase ? "base  " : isAgent ? "agent " : "ours  ";
     process.stdout.write(
       `    ${String(layer.index).padStart(2)} ${kind} ${mb(layer.bytes).padStart(10)}  ${String(layer.files).padStart(6)} files  ${isBase ? "(base image)" : `${layer.where.padEnd(14)} ${layerLabel(layer.createdBy)}`}\n`,
     );
   }
-  const total = base + claude + ours;
+  const total = base + agent + ours;
   process.stdout.write(
-    `  image ${mb(total)} = base ${mb(base)} + Claude Code CLI ${mb(claude)} + ours ${mb(ours)} (runtime, CLI, deps, tini, user)\n`,
+    `  image ${mb(total)} = base ${mb(base)} + ${agentLabel} CLI ${mb(agent)} + ours ${mb(ours)} (runtime, CLI, deps, tini, user)\n`,
   );
-  return { total, base, claude, ours };
+  return { total, base, agent, ours };
 }

@@ -1,11 +1,12 @@
 // The image, run the way Kubernetes runs it (deploy/kubernetes/): read-only root, every capability
 // dropped, no privilege escalation, uid 1000; the token Secret and the config ConfigMap as read-only
 // host dirs in the kubelet's `..data` layout, the PVC as a host dir, /tmp and HOME as tmpfs — on the
-// host's network against the testkit platform and the fake model API served from this process.
+// host's network against the testkit platform and the testkit fake of the image's agent's model API
+// (scripts/image/agents.mjs) served from this process.
 import { randomUUID } from "node:crypto";
-import { chmodSync, chownSync, mkdirSync, readFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { agentEnv } from "./agents.mjs";
 import { memoryCgroup, memorySample } from "./engine.mjs";
 import { fail, freePort, log, mb, sleep, waitFor } from "./util.mjs";
 import { writeVolume } from "./volume-dir.mjs";
@@ -19,12 +20,24 @@ export const PATHS = {
 };
 /** The daemon's whole shutdown budget (default --grace). */
 const GRACE_S = 10;
-const GREETING = "Hello from the fake model API, answered through the real Claude Code CLI inside the image.";
+const greeting = (profile) =>
+  `Hello from the fake model API, answered through the real ${profile.label} CLI inside the image.`;
+const TURN_ONE = "hello from the image test";
+/**
+ * Where each agent keeps its transcripts, relative to the PVC (/var/lib/molecule): Claude Code under
+ * CLAUDE_CONFIG_DIR, Codex and Gemini CLI in the homes the daemon places at
+ * $MOLECULE_STATE_DIR/agents/<id> (CODEX_HOME / GEMINI_CLI_HOME unset, as in deploy/kubernetes).
+ */
+const TRANSCRIPTS = {
+  "claude-code": "claude/projects",
+  codex: "state/agents/codex/sessions",
+  "gemini-cli": "state/agents/gemini-cli/.gemini",
+};
 
 const lastMessageText = (body) => JSON.stringify(body?.messages?.at?.(-1) ?? "");
 
 /** The fake model: a Bash tool call when the prompt asks for one, the tool's output echoed back. */
-function modelReply(testkit) {
+function modelReply(testkit, profile) {
   return (request) => {
     const output = testkit.lastToolResult(request.body);
     if (output !== undefined) return `the shell said: ${output.trim().replace(/\s+/g, " ")}`;
@@ -34,18 +47,19 @@ function modelReply(testkit) {
       const command = `echo uid=$(id -u); sh -c 'echo sh-ok'; bash -c 'echo bash-major=$BASH_VERSINFO'; sleep ${ask[1]}; echo slept`;
       return { toolUse: { name: "Bash", input: { command, description: "image test: the shell works" } } };
     }
-    return GREETING;
+    return greeting(profile);
   };
 }
 
-function workspaceConfig(port) {
+function workspaceConfig(port, profile, baseUrl) {
   return [
     "name: Image Test Engineer",
     "description: The molecule image, run by scripts/image-test.mjs.",
-    "runtime: claude-code",
+    `runtime: ${profile.id}`,
     "runtime_config:",
     "  timeout: 120",
-    "  args: [--allowedTools, Bash]",
+    `  base_url: ${JSON.stringify(baseUrl)}`,
+    ...(profile.extraArgs.length > 0 ? [`  args: ${JSON.stringify(profile.extraArgs)}`] : []),
     "prompt_files:",
     "  - system-prompt.md",
     "skills:",
@@ -119,12 +133,12 @@ async function sampled(engine, id, pid, promise) {
   }
 }
 
-/** Runs every check; returns the figures for the report. Removes its container. */
-export async function runContainerChecks({ engine, image, repo, workDir, claudePin }) {
-  const dist = join(repo, "packages/testkit/dist/index.js");
-  const testkit = await import(pathToFileURL(dist).href).catch((error) =>
-    fail(`cannot load ${dist} (${error.message}); run \`pnpm build\` first`),
-  );
+/**
+ * Runs every check for the image of `profile`'s agent; returns the figures for the report. Removes
+ * its container. Claude Code's turn also calls the Bash tool, and its SIGTERM check has a turn in
+ * flight (the other fakes answer text only).
+ */
+export async function runContainerChecks({ engine, image, repo, workDir, profile, testkit }) {
   const figures = {};
   const check = (what, ok, detail = "") => {
     if (!ok) fail(`${what}${detail ? `: ${detail}` : ""}`);
@@ -155,10 +169,10 @@ export async function runContainerChecks({ engine, image, repo, workDir, claudeP
     image,
     "sh",
     "-c",
-    "claude --version; molecule --version; molecule-runtime --version; id -u; getent passwd node; for c in bash sh tini; do command -v $c; done",
+    `${profile.versionCommand}; molecule --version; molecule-runtime --version; id -u; getent passwd node; for c in bash sh tini; do command -v $c; done`,
   ]);
   const lines = probe.stdout.trim().split("\n");
-  check(`Claude Code CLI ${claudePin} (its postinstall ran)`, lines[0] === `${claudePin} (Claude Code)`, lines[0]);
+  check(`${profile.label} CLI ${profile.pin} on PATH`, profile.versionOf(lines[0] ?? "") === profile.pin, lines[0]);
   check(
     "molecule and molecule-runtime on PATH",
     /^\d+\.\d+\.\d+/.test(lines[1] ?? "") && /^\d+\.\d+\.\d+/.test(lines[2] ?? ""),
@@ -172,7 +186,7 @@ export async function runContainerChecks({ engine, image, repo, workDir, claudeP
   // The kubelet's view of the pod's volumes, on the host.
   const workspaceId = randomUUID();
   const platform = await testkit.startTestPlatform();
-  const api = await testkit.startFakeModelApi({ reply: modelReply(testkit) });
+  const api = await profile.startApi(testkit, profile.toolTurn ? modelReply(testkit, profile) : greeting(profile));
   const port = await freePort();
   const example = join(repo, "examples/workspace");
   const configDir = join(workDir, "configmap");
@@ -181,7 +195,7 @@ export async function runContainerChecks({ engine, image, repo, workDir, claudeP
   writeVolume(
     configDir,
     {
-      "config.yaml": workspaceConfig(port),
+      "config.yaml": workspaceConfig(port, profile, api.url),
       "system-prompt.md": readFileSync(join(example, "system-prompt.md"), "utf8"),
       "skills/code-review/SKILL.md": readFileSync(join(example, "skills/code-review/SKILL.md"), "utf8"),
     },
@@ -228,10 +242,7 @@ export async function runContainerChecks({ engine, image, repo, workDir, claudeP
         `CONFIGS_DIR=${PATHS.token}`,
         `MOLECULE_STATE_DIR=${PATHS.data}/state`,
         `CLAUDE_CONFIG_DIR=${PATHS.data}/claude`,
-        `ANTHROPIC_BASE_URL=${api.url}`,
-        "ANTHROPIC_API_KEY=image-test-fake-key",
-        "DISABLE_TELEMETRY=1",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+        ...agentEnv(profile),
         "LOG_LEVEL=info",
       ].flatMap((e) => ["-e", e]),
       image, // the image's CMD: molecule-runtime --workspace-dir /var/lib/molecule/workspace
@@ -274,24 +285,44 @@ export async function runContainerChecks({ engine, image, repo, workDir, claudeP
       st.stdout.trim().split("\n")[0],
     );
 
-    const before = api.messages().length;
-    const hello = await send(port, "hello from the image test");
+    const firstAt = Date.now();
+    const hello = await send(port, TURN_ONE);
     check(
-      "message/send gets the real Claude Code CLI's reply",
-      hello === GREETING && api.messages().length > before,
+      `message/send gets the real ${profile.label} CLI's reply (through runtime_config.base_url)`,
+      hello === greeting(profile) && api.requestsText(firstAt).length > 0,
       hello,
     );
 
+    // Turn 2 on the same (default) context: the agent resumes, so the model sees turn 1. Claude
+    // Code's calls the Bash tool; the daemon + CLI memory is sampled during it.
     const pid = (await engine.inspect(id)).State.Pid;
-    const bash = await sampled(engine, id, pid, send(port, "IMAGE-TEST-BASH sleep=2"));
-    check(
-      "a turn in which the model calls the Bash tool succeeds",
-      /uid=1000 sh-ok bash-major=5 slept/.test(bash.value),
-      bash.value,
+    const secondAt = Date.now();
+    const second = await sampled(
+      engine,
+      id,
+      pid,
+      send(port, profile.toolTurn ? "IMAGE-TEST-BASH sleep=2" : "second turn from the image test"),
     );
-    figures.turnMemory = bash.peak;
+    if (profile.toolTurn) {
+      check(
+        "a turn in which the model calls the Bash tool succeeds",
+        /uid=1000 sh-ok bash-major=5 slept/.test(second.value),
+        second.value,
+      );
+    } else check("a second turn answers", second.value === greeting(profile), second.value);
+    check(
+      "the second turn resumes the first (the model request carries turn 1)",
+      api.requestsText(secondAt).includes(TURN_ONE),
+    );
+    const transcripts = join(dataDir, TRANSCRIPTS[profile.id]);
+    check(
+      "the agent's transcripts are on the PVC (they survive a restart)",
+      existsSync(transcripts),
+      `${PATHS.data}/${TRANSCRIPTS[profile.id]}`,
+    );
+    figures.turnMemory = second.peak;
     log(
-      `  memory during the Bash turn (daemon + CLI + shell): rss ${mb(bash.peak.rss)}, working set ${mb(bash.peak.workingSet)}, usage with page cache ${mb(bash.peak.usage)}`,
+      `  memory during turn 2 (daemon + ${profile.label} CLI${profile.toolTurn ? " + shell" : ""}): rss ${mb(second.peak.rss)}, working set ${mb(second.peak.workingSet)}, usage with page cache ${mb(second.peak.usage)}`,
     );
 
     // The platform rotates the token; the Secret update arrives as the `..data` swap.
@@ -313,16 +344,21 @@ export async function runContainerChecks({ engine, image, repo, workDir, claudeP
       `${rejected} beat(s) answered 401 in the swap window, then ${tail.length}+ accepted`,
     );
 
-    // SIGTERM with a turn in flight: the turn finishes, a final beat says active_tasks 0, exit 0.
-    const inFlight = sampled(engine, id, pid, send(port, "IMAGE-TEST-BASH sleep=2"));
-    await waitFor("a beat with the turn running", () => beats().some((b) => b.body?.active_tasks === 1), 20_000);
+    // SIGTERM, with a turn in flight where the fake can hold one (Claude Code's Bash tool sleeps):
+    // the turn finishes, a final beat says active_tasks 0, exit 0.
+    const inFlight = profile.toolTurn ? sampled(engine, id, pid, send(port, "IMAGE-TEST-BASH sleep=2")) : undefined;
+    if (inFlight) {
+      await waitFor("a beat with the turn running", () => beats().some((b) => b.body?.active_tasks === 1), 20_000);
+    }
     const stopAt = Date.now();
     await engine.stop(id, GRACE_S + 20);
     const stopMs = Date.now() - stopAt;
-    const turn = await inFlight;
-    check("the turn in flight at SIGTERM finishes", /slept/.test(turn.value), turn.value);
-    for (const key of Object.keys(figures.turnMemory)) {
-      figures.turnMemory[key] = Math.max(figures.turnMemory[key], turn.peak[key]);
+    if (inFlight) {
+      const turn = await inFlight;
+      check("the turn in flight at SIGTERM finishes", /slept/.test(turn.value), turn.value);
+      for (const key of Object.keys(figures.turnMemory)) {
+        figures.turnMemory[key] = Math.max(figures.turnMemory[key], turn.peak[key]);
+      }
     }
     const state = (await engine.inspect(id)).State;
     check(
