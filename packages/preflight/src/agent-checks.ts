@@ -197,13 +197,15 @@ function authGateOff(env: Env): boolean {
 
 /**
  * The token-free, network-free auth gate for the runtime's agent (`checkAgentAuth` from
- * @molecule/auth with the descriptor's `authProbe`): a not-ok state fails with the descriptor's
- * `reloginHint` as the fix; `expiring` and `refreshable` warn with the time left.
+ * @molecule/auth with the descriptor's `authProbe`), reading what the runtime's agent reads: its
+ * home under the settings' state dir (unless its own variable names one), the workspace dir, and
+ * `runtime_config.base_url`. A not-ok state fails with the probe's fix or the descriptor's
+ * `reloginHint`; `expiring` and `refreshable` warn with the time left.
  * `MOLECULE_PREFLIGHT_CHECK_AUTH=false` turns it off (a warning says so).
  */
 export const agentAuthCheck = defineCheck({
   name: "agent-auth",
-  async run({ config, env, clock, agents }) {
+  async run({ config, env, clock, agents, settings, workspaceDir }) {
     if (authGateOff(env)) {
       return {
         issues: [
@@ -223,7 +225,16 @@ export const agentAuthCheck = defineCheck({
     if (descriptor === undefined) return { skip: `no credential probe for runtime ${agent}` };
     const relogin = descriptor.reloginHint;
 
-    const result = await checkAgentAuth({ agent, probe: descriptor.authProbe, env: { ...env }, clock });
+    // The agent's home as the runtime runs it: its own variable, else <stateDir>/agents/<id>.
+    const result = await checkAgentAuth({
+      agent,
+      probe: descriptor.authProbe,
+      env: { ...env },
+      stateDir: settings.stateDir,
+      cwd: workspaceDir,
+      baseUrl: config.runtime_config.base_url,
+      clock,
+    });
     const issues: CheckIssue[] = [];
     if (!result.ok) {
       issues.push({
@@ -231,7 +242,7 @@ export const agentAuthCheck = defineCheck({
         code: `E_AGENT_AUTH_${result.state.toUpperCase().replace(/-/g, "_")}`,
         title: "Agent is not logged in",
         detail: `${agent}: ${result.reason}`,
-        fix: relogin,
+        fix: result.fix ?? relogin,
       });
     } else if (result.state === "expiring" || result.state === "refreshable") {
       const left = result.expiresAt === undefined ? undefined : result.expiresAt - clock.now();

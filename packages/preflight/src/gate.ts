@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { AGENTS, type AgentDescriptor, isAuthFailureText } from "@molecule/auth";
+import { resolveSettings } from "@molecule/config";
 import { type Clock, realClock } from "./clock.js";
 import { runPreflight } from "./run.js";
 import { agentFor } from "./runtimes.js";
@@ -44,12 +45,12 @@ const FALLBACK_RELOGIN =
  * kept) and the mtime and size of the files its probe reads (their paths follow HOME and the
  * agent's own dir variables, so changing those changes the digest too).
  */
-async function credentialsFingerprint(env: Env, agents: readonly AgentDescriptor[]): Promise<string> {
+async function credentialsFingerprint(env: Env, stateDir: string, agents: readonly AgentDescriptor[]): Promise<string> {
   const hash = createHash("sha256");
   const names = new Set(["HOME", ...agents.flatMap((agent) => agent.credentialEnv)]);
   for (const name of names) hash.update(`${name}=${env[name] ?? ""}\0`);
   const home = env.HOME?.trim() ? env.HOME : homedir();
-  const files = agents.flatMap((agent) => agent.authProbe.credentialFiles?.({ home, env: { ...env } }) ?? []);
+  const files = agents.flatMap((agent) => agent.authProbe.credentialFiles?.({ home, env: { ...env }, stateDir }) ?? []);
   for (const file of new Set(files)) {
     const info = await stat(file).catch(() => undefined);
     hash.update(`${file}:${info ? `${info.mtimeMs}:${info.size}` : "-"}\0`);
@@ -66,6 +67,8 @@ export function createPreflightGate(options: PreflightGateOptions): PreflightGat
   const clock = options.clock ?? ctx.clock ?? realClock;
   const ttlMs = options.ttlMs ?? 60_000;
   const env = (): Env => ctx.env ?? process.env;
+  // Where the probes find each agent's home (as runPreflight resolves it).
+  const stateDir = (): string => (ctx.settings ?? resolveSettings(env()).settings).stateDir;
   const agents = ctx.agents ?? AGENTS;
 
   let cached: { report: PreflightReport; at: number } | undefined;
@@ -94,7 +97,7 @@ export function createPreflightGate(options: PreflightGateOptions): PreflightGat
   return {
     async check({ force = false } = {}) {
       if (observed) {
-        const fingerprint = await credentialsFingerprint(env(), agents);
+        const fingerprint = await credentialsFingerprint(env(), stateDir(), agents);
         if (observed && fingerprint !== (await observed.fingerprint)) observed = undefined;
       }
       let report: PreflightReport;
@@ -122,7 +125,7 @@ export function createPreflightGate(options: PreflightGateOptions): PreflightGat
       if (!isAuthFailureText(text)) return false;
       if (observed) return true;
       const at = clock.now();
-      const fingerprint = credentialsFingerprint(env(), agents);
+      const fingerprint = credentialsFingerprint(env(), stateDir(), agents);
       fingerprint.catch(() => undefined);
       observed = {
         at,

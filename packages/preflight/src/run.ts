@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { AGENTS } from "@molecule/auth";
 import { ConfigError, loadConfig, resolveSettings, type WorkspaceConfig } from "@molecule/config";
 import { errorText } from "@molecule/internal";
@@ -133,6 +134,7 @@ export async function runPreflight(checks: readonly Check[], ctx: PreflightOptio
     env,
     settings,
     configDir,
+    workspaceDir: resolve(ctx.workspaceDir ?? process.cwd()),
     config,
     clock,
     logger,

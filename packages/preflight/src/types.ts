@@ -51,6 +51,8 @@ export interface PreflightContext {
   settings: Settings;
   /** The directory holding config.yaml. */
   configDir: string;
+  /** The directory the agent works in (its cwd), absolute. */
+  workspaceDir: string;
   /** The loaded config; undefined when loading it failed (checks that need it are skipped then). */
   config: WorkspaceConfig | undefined;
   clock: Clock;
@@ -94,6 +96,11 @@ export interface PreflightOptions {
   settings?: Settings;
   /** Default `settings.configPath`. */
   configDir?: string;
+  /**
+   * The directory the agent works in (the runtime's `workspaceDir`); the agent-auth check reads
+   * the files the agent would find from there (Gemini CLI's `.env`). Default `process.cwd()`.
+   */
+  workspaceDir?: string;
   /** A config already loaded; when absent, `runPreflight` loads `<configDir>/config.yaml` as its first check. */
   config?: WorkspaceConfig;
   clock?: Clock;
