@@ -46,12 +46,12 @@ describe("agent-binary", () => {
   });
 
   it("each runtime has its own binary (codex → codex)", async () => {
-    await writeScript(join(bin, "codex"), 'console.log("codex-cli 0.9.0")');
+    await writeScript(join(bin, "codex"), 'console.log("codex-cli 0.169.0")');
     const r = await runOne(agentBinaryCheck, {
       env: baseEnv(home, { PATH: `${bin}:/usr/bin:/bin` }),
       config: config({ runtime: "codex" }),
     });
-    expect(r.checks[1]).toMatchObject({ status: "pass", detail: "codex-cli 0.9.0" });
+    expect(r.checks[1]).toMatchObject({ status: "pass", detail: "codex-cli 0.169.0" });
   });
 
   it("a --version that exits non-zero fails with its output", async () => {

@@ -4,7 +4,7 @@ import { type AgentDescriptor, checkAgentAuth } from "@molecule/auth";
 import type { WorkspaceConfig } from "@molecule/config";
 import { findExecutable } from "@molecule/internal";
 import type { Clock } from "./clock.js";
-import { knownBadVersionIssues } from "./known-bad.js";
+import { agentVersionIssues } from "./known-bad.js";
 import { defineCheck } from "./run.js";
 import { agentFor, COMMAND_RUNTIME } from "./runtimes.js";
 import type { CheckIssue, Env } from "./types.js";
@@ -96,7 +96,8 @@ export function runVersion(
 /**
  * The agent binary exists (an absolute `runtime_config.command`, else the runtime's agent's
  * `binary` through `PATH`) and answers its `versionArgs` within 5 s; the version string is the
- * check's detail, and a version in one of the agent's `knownBadVersions` ranges warns. For the
+ * check's detail. A version whose major (for 0.x, its minor) differs from the agent's
+ * `testedVersion`, or in one of its `knownBadVersions` ranges, warns (never fails). For the
  * `command` runtime only existence is checked (an arbitrary command may not know `--version`).
  */
 export const agentBinaryCheck = defineCheck({
@@ -146,7 +147,7 @@ export const agentBinaryCheck = defineCheck({
     const shown = `${bin} ${args.join(" ")}`;
     const result = await runVersion(bin, args, { env, clock, timeoutMs: AGENT_VERSION_TIMEOUT_MS, signal });
     if (result.kind === "ok") {
-      return { detail: result.version, issues: agent ? knownBadVersionIssues(agent, result.version) : [] };
+      return { detail: result.version, issues: agent ? agentVersionIssues(agent, result.version) : [] };
     }
     const issue = (detail: string, fix: string): CheckIssue => ({
       severity: "fail",

@@ -1,5 +1,5 @@
 import type { AgentDescriptor } from "@molecule/auth";
-import semver from "semver";
+import semver, { type SemVer } from "semver";
 import type { CheckIssue } from "./types.js";
 
 /**
@@ -44,4 +44,55 @@ export function knownBadVersionIssues(agent: AgentDescriptor, versionOutput: str
     });
   }
   return issues;
+}
+
+/**
+ * The part of a version that compatibility follows: the major, or for a 0.x version the minor
+ * (semver's caret rule: 0.169 and 0.170 may break each other as 1.x and 2.x do). @internal
+ */
+export function compatibleLine(version: SemVer): string {
+  return version.major === 0 ? `0.${version.minor}` : `${version.major}`;
+}
+
+function untestedVersionIssues(agent: AgentDescriptor, version: SemVer): CheckIssue[] {
+  const tested = semver.parse(agent.testedVersion ?? "");
+  if (tested === null || compatibleLine(version) === compatibleLine(tested)) return [];
+  const line = (v: SemVer) => (v.major === 0 ? `0.${v.minor}.x` : `${v.major}.x`);
+  const install = agent.npmPackage
+    ? `npm install -g ${agent.npmPackage}@${tested.version}`
+    : `install ${agent.binary} ${tested.version}`;
+  return [
+    {
+      severity: "warn",
+      code: "W_AGENT_VERSION_UNTESTED",
+      title: "Agent version differs from the tested one by a major version",
+      detail: `${agent.id} ${version.version} (${line(version)}) is not ${line(tested)}: this runtime is tested with ${tested.version} (for 0.x versions the minor counts as the major, so 0.170 differs from 0.169); its command line, output or login files may have changed`,
+      fix: `Install the tested version (${install}) or point runtime_config.command at it; if you keep ${version.version}, check that a turn works before going live.`,
+    },
+  ];
+}
+
+/**
+ * The agent-binary check's version warnings for a `--version` output: one when its major (for 0.x,
+ * its minor) differs from the descriptor's `testedVersion`, and the `knownBadVersions` ones.
+ * An output without a version warns once that it cannot be compared. Warnings only. @internal
+ */
+export function agentVersionIssues(agent: AgentDescriptor, versionOutput: string): CheckIssue[] {
+  const ranges = agent.knownBadVersions ?? [];
+  const tested = semver.parse(agent.testedVersion ?? "");
+  if (tested === null) return knownBadVersionIssues(agent, versionOutput);
+  const version = semver.coerce(versionOutput, { includePrerelease: true });
+  if (version === null) {
+    const against = [`the tested version ${tested.version}`, ...ranges.map((r) => r.range)].join(", ");
+    return [
+      {
+        severity: "warn",
+        code: "W_AGENT_VERSION_UNKNOWN",
+        title: "Agent version not understood",
+        detail: `${agent.id}: "${versionOutput}" holds no x.y.z version, so it cannot be compared with ${against}`,
+        fix: `Check by hand that the installed ${agent.binary} is a ${compatibleLine(tested)}.x version${ranges.length > 0 ? " outside the known-bad ranges" : ""}.`,
+      },
+    ];
+  }
+  return [...untestedVersionIssues(agent, version), ...knownBadVersionIssues(agent, versionOutput)];
 }
