@@ -81,9 +81,11 @@ async function testAgent({ phases, engine, baseImage, context, work, profile, te
   const tag = `localhost/molecule-test/runtime-${profile.id}:${randomUUID().slice(0, 8)}`;
   const timed = async (key, name, fn) => {
     const t0 = Date.now();
-    const value = await phases.time(`${profile.id}: ${name}`, fn);
-    result[key] = Date.now() - t0;
-    return value;
+    try {
+      return await phases.time(`${profile.id}: ${name}`, fn);
+    } finally {
+      result[key] = Date.now() - t0;
+    }
   };
   await timed("buildMs", `build the Dockerfile (AGENT=${profile.id})`, () =>
     engine.build({
@@ -97,9 +99,14 @@ async function testAgent({ phases, engine, baseImage, context, work, profile, te
       },
     }),
   );
+  // A failed run still gets its layers opened (sizes, canaries); its failure is thrown after.
+  let runError;
   const figures = await timed("runMs", "run the image against the testkit platform", () =>
     runContainerChecks({ engine, image: tag, repo, workDir: join(work, `run-${profile.id}`), profile, testkit }),
-  );
+  ).catch((error) => {
+    runError = error;
+    return undefined;
+  });
   result.figures = figures;
   await timed("layersMs", "layers: sizes and canaries", async () => {
     const dir = join(work, `layers-${profile.id}`);
@@ -123,6 +130,7 @@ async function testAgent({ phases, engine, baseImage, context, work, profile, te
     result.split = split;
     result.layers = layers.map(({ diffId, bytes }) => ({ diffId, bytes }));
   });
+  if (runError) throw runError;
   const m = figures.turnMemory;
   process.stdout.write(
     `\nimage:test ${profile.id}: ok — boot to register ${figures.bootMs} ms, stop ${figures.stopMs} ms, peak during a turn: rss ${mb(m.rss)}, working set ${mb(m.workingSet)}\n`,

@@ -43,7 +43,7 @@ export async function agentProfiles(repo) {
   return {
     "claude-code": {
       id: "claude-code",
-      label: "Claude Code",
+      label: "Claude Code CLI",
       npmPackage: registry("claude-code").npmPackage,
       pinArg: "CLAUDE_CODE_VERSION",
       // The repository installs Claude Code as a root devDependency: that is the pin.
@@ -66,7 +66,7 @@ export async function agentProfiles(repo) {
     },
     codex: {
       id: "codex",
-      label: "Codex",
+      label: "Codex CLI",
       npmPackage: registry("codex").npmPackage,
       pinArg: "CODEX_VERSION",
       pin: registry("codex").testedVersion,

@@ -91,6 +91,40 @@ export function memorySample(cgroup) {
   return { rss: stat.anon ?? 0, workingSet: usage - (stat.inactive_file ?? 0), usage };
 }
 
+/**
+ * Samples the container's memory while `promise` runs; resolves with its value and the peaks. From
+ * the memory cgroup of its PID 1 when this process can see it (every 100 ms), else from the engine's
+ * `stats` (a Docker engine whose containers live in another PID namespace; working set only).
+ */
+export async function sampled(engine, id, pid, promise) {
+  const cgroup = memoryCgroup(pid);
+  const peak = { rss: 0, workingSet: 0, usage: 0 };
+  const keep = (sample) => {
+    for (const key of Object.keys(peak)) peak[key] = Math.max(peak[key], sample[key] ?? 0);
+  };
+  let busy = false;
+  const take = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      keep(cgroup ? memorySample(cgroup) : await engine.memoryStats(id));
+    } catch {
+      // the container stopped under us
+    } finally {
+      busy = false;
+    }
+  };
+  await take();
+  const timer = setInterval(take, cgroup ? 100 : 500);
+  try {
+    const value = await promise;
+    return { value, peak };
+  } finally {
+    clearInterval(timer);
+    await take();
+  }
+}
+
 function commonMethods(cli, env, created) {
   const exec = (args, options = {}) => runAsync(cli, args, { env, ...options });
   return {

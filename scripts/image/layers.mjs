@@ -102,7 +102,7 @@ export function printLayers(layers, baseLayerCount, agentLabel) {
   }
   const total = base + agent + ours;
   process.stdout.write(
-    `  image ${mb(total)} = base ${mb(base)} + ${agentLabel} CLI ${mb(agent)} + ours ${mb(ours)} (runtime, CLI, deps, tini, user)\n`,
+    `  image ${mb(total)} = base ${mb(base)} + ${agentLabel} ${mb(agent)} + ours ${mb(ours)} (runtime, CLI, deps, tini, user)\n`,
   );
   return { total, base, agent, ours };
 }

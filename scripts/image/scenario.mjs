@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { agentEnv } from "./agents.mjs";
-import { memoryCgroup, memorySample } from "./engine.mjs";
+import { sampled } from "./engine.mjs";
 import { fail, freePort, log, mb, sleep, waitFor } from "./util.mjs";
 import { writeVolume } from "./volume-dir.mjs";
 
@@ -21,7 +21,7 @@ export const PATHS = {
 /** The daemon's whole shutdown budget (default --grace). */
 const GRACE_S = 10;
 const greeting = (profile) =>
-  `Hello from the fake model API, answered through the real ${profile.label} CLI inside the image.`;
+  `Hello from the fake model API, answered through the real ${profile.label} inside the image.`;
 const TURN_ONE = "hello from the image test";
 /**
  * Where each agent keeps its transcripts, relative to the PVC (/var/lib/molecule): Claude Code under
@@ -100,40 +100,6 @@ async function status(port, path) {
 }
 
 /**
- * Samples the container's memory while `promise` runs; resolves with its value and the peaks. From
- * the memory cgroup of its PID 1 when this process can see it (every 100 ms), else from the engine's
- * `stats` (a Docker engine whose containers live in another PID namespace; working set only).
- */
-async function sampled(engine, id, pid, promise) {
-  const cgroup = memoryCgroup(pid);
-  const peak = { rss: 0, workingSet: 0, usage: 0 };
-  const keep = (sample) => {
-    for (const key of Object.keys(peak)) peak[key] = Math.max(peak[key], sample[key] ?? 0);
-  };
-  let busy = false;
-  const take = async () => {
-    if (busy) return;
-    busy = true;
-    try {
-      keep(cgroup ? memorySample(cgroup) : await engine.memoryStats(id));
-    } catch {
-      // the container stopped under us
-    } finally {
-      busy = false;
-    }
-  };
-  await take();
-  const timer = setInterval(take, cgroup ? 100 : 500);
-  try {
-    const value = await promise;
-    return { value, peak };
-  } finally {
-    clearInterval(timer);
-    await take();
-  }
-}
-
-/**
  * Runs every check for the image of `profile`'s agent; returns the figures for the report. Removes
  * its container. Claude Code's turn also calls the Bash tool, and its SIGTERM check has a turn in
  * flight (the other fakes answer text only).
@@ -163,6 +129,11 @@ export async function runContainerChecks({ engine, image, repo, workDir, profile
   for (const label of ["source", "version", "revision"]) {
     check(`OCI label org.opencontainers.image.${label}`, Boolean(labels[`org.opencontainers.image.${label}`]));
   }
+  check(
+    `label ai.molecule.agent=${profile.id}`,
+    labels["ai.molecule.agent"] === profile.id,
+    labels["ai.molecule.agent"],
+  );
   const probe = await engine.runOnce([
     "--network",
     "none",
@@ -172,7 +143,7 @@ export async function runContainerChecks({ engine, image, repo, workDir, profile
     `${profile.versionCommand}; molecule --version; molecule-runtime --version; id -u; getent passwd node; for c in bash sh tini; do command -v $c; done`,
   ]);
   const lines = probe.stdout.trim().split("\n");
-  check(`${profile.label} CLI ${profile.pin} on PATH`, profile.versionOf(lines[0] ?? "") === profile.pin, lines[0]);
+  check(`${profile.label} ${profile.pin} on PATH`, profile.versionOf(lines[0] ?? "") === profile.pin, lines[0]);
   check(
     "molecule and molecule-runtime on PATH",
     /^\d+\.\d+\.\d+/.test(lines[1] ?? "") && /^\d+\.\d+\.\d+/.test(lines[2] ?? ""),
@@ -212,6 +183,7 @@ export async function runContainerChecks({ engine, image, repo, workDir, profile
   } else chmodSync(dataDir, 0o777); // a Docker engine run by a user: no chown
 
   let id;
+  const dump = async () => `\n--- container log ---\n${(await engine.logs(id)).split("\n").slice(-40).join("\n")}`;
   try {
     const t0 = Date.now();
     id = await engine.runContainer([
@@ -248,7 +220,6 @@ export async function runContainerChecks({ engine, image, repo, workDir, profile
       image, // the image's CMD: molecule-runtime --workspace-dir /var/lib/molecule/workspace
     ]);
     const beats = () => platform.control.beats(workspaceId);
-    const dump = async () => `\n--- container log ---\n${(await engine.logs(id)).split("\n").slice(-40).join("\n")}`;
     await waitFor(
       "the container to register",
       () => platform.control.registrations(workspaceId).length > 0,
@@ -288,7 +259,7 @@ export async function runContainerChecks({ engine, image, repo, workDir, profile
     const firstAt = Date.now();
     const hello = await send(port, TURN_ONE);
     check(
-      `message/send gets the real ${profile.label} CLI's reply (through runtime_config.base_url)`,
+      `message/send gets the real ${profile.label}'s reply (through runtime_config.base_url)`,
       hello === greeting(profile) && api.requestsText(firstAt).length > 0,
       hello,
     );
@@ -322,7 +293,7 @@ export async function runContainerChecks({ engine, image, repo, workDir, profile
     );
     figures.turnMemory = second.peak;
     log(
-      `  memory during turn 2 (daemon + ${profile.label} CLI${profile.toolTurn ? " + shell" : ""}): rss ${mb(second.peak.rss)}, working set ${mb(second.peak.workingSet)}, usage with page cache ${mb(second.peak.usage)}`,
+      `  memory during turn 2 (daemon + ${profile.label}${profile.toolTurn ? " + shell" : ""}): rss ${mb(second.peak.rss)}, working set ${mb(second.peak.workingSet)}, usage with page cache ${mb(second.peak.usage)}`,
     );
 
     // The platform rotates the token; the Secret update arrives as the `..data` swap.
@@ -391,6 +362,12 @@ export async function runContainerChecks({ engine, image, repo, workDir, profile
     for (const warning of [...new Set(warnings)]) log(`  daemon warned: ${warning}`);
     figures.tokenModeWarning = /loose_mode|W_PLATFORM_TOKEN_MODE|readable by others/.test(logs);
     return figures;
+  } catch (error) {
+    // What the daemon said, for the failure's reader (the first failure only: its log tail).
+    if (id && error instanceof Error && !error.message.includes("--- container log ---")) {
+      error.message += await dump().catch(() => "");
+    }
+    throw error;
   } finally {
     if (id) await engine.removeContainer(id);
     await Promise.allSettled([platform.close(), api.close()]);
