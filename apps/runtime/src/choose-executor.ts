@@ -1,10 +1,13 @@
 import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
 import { join } from "node:path";
-import { getAgent } from "@molecule/auth";
+import { agentHomeDir, getAgent } from "@molecule/auth";
 import type { WorkspaceConfig } from "@molecule/config";
 import type { SessionStore } from "@molecule/session";
 import type { Executor } from "./executor.js";
+import type { AgentExecutorOptions } from "./executors/agent-options.js";
 import { createClaudeCodeExecutor } from "./executors/claude-code.js";
+import { createCodexExecutor } from "./executors/codex.js";
 import { createCommandExecutor } from "./executors/command.js";
 import type { AgentGroupListener } from "./executors/process.js";
 import type { Logger } from "./logger.js";
@@ -14,6 +17,8 @@ export interface ChooseExecutorOptions {
   configDir: string;
   /** The agent's cwd. */
   workspaceDir: string;
+  /** The daemon's state dir: agent homes default to `<stateDir>/agents/<id>`, private temp dirs to `<stateDir>/tmp/<id>`. */
+  stateDir: string;
   env: NodeJS.ProcessEnv;
   sessionStore: SessionStore;
   logger: Logger;
@@ -50,7 +55,12 @@ export function turnTimeoutSeconds(config: WorkspaceConfig): number {
   return getAgent(config.runtime) ? DEFAULT_TURN_TIMEOUT_SECONDS : 0;
 }
 
-/** The built-in executor for `config.runtime`: Claude Code's own, or the generic command one. @internal */
+/** The executors of the agent CLIs whose home the runtime places (`agentHomeDir`). */
+const AGENT_EXECUTORS: Readonly<Record<string, (options: AgentExecutorOptions) => Executor>> = {
+  codex: createCodexExecutor,
+};
+
+/** The built-in executor for `config.runtime`: the agent CLI's own (Claude Code, Codex, Gemini CLI), or the generic command one. @internal */
 export async function chooseExecutor(options: ChooseExecutorOptions): Promise<Executor> {
   const { config, env, workspaceDir } = options;
   const timeoutMs = turnTimeoutSeconds(config) * 1000;
@@ -73,6 +83,28 @@ export async function chooseExecutor(options: ChooseExecutorOptions): Promise<Ex
       logger: options.logger,
       ...(options.groups ? { groups: options.groups } : {}),
       ...(options.onStateWriteError ? { onStateWriteError: options.onStateWriteError } : {}),
+    });
+  }
+  const homed = AGENT_EXECUTORS[config.runtime];
+  const home = agentHomeDir(config.runtime, { env, stateDir: options.stateDir, home: env.HOME || homedir() });
+  if (homed && home) {
+    const model = config.runtime_config.model ?? config.model;
+    return homed({
+      command,
+      cwd: workspaceDir,
+      env,
+      home,
+      tmpDir: join(options.stateDir, "tmp", config.runtime),
+      sessionStore: options.sessionStore,
+      timeoutMs,
+      model,
+      systemPrompt: await readPromptFiles(options.configDir, config.prompt_files ?? ["system-prompt.md"]),
+      effort: config.effort,
+      extraArgs: config.runtime_config.args,
+      baseUrl: config.runtime_config.base_url,
+      logger: options.logger,
+      groups: options.groups,
+      onStateWriteError: options.onStateWriteError,
     });
   }
   return createCommandExecutor({

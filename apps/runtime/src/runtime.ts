@@ -171,6 +171,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       config,
       configDir,
       workspaceDir,
+      stateDir,
       env,
       sessionStore,
       logger: log,

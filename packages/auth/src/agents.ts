@@ -35,7 +35,7 @@ export interface AgentDescriptor<Id extends string = string> {
   readonly installHint?: string;
   /** The token-free, network-free credential check (`checkAgentAuth` runs it). */
   readonly authProbe: AgentAuthProbe;
-  /** True when the runtime resumes this agent's sessions across turns (claude-code's `--resume`). */
+  /** True when the runtime resumes this agent's sessions across turns (claude-code's `--resume`, codex's `resume <thread_id>`). */
   readonly supportsResume: boolean;
   /** The npm package the CLI ships in, e.g. `"@openai/codex"` (`molecule dev --agent` installs it). */
   readonly npmPackage?: string;
@@ -72,7 +72,7 @@ const BUILT_IN = [
       "Set CODEX_API_KEY in the runtime's environment, or run `codex login` with CODEX_HOME set to the runtime's Codex home (Codex ignores OPENAI_API_KEY).",
     installHint: "Install Codex (npm install -g @openai/codex) so `codex` is on PATH.",
     authProbe: { check: checkCodexCredentials, credentialFiles: codexCredentialFiles },
-    supportsResume: false,
+    supportsResume: true,
     npmPackage: "@openai/codex",
     testedVersion: "0.169.0",
     knownBadVersions: [],

@@ -104,6 +104,5 @@ const geminiCli: RealAgent = {
 };
 
 /** Every agent the registry names, driven for real. A fourth CLI agent is one more line here. */
-export const REAL_AGENTS: readonly RealAgent[] = [claudeCode];
-void codex;
+export const REAL_AGENTS: readonly RealAgent[] = [claudeCode, codex];
 void geminiCli;
