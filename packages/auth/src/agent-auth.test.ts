@@ -560,6 +560,23 @@ describe("gemini-cli (Gemini CLI 0.61.0: settings.json's auth type, then its cre
     expect(JSON.stringify(fromFile)).not.toContain(KEY);
   });
 
+  it("a key or login stored encrypted (gemini-credentials.json) is ok with a warning: it cannot be read token-free", async () => {
+    await put("gemini-credentials.json", "v1:3f9a0c:SECRETACCESS");
+    await put("settings.json", selected("gemini-api-key"));
+    const key = await gemini();
+    expect(key).toMatchObject({ ok: true, method: "api-key-file" });
+    expect(key.warnings.join(" ")).toContain("encrypted");
+    // With a baseUrl the type is gemini-api-key too, and the stored key is what the CLI would use.
+    expect(await gemini({}, { baseUrl: "http://127.0.0.1:9" })).toMatchObject({ ok: true, method: "api-key-file" });
+    await put("settings.json", selected("oauth-personal"));
+    // The OAuth token is stored encrypted only with GEMINI_FORCE_ENCRYPTED_FILE_STORAGE=true.
+    expect(await gemini()).toMatchObject({ ok: false, state: "missing" });
+    const forced = await gemini({ GEMINI_FORCE_ENCRYPTED_FILE_STORAGE: "true" });
+    expect(forced).toMatchObject({ ok: true, method: "oauth-file" });
+    expect(forced.warnings.join(" ")).toContain("encrypted");
+    expect(JSON.stringify([key, forced])).not.toContain("SECRETACCESS");
+  });
+
   it("GEMINI_CLI_HOME, else <stateDir>/agents/gemini-cli, else the home", async () => {
     const stateDir = path.join(home, "state");
     await put("settings.json", selected("vertex-ai"), path.join(stateDir, "agents", "gemini-cli", ".gemini"));
