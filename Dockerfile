@@ -77,7 +77,7 @@ RUN --mount=type=cache,id=molecule-npm-cache,target=/root/.npm,sharing=locked \
       codex) npm install --global --prefix "$prefix" --ignore-scripts "@openai/codex@${CODEX_VERSION}" \
         && "$prefix/bin/codex" --version ;; \
       gemini-cli) npm install --global --prefix "$prefix" --ignore-scripts "@google/gemini-cli@${GEMINI_CLI_VERSION}" \
-        && HOME=/tmp/gemini-version "$prefix/bin/gemini" --version && rm -rf /tmp/gemini-version ;; \
+        && GEMINI_CLI_HOME=/tmp/gemini-version "$prefix/bin/gemini" --version && rm -rf /tmp/gemini-version ;; \
       *) echo "AGENT=${AGENT}: build with --build-arg AGENT=claude-code, codex or gemini-cli" >&2; exit 1 ;; \
     esac
 

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, posix } from "node:path";
+import { agentHomeDir } from "@molecule/auth";
 import { loadConfig, resolveSettings, type WorkspaceConfig } from "@molecule/config";
 import { StatefulSet } from "kubernetes-models/apps/v1";
 import { ConfigMap, Service } from "kubernetes-models/v1";
@@ -196,6 +197,17 @@ describe.each(["base", "overlays/example"])("deploy/kubernetes/%s", (dir) => {
     }
     for (const path of [vars.HOME ?? "", "/tmp"]) {
       expect(volumeAt(path).volume?.emptyDir, `${path} on an emptyDir`).toBeDefined();
+    }
+  });
+
+  it("the codex and gemini-cli homes (their sessions) are on the PVC, where the daemon places them", () => {
+    const vars = env();
+    const { settings } = resolveSettings(vars);
+    for (const agent of ["codex", "gemini-cli"]) {
+      // CODEX_HOME / GEMINI_CLI_HOME when the manifest sets them, else <MOLECULE_STATE_DIR>/agents/<id>.
+      const home = agentHomeDir(agent, { env: vars, stateDir: settings.stateDir, home: vars.HOME ?? "" });
+      expect(home, `${agent}'s home`).toBe(posix.join(settings.stateDir, "agents", agent));
+      expect(volumeAt(home ?? "").claim, `${agent}'s home ${home} on the PersistentVolumeClaim`).toBeDefined();
     }
   });
 
