@@ -8,6 +8,8 @@ import type { ProcessRun } from "./process.js";
 export type RunVerdict =
   | { kind: "ok"; text: string; sessionId?: string }
   | { kind: "session-missing" }
+  /** The conversation no longer fits the model's context window: every later turn in it would fail too. */
+  | { kind: "context-full"; detail: string }
   | { kind: "init-timeout" }
   | { kind: "auth"; detail: string }
   | { kind: "rate-limited"; retryable: boolean; detail: string; retryAfterMs?: number }

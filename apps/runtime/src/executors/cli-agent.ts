@@ -167,6 +167,18 @@ export function createCliAgentExecutor(spec: CliAgentSpec, options: CliAgentOpti
             };
           }
           return { outcome: "agent-error", detail: "the agent reported a missing session on a fresh turn" };
+        case "context-full":
+          // Resuming it again would fail the same way: the next turn of this context starts anew.
+          log?.warn(
+            { event: "session.dropped_context_full", sessionId: resume },
+            "the conversation outgrew the model's context window; its next turn starts a new session",
+          );
+          await record(store, { result: "session-missing" });
+          return {
+            outcome: "agent-error",
+            detail: verdict.detail,
+            error: "the conversation no longer fits the model's context window; the next message starts a new conversation",
+          };
         case "rate-limited":
           if (verdict.retryable && rateRetries < retries) {
             rateRetries += 1;

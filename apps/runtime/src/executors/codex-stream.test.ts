@@ -145,7 +145,7 @@ const ROWS: readonly (readonly [string, Partial<ProcessRun>, RunVerdict["kind"],
         "Codex ran out of room in the model's context window. Start a new thread or clear earlier history before retrying.",
       ),
     },
-    "agent-error",
+    "context-full",
   ],
   [
     "model",

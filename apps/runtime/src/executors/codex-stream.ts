@@ -217,7 +217,7 @@ export function classifyCodexRun(run: ProcessRun): RunVerdict {
       // Codex has already retried (and honoured a `retry-after`); the runner backs off and tries again.
       return { kind: "rate-limited", retryable: true, detail };
     case "context-full":
-      return { kind: "agent-error", detail: `the conversation is larger than the model's context window: ${detail}` };
+      return { kind: "context-full", detail: `the conversation is larger than the model's context window: ${detail}` };
     case "model":
       return { kind: "agent-error", detail: `the model is not available: ${detail}` };
     case "network":

@@ -55,6 +55,8 @@ export function createCommandExecutor(options: CommandExecutorOptions): Executor
           return { outcome: "wedged", wedgeReason: `${options.name ?? "agent"} init timeout — restart workspace` };
         case "session-missing":
           return { outcome: "agent-error", detail: "session missing" };
+        case "context-full":
+          return { outcome: "agent-error", detail: verdict.detail };
         case "rate-limited":
           return { outcome: "rate-limited", detail: verdict.detail };
         case "timeout":

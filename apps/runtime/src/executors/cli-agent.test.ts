@@ -1,0 +1,134 @@
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createSessionStore, type SessionStore } from "@molecule/session";
+import { removeDir, tempDir } from "@molecule/test-support";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { TurnRequest } from "../executor.js";
+import type { RunVerdict } from "./classify.js";
+import { type CliAgentSpec, createCliAgentExecutor, type RunPlan } from "./cli-agent.js";
+
+// The shared runner with a real child process as the "CLI": a node script that prints the verdict
+// it is told to (a queue in a file), and records its argv. The spec reads that line back.
+
+const FAKE_CLI = String.raw`
+const fs = require("node:fs");
+const [queue, calls] = [process.env.QUEUE, process.env.CALLS];
+const lines = fs.readFileSync(queue, "utf8").split("\n").filter(Boolean);
+const next = lines.shift() ?? '{"kind":"agent-error","detail":"queue empty"}';
+fs.writeFileSync(queue, lines.join("\n"));
+fs.appendFileSync(calls, JSON.stringify(process.argv.slice(1)) + "\n");
+process.stdout.write(next + "\n");
+`;
+
+let dir: string;
+let store: SessionStore;
+const calls: () => Promise<string[][]> = async () =>
+  (await readFile(join(dir, "calls"), "utf8").catch(() => ""))
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as string[]);
+
+beforeEach(async () => {
+  dir = await tempDir("molecule-cli-agent-");
+  await mkdir(join(dir, "home"), { recursive: true });
+  await writeFile(join(dir, "cli.cjs"), FAKE_CLI);
+  store = createSessionStore({ file: join(dir, "session.json") });
+});
+afterEach(() => removeDir(dir));
+
+function executor(verdicts: RunVerdict[], extra: Partial<CliAgentSpec> = {}) {
+  const plans: RunPlan[] = [];
+  const spec: CliAgentSpec = {
+    name: "fake-agent",
+    // A codex-shaped session gate: a rollout under <home>/sessions must exist for an id to be resumed.
+    session: { agent: "codex", cwd: dir, home: join(dir, "home") },
+    args(plan) {
+      plans.push(plan);
+      return [join(dir, "cli.cjs"), ...(plan.resume ? ["resume", plan.resume] : [])];
+    },
+    classify: (run) => JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}") as RunVerdict,
+    ...extra,
+  };
+  const run = createCliAgentExecutor(spec, {
+    command: process.execPath,
+    cwd: dir,
+    env: { ...process.env, QUEUE: join(dir, "queue"), CALLS: join(dir, "calls") },
+    sessionStore: store,
+    timeoutMs: 30_000,
+    rateLimitBackoffMs: 1,
+  });
+  return {
+    plans,
+    async turn(): Promise<ReturnType<typeof run.runTurn>> {
+      await writeFile(join(dir, "queue"), verdicts.map((v) => JSON.stringify(v)).join("\n"));
+      const request: TurnRequest = {
+        taskId: "t1",
+        text: "hi",
+        signal: new AbortController().signal,
+        progress: () => undefined,
+      };
+      return run.runTurn(request);
+    },
+  };
+}
+
+const THREAD = "019aa3c7-799f-7ef1-ae76-42ca9ad87d58";
+
+async function plantRollout(id: string): Promise<void> {
+  const day = join(dir, "home", "sessions", "2025", "11", "21");
+  await mkdir(day, { recursive: true });
+  await writeFile(join(day, `rollout-2025-11-21T10-00-00-${id}.jsonl`), '{"type":"session_meta"}\n');
+}
+
+describe("createCliAgentExecutor", () => {
+  it("an ok turn records the agent's session id; the next turn resumes it while its transcript exists", async () => {
+    const first = executor([{ kind: "ok", text: "hello", sessionId: THREAD }]);
+    expect(await first.turn()).toEqual({ outcome: "ok", text: "hello" });
+    expect(await store.get()).toBe(THREAD);
+    await plantRollout(THREAD);
+    const second = executor([{ kind: "ok", text: "again", sessionId: THREAD }]);
+    expect((await second.turn()).text).toBe("again");
+    expect(second.plans).toEqual([{ resume: THREAD, fresh: undefined }]);
+  });
+
+  it("a session the agent reports missing is forgotten and the turn retried once, fresh: the caller sees ok", async () => {
+    await store.set(THREAD);
+    await plantRollout(THREAD);
+    const x = executor([{ kind: "session-missing" }, { kind: "ok", text: "fresh", sessionId: "new-id-0001" }]);
+    expect(await x.turn()).toEqual({ outcome: "ok", text: "fresh" });
+    expect(x.plans.map((p) => p.resume)).toEqual([THREAD, undefined]);
+    expect(await store.get()).toBe("new-id-0001");
+  });
+
+  it("an agent that takes a new session's id up front gets one per fresh run; an id clash retries with another", async () => {
+    let n = 0;
+    const ids = () => `aaaaaaaa-0000-4000-8000-00000000000${++n}`;
+    const x = executor([{ kind: "session-missing" }, { kind: "ok", text: "hi" }], { newSessionId: ids });
+    expect(await x.turn()).toEqual({ outcome: "ok", text: "hi" });
+    expect(x.plans.map((p) => p.fresh)).toEqual([
+      "aaaaaaaa-0000-4000-8000-000000000001",
+      "aaaaaaaa-0000-4000-8000-000000000002",
+    ]);
+    expect(await store.get()).toBe("aaaaaaaa-0000-4000-8000-000000000002"); // the run's own id, recorded
+  });
+
+  it("a conversation that outgrew the context window fails once with a clear error, then starts anew", async () => {
+    await store.set(THREAD);
+    await plantRollout(THREAD);
+    const x = executor([{ kind: "context-full", detail: "ran out of room" }]);
+    const reply = await x.turn();
+    expect(reply.outcome).toBe("agent-error");
+    expect(reply.error).toContain("next message starts a new conversation");
+    expect(await store.get()).toBeUndefined();
+  });
+
+  it("a retryable rate limit is retried twice (with backoff), then reported", async () => {
+    const x = executor([
+      { kind: "rate-limited", retryable: true, detail: "429" },
+      { kind: "rate-limited", retryable: true, detail: "429" },
+      { kind: "rate-limited", retryable: true, detail: "429" },
+    ]);
+    expect((await x.turn()).outcome).toBe("rate-limited");
+    expect(await calls()).toHaveLength(3); // the first run and two retries
+  });
+});
