@@ -87,8 +87,9 @@ async function checkWorkspace(
   settings: Settings,
   log: Logger,
   executor: Executor | undefined,
+  workspaceDir: string,
 ): Promise<WorkspaceConfig> {
-  const ctxBase = { env, settings, configDir: settings.configPath, logger: log };
+  const ctxBase = { env, settings, configDir: settings.configPath, workspaceDir, logger: log };
   let config: WorkspaceConfig | undefined;
   try {
     const loaded = await loadConfig(settings.configPath, { env });
@@ -141,7 +142,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   );
 
   // 1–2. Settings, config and preflight.
-  const config = await checkWorkspace(env, settings, log, options.executor);
+  const workspaceDir = resolve(options.workspaceDir ?? process.cwd());
+  const config = await checkWorkspace(env, settings, log, options.executor, workspaceDir);
   const configDir = settings.configPath;
   const stateDir = settings.stateDir;
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
@@ -161,10 +163,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   // none for the command runtime). The agent-auth check honours MOLECULE_PREFLIGHT_CHECK_AUTH=false.
   const gate = createPreflightGate({
     checks: readinessChecks(config, options.executor),
-    ctx: { env, settings, configDir, logger: log, config },
+    ctx: { env, settings, configDir, workspaceDir, logger: log, config },
     ttlMs: 60_000,
   });
-  const workspaceDir = resolve(options.workspaceDir ?? process.cwd());
   const executor =
     options.executor ??
     (await chooseExecutor({
