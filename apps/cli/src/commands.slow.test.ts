@@ -73,6 +73,33 @@ describe("molecule auth check", () => {
     }
   });
 
+  it("codex: reads the agent's home where the daemon puts it (<state dir>/agents/codex); with base_url only CODEX_API_KEY counts", async () => {
+    const configs = join(tmp, "configs");
+    const state = join(tmp, "state");
+    await mkdir(join(state, "agents", "codex"), { recursive: true });
+    await mkdir(configs);
+    await writeFile(join(configs, "config.yaml"), "runtime: codex\n");
+    await writeFile(
+      join(state, "agents", "codex", "auth.json"),
+      '{"auth_mode":"apikey","OPENAI_API_KEY":"sk-secretvalue"}',
+    );
+    const ok = await molecule(["auth", "check", "--config", configs, "--json"], { MOLECULE_STATE_DIR: state });
+    expect(JSON.parse(ok.stdout)).toMatchObject({ agent: { name: "codex", state: "ok" } });
+    expect(ok.stdout).not.toContain("secretvalue");
+
+    await writeFile(
+      join(configs, "config.yaml"),
+      "runtime: codex\nruntime_config:\n  base_url: http://127.0.0.1:9/v1\n",
+    );
+    const viaGateway = await molecule(["auth", "check", "--config", configs, "--json"], { MOLECULE_STATE_DIR: state });
+    expect(viaGateway.code).toBe(1); // the gateway's provider reads CODEX_API_KEY only
+    const withKey = await molecule(["auth", "check", "--config", configs, "--json"], {
+      MOLECULE_STATE_DIR: state,
+      CODEX_API_KEY: "sk-other-secret",
+    });
+    expect(JSON.parse(withKey.stdout)).toMatchObject({ ok: true, agent: { name: "codex", state: "ok" } });
+  });
+
   it("an empty token file → exit 1", async () => {
     await writeFile(join(tmp, ".auth_token"), "\n", { mode: 0o600 });
     await writeFile(join(tmp, "config.yaml"), "runtime: claude-code\n");

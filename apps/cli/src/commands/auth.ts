@@ -58,19 +58,22 @@ export async function authCheckCommand(options: AuthCheckOptions, io: Io): Promi
 
   let agent = options.agent;
   let configProblem: string | undefined;
-  if (agent === undefined) {
-    try {
-      agent = (await loadConfig(settings.configPath, { env })).config.runtime;
-    } catch (error) {
-      if (!ConfigError.isInstance(error)) throw error;
-      configProblem = error.message;
-      agent = DEFAULT_AGENT;
-    }
+  let baseUrl: string | undefined;
+  try {
+    const { config } = await loadConfig(settings.configPath, { env });
+    agent ??= config.runtime;
+    // The daemon runs the agent against this base URL, which changes which credential counts.
+    if (agent === config.runtime) baseUrl = config.runtime_config.base_url;
+  } catch (error) {
+    if (!ConfigError.isInstance(error)) throw error;
+    if (agent === undefined) configProblem = error.message;
+    agent ??= DEFAULT_AGENT;
   }
 
   let result: { ok: boolean; state: string; reason: string; warnings: string[]; method?: string; expiresAt?: number };
   try {
-    result = await checkAgentAuth({ agent, env });
+    // The agent's home as the daemon places it: its own env var, else <state dir>/agents/<id>.
+    result = await checkAgentAuth({ agent, env, stateDir: settings.stateDir, ...(baseUrl ? { baseUrl } : {}) });
   } catch (error) {
     if (!AuthError.isInstance(error) || error.code !== "E_AUTH_UNKNOWN_AGENT") throw error;
     result = {
