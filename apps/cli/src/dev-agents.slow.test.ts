@@ -35,9 +35,7 @@ const dev = (args: string[]) => runBin(["dev", ...args], { env, cwd: tmp, timeou
 
 describe.each(AGENTS)("molecule dev --agent $id", ({ id, api, label }) => {
   it("two scripted messages through the real CLI: both answered, the second resumed the first", async () => {
-    const started = Date.now();
     const run = await dev(["--agent", id]);
-    const seconds = (Date.now() - started) / 1000;
     expect(run.stderr).toBe("");
     expect(run.stdout).toContain(`driving the real ${label}, all on loopback`);
     expect(run.stdout).not.toContain("installing");
@@ -53,7 +51,6 @@ describe.each(AGENTS)("molecule dev --agent $id", ({ id, api, label }) => {
     // The daemon's log never holds the dummy key.
     const log = run.stdout.match(/daemon log: +(\S+\.log)/)?.[1] ?? "";
     expect(await readFile(log, "utf8")).not.toContain("molecule-dev-fake-key");
-    console.info(`molecule dev --agent ${id}: ${seconds.toFixed(1)} s`);
   }, 120_000);
 
   it("--scenario stale-session: the transcript is deleted, message 2 starts fresh and the caller never sees it", async () => {

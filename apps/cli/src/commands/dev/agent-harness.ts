@@ -31,6 +31,8 @@ export interface DevAgentHarness {
   readonly apiName: string;
   /** the install's size for the first-run line, e.g. "~420 MB" */
   readonly installSize: string;
+  /** extra env for the daemon (preflight's `--version` check runs with it too) */
+  readonly env?: Readonly<Record<string, string>>;
   /** Starts the fake; `reply` gives its answer from the number of earlier turns it was shown. */
   startModelApi(testkit: typeof import("@molecule/testkit"), reply: (earlier: number) => string): Promise<DevModelApi>;
   /** The agent's transcript files under its home (the ones a resume needs). */

@@ -227,7 +227,7 @@ export async function createDevSetup(
   if (options.liveModel) {
     env = { ...parentEnv, ...common };
   } else if (agent) {
-    env = { ...common, [agent.keyEnv]: "molecule-dev-fake-key" };
+    env = { ...common, ...agent.harness.env, [agent.keyEnv]: "molecule-dev-fake-key" };
     for (const name of PASS_THROUGH) {
       const value = parentEnv[name];
       if (value !== undefined) env[name] = value;
