@@ -110,13 +110,17 @@ LABEL org.opencontainers.image.title="molecule-runtime" \
       ai.molecule.agent="${AGENT}"
 # The codex and gemini-cli homes need no variable: the daemon puts them at
 # $MOLECULE_STATE_DIR/agents/<agent> (CODEX_HOME / GEMINI_CLI_HOME override it), on the volume.
+# Claude Code's is CLAUDE_CONFIG_DIR. Gemini CLI runs without its self-relaunch everywhere in the
+# image, as the daemon's turns run it (its --version at preflight takes half the time); the other
+# agents ignore the variable.
 ENV PATH=/opt/molecule/bin:$PATH \
     NODE_ENV=production \
     HOME=/home/node \
     WORKSPACE_CONFIG_PATH=/configs \
     MOLECULE_STATE_DIR=/var/lib/molecule/state \
     CLAUDE_CONFIG_DIR=/var/lib/molecule/claude \
-    DISABLE_AUTOUPDATER=1
+    DISABLE_AUTOUPDATER=1 \
+    GEMINI_CLI_NO_RELAUNCH=true
 WORKDIR /home/node
 USER 1000:1000
 EXPOSE 8000
