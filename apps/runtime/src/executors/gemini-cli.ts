@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readFile, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { writeFileAtomic } from "@molecule/internal";
 import type { Executor } from "../executor.js";
 import type { AgentExecutorOptions } from "./agent-options.js";
@@ -59,7 +59,8 @@ export function createGeminiCliExecutor(options: AgentExecutorOptions): Executor
   const settingsFile = join(geminiDir, "settings.json");
   const memoryFile = join(geminiDir, "GEMINI.md");
   // chooseExecutor takes GEMINI_CLI_HOME from the environment when set: then the home is the user's.
-  const ownsHome = options.env.GEMINI_CLI_HOME !== options.home;
+  const userHome = options.env.GEMINI_CLI_HOME;
+  const ownsHome = !userHome || resolve(userHome) !== resolve(options.home);
 
   const env: NodeJS.ProcessEnv = {
     ...options.env,
