@@ -37,6 +37,8 @@ export async function startDevAgent(
     home: string;
     stateDir: string;
     onProgress: (text: string) => void;
+    /** aborts the install (Ctrl-C); nothing is left half-installed */
+    signal?: AbortSignal | undefined;
   },
 ): Promise<DevAgentRun> {
   const agent = getAgent(harness.id);
@@ -53,6 +55,7 @@ export async function startDevAgent(
       version: agent.testedVersion,
       bin: agent.binary,
       cacheDir,
+      ...(context.signal ? { signal: context.signal } : {}),
       onProgress: (event) => {
         if (event.phase === "installing")
           context.onProgress(`installing ${spec} into ${cacheDir} (first run only, ${harness.installSize})`);

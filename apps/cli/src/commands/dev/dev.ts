@@ -167,6 +167,9 @@ export async function devCommand(options: DevCommandOptions, io: Io): Promise<nu
   const started = Date.now();
   const interrupt = interruptSignal();
 
+  // Ctrl-C during the agent CLI's first-run install stops npm (nothing is left half-installed).
+  const installAbort = new AbortController();
+  void interrupt.promise.then(() => installAbort.abort(new Error("interrupted")));
   let setup: DevSetup;
   try {
     setup = await createDevSetup(
@@ -174,12 +177,18 @@ export async function devCommand(options: DevCommandOptions, io: Io): Promise<nu
         ...(options.config !== undefined ? { config: options.config } : {}),
         liveModel: live,
         keep: options.keep === true,
-        ...(harness ? { agent: harness, onProgress: (text: string) => report.step(text) } : {}),
+        ...(harness
+          ? { agent: harness, onProgress: (text: string) => report.step(text), signal: installAbort.signal }
+          : {}),
       },
       io.env,
     );
   } catch (error) {
     interrupt.dispose();
+    if (installAbort.signal.aborted) {
+      report.line("interrupted; nothing was left installed");
+      return 0;
+    }
     return reportCliError(error, io, "molecule dev");
   }
 

@@ -34,6 +34,8 @@ export interface DevOptions {
   agent?: DevAgentHarness;
   /** one line of progress before anything runs (the agent CLI's first-run install) */
   onProgress?: (text: string) => void;
+  /** aborts the agent CLI's install */
+  signal?: AbortSignal;
 }
 
 /** What the platform sees of the dev workspace right now. */
@@ -174,6 +176,7 @@ export async function createDevSetup(
         home,
         stateDir,
         onProgress: options.onProgress ?? (() => undefined),
+        signal: options.signal,
       }).catch(async (error: unknown) => {
         await rm(dir, { recursive: true, force: true });
         throw error;
