@@ -9,6 +9,7 @@ import type { AgentExecutorOptions } from "./executors/agent-options.js";
 import { createClaudeCodeExecutor } from "./executors/claude-code.js";
 import { createCodexExecutor } from "./executors/codex.js";
 import { createCommandExecutor } from "./executors/command.js";
+import { createGeminiCliExecutor } from "./executors/gemini-cli.js";
 import type { AgentGroupListener } from "./executors/process.js";
 import type { Logger } from "./logger.js";
 
@@ -58,6 +59,7 @@ export function turnTimeoutSeconds(config: WorkspaceConfig): number {
 /** The executors of the agent CLIs whose home the runtime places (`agentHomeDir`). */
 const AGENT_EXECUTORS: Readonly<Record<string, (options: AgentExecutorOptions) => Executor>> = {
   codex: createCodexExecutor,
+  "gemini-cli": createGeminiCliExecutor,
 };
 
 /** The built-in executor for `config.runtime`: the agent CLI's own (Claude Code, Codex, Gemini CLI), or the generic command one. @internal */

@@ -46,7 +46,7 @@ describe("AGENTS", () => {
       expect(typeof agent.authProbe.check, agent.id).toBe("function");
       expect(agent.knownBadVersions ?? [], agent.id).toEqual([]);
     }
-    expect(AGENTS.filter((a) => a.supportsResume).map((a) => a.id)).toEqual(["claude-code", "codex"]);
+    expect(AGENTS.filter((a) => a.supportsResume).map((a) => a.id)).toEqual(["claude-code", "codex", "gemini-cli"]);
   });
 
   it("is frozen, down to its lists and probes", () => {

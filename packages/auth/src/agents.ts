@@ -35,7 +35,7 @@ export interface AgentDescriptor<Id extends string = string> {
   readonly installHint?: string;
   /** The token-free, network-free credential check (`checkAgentAuth` runs it). */
   readonly authProbe: AgentAuthProbe;
-  /** True when the runtime resumes this agent's sessions across turns (claude-code's `--resume`, codex's `resume <thread_id>`). */
+  /** True when the runtime resumes this agent's sessions across turns (every built-in agent: Claude Code's `--resume`, Codex's `resume <thread_id>`, Gemini CLI's `--resume`). */
   readonly supportsResume: boolean;
   /** The npm package the CLI ships in, e.g. `"@openai/codex"` (`molecule dev --agent` installs it). */
   readonly npmPackage?: string;
@@ -86,7 +86,7 @@ const BUILT_IN = [
       "Set GEMINI_API_KEY in the runtime's environment, or log in with `gemini` (or set the Vertex AI variables) with GEMINI_CLI_HOME set to the runtime's Gemini home.",
     installHint: "Install Gemini CLI (npm install -g @google/gemini-cli) so `gemini` is on PATH.",
     authProbe: { check: checkGeminiCliCredentials, credentialFiles: geminiCliCredentialFiles },
-    supportsResume: false,
+    supportsResume: true,
     npmPackage: "@google/gemini-cli",
     testedVersion: "0.61.0",
     knownBadVersions: [],

@@ -15,7 +15,7 @@ import { parseJson, readBody, sendJson } from "./http-util.js";
  * How `:streamGenerateContent` and `:generateContent` answer (`:countTokens` and the other routes always
  * answer normally):
  * - `ok`: the reply (SSE chunks with `?alt=sse`), the last chunk with `finishReason: "STOP"` and `usageMetadata`
- * - `empty`: one chunk with `finishReason: "STOP"` and no parts
+ * - `empty`: one chunk with `finishReason: "STOP"` and no parts (requests that ask for JSON still get it)
  * - `status:<code>[:retry-after=<s>]`: a Google error body (`{ error: { code, message, status, details } }`);
  *   a retry-after adds a `google.rpc.RetryInfo` detail
  * - `quota`: 429 with a per-day `google.rpc.QuotaFailure` (terminal for Gemini CLI)
@@ -222,7 +222,8 @@ export async function startFakeGeminiApi(options: FakeGeminiApiOptions = {}): Pr
   const answer = (res: ServerResponse, rec: GeminiApiRequest, mode: ResolvedMode, sse: boolean) => {
     const schema = jsonSchemaOf(rec.body);
     let text = "";
-    if (mode.kind !== "empty") {
+    // `empty` is the model's answer with no text; a JSON side call (the CLI's model router) still gets its JSON.
+    if (mode.kind !== "empty" || schema !== undefined) {
       text = schema !== undefined ? JSON.stringify(sample(schema)) : typeof reply === "function" ? reply(rec) : reply;
     }
     const promptTokenCount = estimateTokens(field(rec.body, "contents"));

@@ -104,5 +104,4 @@ const geminiCli: RealAgent = {
 };
 
 /** Every agent the registry names, driven for real. A fourth CLI agent is one more line here. */
-export const REAL_AGENTS: readonly RealAgent[] = [claudeCode, codex];
-void geminiCli;
+export const REAL_AGENTS: readonly RealAgent[] = [claudeCode, codex, geminiCli];
