@@ -57,11 +57,13 @@ describe("runProcess", () => {
 
   it("on timeout kills the whole process group, grandchildren included, and leaves no process behind", async () => {
     // The agent starts a grandchild that ignores SIGTERM, prints its pid, and both hang.
+    // The timeout leaves node 2 s to start and install its handler even on a loaded machine (at
+    // 300 ms a slow start meant SIGTERM killed it before it could ignore it: a flaky SIGTERM).
     const script = `
+      process.on("SIGTERM", () => {});
       const { spawn } = require("node:child_process");
       const g = spawn(process.execPath, ["-e", "process.on('SIGTERM',()=>{});setInterval(()=>{},1000)"], { stdio: "ignore" });
       console.log(JSON.stringify({ grandchild: g.pid }));
-      process.on("SIGTERM", () => {});
       setInterval(() => {}, 1000);
     `;
     const run = await runProcess({
@@ -70,7 +72,7 @@ describe("runProcess", () => {
       cwd: process.cwd(),
       env: process.env,
       stdin: "",
-      timeoutMs: 300,
+      timeoutMs: 2_000,
       killGraceMs: 200,
     });
     expect(run.timedOut).toBe(true);
