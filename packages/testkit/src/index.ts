@@ -5,6 +5,14 @@ export { TestkitError } from "./errors.js";
 export type { FakeAgentBehaviour, FakeAgentCall, FakeAgentCliOptions } from "./fake-agent-cli.js";
 export { fakeAgentCli, readFakeAgentCalls } from "./fake-agent-cli.js";
 export type {
+  ChatCompletionsMode,
+  ChatCompletionsRequest,
+  ChatMessage,
+  FakeChatCompletions,
+  FakeChatCompletionsOptions,
+} from "./fake-chat-completions.js";
+export { startFakeChatCompletions } from "./fake-chat-completions.js";
+export type {
   FakeGeminiApi,
   FakeGeminiApiOptions,
   GeminiApiMessage,
