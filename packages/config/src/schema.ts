@@ -32,6 +32,11 @@ const runtimeConfigSchema = z.looseObject({
    */
   base_url: z.url({ protocol: /^https?$/, error: "base_url must be an http(s) URL" }).optional(),
   model: str.optional(),
+  /**
+   * For `runtime: adapter`: the adapter module, a package name (resolved from the config dir, then
+   * from the daemon's own install) or a path relative to the config dir. `MOLECULE_ADAPTER_MODULE` wins.
+   */
+  module: str.min(1).optional(),
   /** @deprecated name the env var holding the agent's token. */
   auth_token_env: str.optional(),
   /** @deprecated a file holding the agent's token (may point at a mounted secret outside the config dir). */
