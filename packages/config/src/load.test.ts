@@ -67,9 +67,9 @@ describe("loadConfig", () => {
   });
 
   it("runtime_config.module names the adapter module; an empty one is refused with its field", async () => {
-    await write("runtime: adapter\nruntime_config:\n  module: \"@acme/molecule-adapter-echo\"\n");
+    await write('runtime: adapter\nruntime_config:\n  module: "@acme/molecule-adapter-echo"\n');
     expect((await loadConfig(dir, { env: {} })).config.runtime_config.module).toBe("@acme/molecule-adapter-echo");
-    await write("runtime: adapter\nruntime_config:\n  module: \"\"\n");
+    await write('runtime: adapter\nruntime_config:\n  module: ""\n');
     expect((await loadError()).problems.map((p) => p.field)).toEqual(["runtime_config.module"]);
   });
 
