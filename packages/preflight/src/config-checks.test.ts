@@ -36,7 +36,7 @@ describe("runtime", () => {
     const r = await runOne(runtimeCheck, { env: baseEnv(dir), config: config({ runtime: "langgraph" }) });
     expect(r.failures[0]?.code).toBe("E_RUNTIME_UNKNOWN");
     // Derived from the registry, so adding an agent to AGENTS does not break this test.
-    expect(r.failures[0]?.fix).toContain([...AGENTS.map((agent) => agent.id), "command"].join(", "));
+    expect(r.failures[0]?.fix).toContain([...AGENTS.map((agent) => agent.id), "command", "adapter"].join(", "));
   });
   it("reads the list from ctx.runtimes", async () => {
     const r = await runOne(runtimeCheck, {

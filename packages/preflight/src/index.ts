@@ -3,6 +3,8 @@ export type { PreflightErrorCode } from "./errors.js";
 export { PreflightError } from "./errors.js";
 export type { PreflightGate, PreflightGateOptions } from "./gate.js";
 export { createPreflightGate } from "./gate.js";
+export type { PeerRangeOptions } from "./peer-range.js";
+export { peerRangeIssues } from "./peer-range.js";
 export type { RenderOptions } from "./render.js";
 export { renderReport } from "./render.js";
 export type { CheckDefinitionBase, ConfiguredCheckDefinition, UnconfiguredCheckDefinition } from "./run.js";

@@ -70,9 +70,11 @@ describe("a custom registry in the preflight context", () => {
     expect(codex.failures[0]?.detail).toContain("not one of fake-agent, command");
   });
 
-  it("the default registry is AGENTS: every agent id plus command", async () => {
+  it("the default registry is AGENTS: every agent id plus command and adapter", async () => {
     const r = await runOne(runtimeCheck, { env: env(), config: config({ runtime: "nope" }) });
-    expect(r.failures[0]?.detail).toContain(`not one of ${[...AGENTS.map((a) => a.id), "command"].join(", ")}`);
+    expect(r.failures[0]?.detail).toContain(
+      `not one of ${[...AGENTS.map((a) => a.id), "command", "adapter"].join(", ")}`,
+    );
   });
 
   it("agent-binary runs the descriptor's binary with its versionArgs", async () => {

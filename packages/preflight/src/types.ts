@@ -59,7 +59,7 @@ export interface PreflightContext {
   logger: PreflightLogger | undefined;
   /** The agent registry: binaries, credential env vars, probes, re-login hints, known-bad versions. */
   agents: readonly AgentDescriptor[];
-  /** Runtimes this install can run (default: every agent's id, then `command`). */
+  /** Runtimes this install can run (default: every agent's id, then `command` and `adapter`). */
   runtimes: readonly string[];
   /** Aborted when the check's own timeout passes; long-running work (child processes) should stop. */
   signal: AbortSignal;
@@ -107,6 +107,6 @@ export interface PreflightOptions {
   logger?: PreflightLogger;
   /** The agent registry the agent checks and the gate read. Default `AGENTS` from `@molecule/auth`. */
   agents?: readonly AgentDescriptor[];
-  /** Runtimes the `runtime` check accepts. Default: every agent's id in `agents`, then `command`. */
+  /** Runtimes the `runtime` check accepts. Default: every agent's id in `agents`, then `command` and `adapter`. */
   runtimes?: readonly string[];
 }

@@ -32,10 +32,12 @@ describe("workspaceChecks({ only, skip })", () => {
     ]);
   });
 
-  it("only the auth gate, for a daemon's readiness; nothing for the command runtime", () => {
+  it("only the auth gate, for a daemon's readiness; nothing for the command and adapter runtimes", () => {
     expect(names(config(), { only: ["agent-auth"] })).toEqual(["agent-auth"]);
     const command = config({ runtime: "command", runtime_config: { command: "/bin/true" } });
     expect(names(command, { only: ["agent-auth"] })).toEqual([]);
+    const adapter = config({ runtime: "adapter", runtime_config: { module: "./adapter.mjs" } });
+    expect(names(adapter, { only: ["agent-auth"] })).toEqual([]);
   });
 
   it("an unknown name throws E_PREFLIGHT_UNKNOWN_CHECK naming it and the valid names", () => {

@@ -12,7 +12,7 @@ import {
 import { environmentCheck, platformTokenCheck, platformUrlCheck, workspaceIdCheck } from "./env-checks.js";
 import { PreflightError } from "./errors.js";
 import { defineCheck } from "./run.js";
-import { COMMAND_RUNTIME } from "./runtimes.js";
+import { NON_AGENT_RUNTIMES } from "./runtimes.js";
 import type { Check } from "./types.js";
 
 export interface WorkspaceChecksOptions {
@@ -66,7 +66,7 @@ function names(option: "only" | "skip", value: readonly string[] | undefined): S
  * The built-in checks for a workspace, in report order: environment, config-level, agent.
  * `only` keeps the named checks, `skip` then drops named ones; a name that is not a built-in check
  * throws `E_PREFLIGHT_UNKNOWN_CHECK`. With a config, checks that cannot apply are left out (no auth
- * gate for the `command` runtime); without one (not loaded yet) every check is included and those
+ * gate for the `command` and `adapter` runtimes); without one (not loaded yet) every check is included and those
  * needing the config skip.
  */
 export function workspaceChecks(config: WorkspaceConfig | undefined, options: WorkspaceChecksOptions = {}): Check[] {
@@ -75,7 +75,7 @@ export function workspaceChecks(config: WorkspaceConfig | undefined, options: Wo
   const selected = BUILT_IN.filter((check) => {
     if (only && !only.has(check.name)) return false;
     if (skip?.has(check.name)) return false;
-    if (check === agentAuthCheck && config?.runtime === COMMAND_RUNTIME) return false;
+    if (check === agentAuthCheck && config && NON_AGENT_RUNTIMES.includes(config.runtime)) return false;
     return true;
   });
   if (options.agentChecks !== false) return selected;
