@@ -661,3 +661,16 @@ describe("token-free and network-free by construction", () => {
     expect(source).not.toMatch(/\bfetch\s*\(/);
   });
 });
+
+describe("ollama (an OpenAI-compatible endpoint: no credentials required)", () => {
+  it("is ok with no key; with OPENAI_API_KEY it is ok by api-key-env (sent as Bearer), never echoing the key", async () => {
+    const none = await checkAgentAuth({ agent: "ollama", home, env: {}, clock });
+    expect([none.ok, none.state, none.method]).toEqual([true, "ok", undefined]);
+    expect(none.reason).toContain("no credentials needed");
+    const keyed = await checkAgentAuth({ agent: "ollama", home, env: { OPENAI_API_KEY: "sk-gateway-SECRET" }, clock });
+    expect([keyed.ok, keyed.state, keyed.method]).toEqual([true, "ok", "api-key-env"]);
+    expect(keyed.reason).toContain("Authorization: Bearer");
+    expect(JSON.stringify(keyed)).not.toContain("SECRET");
+    expect(getAgent("ollama")?.authProbe.credentialFiles).toBeUndefined();
+  });
+});

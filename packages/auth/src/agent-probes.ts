@@ -9,6 +9,7 @@ import { type CredentialContext, failResult, nonEmpty, okResult, readJsonFile } 
 
 export { checkCodexCredentials, codexCredentialFiles } from "./codex-probe.js";
 export { checkGeminiCliCredentials, geminiCliCredentialFiles } from "./gemini-probe.js";
+export { checkEndpointCredentials } from "./ollama-probe.js";
 export { describeJsonError, nonEmpty } from "./probe-util.js";
 
 // Untrusted file: every field is optional and a wrong type reads as absent.

@@ -15,12 +15,25 @@ afterEach(async () => {
 });
 
 describe("AGENTS", () => {
-  it("lists claude-code, codex and gemini-cli with their binaries, claude-code first", () => {
+  it("lists claude-code, codex and gemini-cli with their binaries, claude-code first, then the endpoint agent ollama", () => {
     expect(AGENTS.map((a) => [a.id, a.binary])).toEqual([
       ["claude-code", "claude"],
       ["codex", "codex"],
       ["gemini-cli", "gemini"],
+      ["ollama", undefined],
     ]);
+  });
+
+  it("an agent has a binary with version args, or an endpoint with a /v1 base URL, never both", () => {
+    for (const agent of AGENTS) {
+      expect(agent.binary === undefined, agent.id).toBe(agent.endpoint !== undefined);
+      if (agent.endpoint) {
+        expect(agent.versionArgs, agent.id).toEqual([]);
+        expect(agent.endpoint.defaultBaseUrl, agent.id).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+        expect(Object.isFrozen(agent.endpoint), agent.id).toBe(true);
+        expect(agent.supportsResume, agent.id).toBe(false);
+      }
+    }
   });
 
   it("KnownAgent is the union of the registry's ids (checked by tsc in agents.ts)", () => {
@@ -38,7 +51,7 @@ describe("AGENTS", () => {
 
   it("every descriptor is complete: version args, a re-login sentence, a probe; credential env names are env names", () => {
     for (const agent of AGENTS) {
-      expect(agent.versionArgs.length, agent.id).toBeGreaterThan(0);
+      if (agent.binary !== undefined) expect(agent.versionArgs.length, agent.id).toBeGreaterThan(0);
       // credentialEnv may be empty (an agent that only logs in with files), as its type allows.
       expect(new Set(agent.credentialEnv).size, agent.id).toBe(agent.credentialEnv.length);
       for (const name of agent.credentialEnv) expect(name, agent.id).toMatch(/^[A-Z][A-Z0-9_]*$/);
@@ -47,6 +60,7 @@ describe("AGENTS", () => {
       expect(agent.knownBadVersions ?? [], agent.id).toEqual([]);
     }
     expect(AGENTS.filter((a) => a.supportsResume).map((a) => a.id)).toEqual(["claude-code", "codex", "gemini-cli"]);
+    expect(AGENTS.filter((a) => !a.supportsResume).map((a) => a.id)).toEqual(["ollama"]);
   });
 
   it("is frozen, down to its lists and probes", () => {
@@ -62,7 +76,9 @@ describe("AGENTS", () => {
 
   it("each probe accepts exactly its credential env vars", async () => {
     for (const agent of AGENTS) {
-      expect(await checkAgentAuth({ agent: agent.id, home, env: {} }), agent.id).toMatchObject({ ok: false });
+      // An endpoint agent needs no credentials: ok without any.
+      const bare = await checkAgentAuth({ agent: agent.id, home, env: {} });
+      expect(bare, agent.id).toMatchObject({ ok: agent.endpoint !== undefined });
       for (const name of agent.credentialEnv) {
         expect(
           await checkAgentAuth({ agent: agent.id, home, env: { [name]: "k" } }),
@@ -104,6 +120,7 @@ describe("checkAgentAuth and the registry", () => {
   it("a built-in probe's not-ok reason ends with the agent's re-login hint", async () => {
     for (const agent of AGENTS) {
       const result = await checkAgentAuth({ agent: agent.id, home, env: {} });
+      if (result.ok) continue; // an endpoint agent needs no login
       expect(result.reason.endsWith(`. ${agent.reloginHint}`), agent.id).toBe(true);
     }
   });

@@ -2,6 +2,7 @@ import type { AgentAuthProbe } from "./agent-auth.js";
 import {
   checkClaudeCodeCredentials,
   checkCodexCredentials,
+  checkEndpointCredentials,
   checkGeminiCliCredentials,
   claudeCodeCredentialFiles,
   codexCredentialFiles,
@@ -17,15 +18,29 @@ export interface KnownBadVersion {
 }
 
 /**
+ * An agent that is a model server the daemon talks to over HTTP (an OpenAI-compatible
+ * `POST {base_url}/chat/completions`), not a CLI it runs.
+ */
+export interface AgentEndpoint {
+  /** `runtime_config.base_url` when unset, ending in `/v1`, e.g. `"http://127.0.0.1:11434/v1"`. */
+  readonly defaultBaseUrl: string;
+  /** The command that fetches a model the server does not have, e.g. `"ollama pull"` (the model's name follows). */
+  readonly pullCommand?: string;
+}
+
+/**
  * Everything the runtime, preflight and the CLI need to know about one agent CLI. The one place
  * an agent's facts live: add an agent by adding a descriptor (and its probe) here.
  */
 export interface AgentDescriptor<Id extends string = string> {
   /** The `runtime` value in config.yaml that selects this agent, e.g. `"claude-code"`. */
   readonly id: Id;
-  /** The executable looked up on `PATH` (`runtime_config.command` overrides it). */
-  readonly binary: string;
-  /** The arguments that make the binary print its version and exit 0, e.g. `["--version"]`. */
+  /**
+   * The executable looked up on `PATH` (`runtime_config.command` overrides it). Absent for an agent
+   * with an `endpoint` (no CLI): preflight's agent-binary check skips it.
+   */
+  readonly binary?: string;
+  /** The arguments that make the binary print its version and exit 0, e.g. `["--version"]` (`[]` without a binary). */
   readonly versionArgs: readonly string[];
   /** Env vars that carry the agent's credentials (the env alternative to a login), in precedence order. */
   readonly credentialEnv: readonly string[];
@@ -35,7 +50,7 @@ export interface AgentDescriptor<Id extends string = string> {
   readonly installHint?: string;
   /** The token-free, network-free credential check (`checkAgentAuth` runs it). */
   readonly authProbe: AgentAuthProbe;
-  /** True when the runtime resumes this agent's sessions across turns (every built-in agent: Claude Code's `--resume`, Codex's `resume <thread_id>`, Gemini CLI's `--resume`). */
+  /** True when the runtime resumes this agent's sessions across turns (every built-in CLI: Claude Code's `--resume`, Codex's `resume <thread_id>`, Gemini CLI's `--resume`); false for an `endpoint` agent, whose history the daemon keeps itself. */
   readonly supportsResume: boolean;
   /** The npm package the CLI ships in, e.g. `"@openai/codex"` (`molecule dev --agent` installs it). */
   readonly npmPackage?: string;
@@ -43,6 +58,8 @@ export interface AgentDescriptor<Id extends string = string> {
   readonly testedVersion?: string;
   /** Versions preflight warns about (a warning, never a failure). Default: none. */
   readonly knownBadVersions?: readonly KnownBadVersion[];
+  /** Set for an agent served over HTTP instead of a CLI: preflight's agent-endpoint check reads it. */
+  readonly endpoint?: AgentEndpoint;
 }
 
 /** Keeps a descriptor's `id` as a literal type, so `KnownAgent` follows the list below. */
@@ -91,13 +108,26 @@ const BUILT_IN = [
     testedVersion: "0.61.0",
     knownBadVersions: [],
   }),
+  descriptor({
+    // A local model (Ollama by default; vLLM, llama.cpp's server, LM Studio or a gateway alike):
+    // no CLI, the daemon keeps each context's history and posts it to {base_url}/chat/completions.
+    id: "ollama",
+    versionArgs: [],
+    credentialEnv: ["OPENAI_API_KEY"],
+    reloginHint:
+      "No login is needed for a local model server; for a gateway that wants a key, set OPENAI_API_KEY (sent as Authorization: Bearer).",
+    installHint: "Install Ollama (or another OpenAI-compatible server), start it, and pull the model.",
+    authProbe: { check: checkEndpointCredentials },
+    supportsResume: false,
+    endpoint: { defaultBaseUrl: "http://127.0.0.1:11434/v1", pullCommand: "ollama pull" },
+  }),
 ];
 
 /**
  * The id of a built-in agent. Spelled out (not derived from `BUILT_IN`) so the API report lists
  * every id and adding an agent shows in `auth.api.md`; the check below keeps it equal to the list.
  */
-export type KnownAgent = "claude-code" | "codex" | "gemini-cli";
+export type KnownAgent = "claude-code" | "codex" | "gemini-cli" | "ollama";
 
 /** `true` when A and B are the same set of string literals. */
 type SameIds<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -112,6 +142,7 @@ function freeze(descriptor: AgentDescriptor<KnownAgent>): AgentDescriptor<KnownA
     versionArgs: Object.freeze([...descriptor.versionArgs]),
     credentialEnv: Object.freeze([...descriptor.credentialEnv]),
     authProbe: Object.freeze({ ...descriptor.authProbe }),
+    ...(descriptor.endpoint ? { endpoint: Object.freeze({ ...descriptor.endpoint }) } : {}),
     ...(knownBad ? { knownBadVersions: Object.freeze(knownBad) } : {}),
   });
 }

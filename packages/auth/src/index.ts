@@ -8,7 +8,7 @@ export type {
 } from "./agent-auth.js";
 export { checkAgentAuth } from "./agent-auth.js";
 export { agentHomeDir } from "./agent-home-dir.js";
-export type { AgentDescriptor, KnownAgent, KnownBadVersion } from "./agents.js";
+export type { AgentDescriptor, AgentEndpoint, KnownAgent, KnownBadVersion } from "./agents.js";
 export { AGENTS, DEFAULT_AGENT, getAgent } from "./agents.js";
 export { isAuthFailureText } from "./auth-failure-text.js";
 export type { Clock } from "./clock.js";

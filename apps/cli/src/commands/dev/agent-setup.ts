@@ -43,8 +43,13 @@ export async function startDevAgent(
 ): Promise<DevAgentRun> {
   const agent = getAgent(harness.id);
   const keyEnv = agent?.credentialEnv[0];
-  if (agent?.npmPackage === undefined || agent.testedVersion === undefined || keyEnv === undefined) {
-    throw new Error(`the registry entry of ${harness.id} names no npm package, tested version or key variable`);
+  if (
+    agent?.npmPackage === undefined ||
+    agent.testedVersion === undefined ||
+    agent.binary === undefined ||
+    keyEnv === undefined
+  ) {
+    throw new Error(`the registry entry of ${harness.id} names no npm package, tested version, binary or key variable`);
   }
   const spec = `${agent.npmPackage}@${agent.testedVersion}`;
   const cacheDir = agentCacheDir(context.parentEnv);
