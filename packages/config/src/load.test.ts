@@ -90,6 +90,15 @@ describe("loadConfig", () => {
     expect(config.effort).toBe("xhigh");
   });
 
+  it("MOLECULE_ADAPTER_MODULE, when non-empty, runs that adapter whatever runtime the file names", async () => {
+    await write("runtime: codex\nruntime_config:\n  module: ./from-file.js\n");
+    const env = { MOLECULE_ADAPTER_MODULE: " @acme/molecule-adapter-echo " };
+    const { config } = await loadConfig(dir, { env });
+    expect([config.runtime, config.runtime_config.module]).toEqual(["adapter", "@acme/molecule-adapter-echo"]);
+    const kept = (await loadConfig(dir, { env: { MOLECULE_ADAPTER_MODULE: " " } })).config;
+    expect([kept.runtime, kept.runtime_config.module]).toEqual(["codex", "./from-file.js"]);
+  });
+
   it("MODEL_PROVIDER overrides model only when non-empty", async () => {
     await write("model: sonnet\n");
     expect((await loadConfig(dir, { env: { MODEL_PROVIDER: "opus" } })).config.model).toBe("opus");

@@ -22,7 +22,10 @@ export interface ConfigWarning {
 }
 
 export interface LoadConfigOptions {
-  /** Environment (default `process.env`); `MODEL_PROVIDER`, when non-empty, overrides `model`. */
+  /**
+   * Environment (default `process.env`); `MODEL_PROVIDER`, when non-empty, overrides `model`;
+   * `MOLECULE_ADAPTER_MODULE`, when non-empty, sets `runtime: adapter` and `runtime_config.module`.
+   */
   env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -160,6 +163,12 @@ export async function loadConfig(dir: string, options: LoadConfigOptions = {}): 
   const config = parsed.data;
   const model = env.MODEL_PROVIDER?.trim();
   if (model) config.model = model;
+  // An image that ships an adapter names it in MOLECULE_ADAPTER_MODULE: it runs, whatever runtime the file names.
+  const adapterModule = env.MOLECULE_ADAPTER_MODULE?.trim();
+  if (adapterModule) {
+    config.runtime = "adapter";
+    config.runtime_config.module = adapterModule;
+  }
 
   return { config, warnings: collectWarnings(doc, raw as Record<string, unknown>, lineOf), file };
 }
