@@ -66,6 +66,15 @@ describe("loadConfig", () => {
     expect(error.message).toContain("http(s) URL");
   });
 
+  it("runtime_config.max_history_messages: unset by default (the runtime's 50), a whole number of at least 2", async () => {
+    await write("runtime: ollama\nruntime_config:\n  model: qwen3\n");
+    expect((await loadConfig(dir, { env: {} })).config.runtime_config.max_history_messages).toBeUndefined();
+    await write("runtime: ollama\nruntime_config:\n  max_history_messages: 8\n");
+    expect((await loadConfig(dir, { env: {} })).config.runtime_config.max_history_messages).toBe(8);
+    await write("runtime: ollama\nruntime_config:\n  max_history_messages: 1\n");
+    expect((await loadError()).problems.map((p) => p.field)).toEqual(["runtime_config.max_history_messages"]);
+  });
+
   it("runtime_config.module names the adapter module; an empty one is refused with its field", async () => {
     await write('runtime: adapter\nruntime_config:\n  module: "@acme/molecule-adapter-echo"\n');
     expect((await loadConfig(dir, { env: {} })).config.runtime_config.module).toBe("@acme/molecule-adapter-echo");

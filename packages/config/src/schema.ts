@@ -28,10 +28,16 @@ const runtimeConfigSchema = z.looseObject({
   timeout: nonNegative.optional(),
   /**
    * The model API's base URL, spelled as that API's own clients spell it (gateways, proxies, fakes):
-   * Claude Code and Gemini CLI take the host root (`http://127.0.0.1:8080`), Codex includes `/v1`.
+   * Claude Code and Gemini CLI take the host root (`http://127.0.0.1:8080`), Codex and an
+   * OpenAI-compatible endpoint (`runtime: ollama`, default `http://127.0.0.1:11434/v1`) include `/v1`.
    */
   base_url: z.url({ protocol: /^https?$/, error: "base_url must be an http(s) URL" }).optional(),
   model: str.optional(),
+  /**
+   * For an agent whose history the daemon keeps (an OpenAI-compatible endpoint): the messages kept
+   * per conversation, oldest dropped first. Unset: 50.
+   */
+  max_history_messages: z.int().min(2).optional(),
   /**
    * For `runtime: adapter`: the adapter module, a package name (resolved from the config dir, then
    * from the daemon's own install) or a path relative to the config dir. `MOLECULE_ADAPTER_MODULE` wins.
