@@ -1,6 +1,7 @@
 import { AGENTS, DEFAULT_AGENT as DEFAULT_AGENT_ID } from "@molecule/auth";
 import { describe, expect, it } from "vitest";
 import { main } from "./cli.js";
+import { devAgentHarness } from "./commands/dev/agents.js";
 
 async function help(argv: string[]): Promise<string> {
   let out = "";
@@ -52,10 +53,21 @@ describe("molecule dev --agent (usage, before anything starts)", () => {
   });
 
   it("--scenario wedge with another agent says not applicable and exits 0 without starting anything", async () => {
-    for (const agent of AGENTS.filter((a) => a.id !== DEFAULT_AGENT_ID)) {
+    for (const agent of AGENTS.filter((a) => devAgentHarness(a.id) !== undefined)) {
       const run = await dev(["--agent", agent.id, "--scenario", "wedge"]);
       expect(run).toMatchObject({ code: 0, err: "" });
       expect(run.out).toContain(`--scenario wedge: not applicable to ${agent.id}: the wedge is Claude Code's`);
+    }
+  });
+
+  it("an agent molecule dev has no harness for (not the default) exits 1 saying so", async () => {
+    const others = AGENTS.filter((a) => a.id !== DEFAULT_AGENT_ID && devAgentHarness(a.id) === undefined);
+    for (const agent of others) {
+      const run = await dev(["--agent", agent.id]);
+      expect(run).toMatchObject({ code: 1, out: "" });
+      expect(run.err).toBe(
+        `molecule dev: --agent ${agent.id} cannot be driven by molecule dev yet (it drives ${DEFAULT_AGENT_ID}, codex, gemini-cli)\n`,
+      );
     }
   });
 });

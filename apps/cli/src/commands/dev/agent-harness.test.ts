@@ -23,8 +23,10 @@ async function touch(...parts: string[]): Promise<string> {
 }
 
 describe("molecule dev --agent harnesses", () => {
-  it("every registry agent but the default has one, and the registry names its package and tested version", () => {
-    for (const agent of AGENTS.filter((a) => a.id !== DEFAULT_AGENT)) {
+  it("every registry agent shipped as an npm CLI but the default has one, with the registry's package, version and key", () => {
+    const clis = AGENTS.filter((a) => a.id !== DEFAULT_AGENT && a.npmPackage !== undefined);
+    expect(clis.map((a) => a.id)).toEqual(["codex", "gemini-cli"]);
+    for (const agent of clis) {
       expect(devAgentHarness(agent.id)?.id).toBe(agent.id);
       expect(agent.npmPackage).toBeDefined();
       expect(agent.testedVersion).toBeDefined();

@@ -8,6 +8,9 @@ import { GEMINI_CLI_DEV } from "./gemini-cli.js";
  */
 const HARNESSES: readonly DevAgentHarness[] = [CODEX_DEV, GEMINI_CLI_DEV];
 
+/** The ids of the agents with a harness. */
+export const DEV_AGENT_IDS: readonly string[] = HARNESSES.map((harness) => harness.id);
+
 /** The harness for registry agent `id`, or undefined (Claude Code, or an agent dev cannot drive yet). */
 export function devAgentHarness(id: string): DevAgentHarness | undefined {
   return HARNESSES.find((harness) => harness.id === id);

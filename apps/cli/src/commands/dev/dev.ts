@@ -6,7 +6,7 @@ import type { Io } from "../../io.js";
 import { colorEnabled, createStyle, type Style } from "../../style.js";
 import type { SendResult } from "../send.js";
 import { AGENT_SCENARIOS, NOT_APPLICABLE } from "./agent-scenarios.js";
-import { devAgentHarness } from "./agents.js";
+import { DEV_AGENT_IDS, devAgentHarness } from "./agents.js";
 import { createReporter, describeView, type Reporter, styledStatus } from "./report.js";
 import { SCENARIOS } from "./scenarios.js";
 import { createDevSetup, type DevSetup } from "./setup.js";
@@ -151,7 +151,10 @@ export async function devCommand(options: DevCommandOptions, io: Io): Promise<nu
   // The agent: Claude Code (setup.ts's own path) unless --agent names one with a dev harness.
   const harness = options.agent === undefined ? undefined : devAgentHarness(options.agent);
   if (options.agent !== undefined && options.agent !== DEFAULT_AGENT && harness === undefined) {
-    io.stderr.write(`molecule dev: --agent ${options.agent} cannot be driven by molecule dev yet\n`);
+    const drivable = [DEFAULT_AGENT, ...DEV_AGENT_IDS].join(", ");
+    io.stderr.write(
+      `molecule dev: --agent ${options.agent} cannot be driven by molecule dev yet (it drives ${drivable})\n`,
+    );
     return 1;
   }
   const scenarios = harness ? AGENT_SCENARIOS : SCENARIOS;
