@@ -105,7 +105,7 @@ describe("workspaceChecks", () => {
   it("lists every built-in check once, agent checks last", () => {
     const names = workspaceChecks(undefined).map((c) => c.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(names.slice(-2)).toEqual(["agent-binary", "agent-auth"]);
+    expect(names.slice(-3)).toEqual(["agent-binary", "agent-endpoint", "agent-auth"]);
     expect(names).toEqual(
       expect.arrayContaining(["workspace-id", "platform-url", "platform-token", "runtime", "skills"]),
     );
@@ -114,6 +114,7 @@ describe("workspaceChecks", () => {
     const names = workspaceChecks(undefined, { agentChecks: false }).map((c) => c.name);
     expect(names).not.toContain("agent-binary");
     expect(names).not.toContain("agent-auth");
+    expect(names).not.toContain("agent-endpoint");
     expect(names.at(-1)).toBe("agent");
   });
 });

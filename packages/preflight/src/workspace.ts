@@ -9,6 +9,7 @@ import {
   runtimeCheck,
   skillsCheck,
 } from "./config-checks.js";
+import { agentEndpointCheck, agentEndpointReadyCheck } from "./endpoint-check.js";
 import { environmentCheck, platformTokenCheck, platformUrlCheck, workspaceIdCheck } from "./env-checks.js";
 import { PreflightError } from "./errors.js";
 import { defineCheck } from "./run.js";
@@ -22,6 +23,11 @@ export interface WorkspaceChecksOptions {
   only?: readonly string[];
   /** Drop the checks with these names (e.g. `["skills", "prompt-files"]`). Default: none. */
   skip?: readonly string[];
+  /**
+   * The checks as the readiness gate runs them: a model server that does not answer (agent-endpoint)
+   * fails instead of warning. Default false (boot: a local model server often starts after the workspace).
+   */
+  readiness?: boolean;
 }
 
 /** Every built-in check, in report order: environment, config-level, agent. */
@@ -38,10 +44,11 @@ const BUILT_IN: readonly Check[] = [
   promptFilesCheck,
   skillsCheck,
   agentBinaryCheck,
+  agentEndpointCheck,
   agentAuthCheck,
 ];
 
-const AGENT_CHECKS = new Set([agentBinaryCheck.name, agentAuthCheck.name]);
+const AGENT_CHECKS = new Set([agentBinaryCheck.name, agentEndpointCheck.name, agentAuthCheck.name]);
 
 function names(option: "only" | "skip", value: readonly string[] | undefined): Set<string> | undefined {
   if (value === undefined) return undefined;
@@ -78,6 +85,10 @@ export function workspaceChecks(config: WorkspaceConfig | undefined, options: Wo
     if (check === agentAuthCheck && config && NON_AGENT_RUNTIMES.includes(config.runtime)) return false;
     return true;
   });
+  if (options.readiness === true) {
+    const at = selected.indexOf(agentEndpointCheck);
+    if (at >= 0) selected[at] = agentEndpointReadyCheck;
+  }
   if (options.agentChecks !== false) return selected;
   const withoutAgent = selected.filter((check) => !AGENT_CHECKS.has(check.name));
   if (withoutAgent.length < selected.length) withoutAgent.push(agentChecksOff);
