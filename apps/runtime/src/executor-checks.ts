@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import type { WorkspaceConfig } from "@molecule/config";
 import { findExecutable } from "@molecule/internal";
 import { type Check, defineCheck, workspaceChecks } from "@molecule/preflight";
+import { ADAPTER_RUNTIME } from "./adapter/load.js";
 import type { Executor } from "./executor.js";
 
 /** The built-in checks that are about `config.runtime`'s agent: an executor of your own replaces them. */
@@ -9,9 +10,12 @@ const RUNTIME_CHECKS = ["runtime", "agent-binary", "agent-auth"];
 
 /**
  * What preflight runs at boot: every built-in check, or — with an executor of your own, where
- * `config.runtime` is ignored — the config-level ones and the executor's own `checks`. @internal
+ * `config.runtime` is ignored — the config-level ones and the executor's own `checks`. For
+ * `runtime: adapter` there is no agent binary: the adapter module and its executor's checks are
+ * checked once it is loaded (adapter/boot.ts). @internal
  */
 export function bootChecks(config: WorkspaceConfig | undefined, executor: Executor | undefined): Check[] {
+  if (!executor && config?.runtime === ADAPTER_RUNTIME) return workspaceChecks(config, { skip: ["agent-binary"] });
   if (!executor) return workspaceChecks(config);
   return [...workspaceChecks(config, { skip: RUNTIME_CHECKS }), ...(executor.checks ?? [])];
 }

@@ -1,3 +1,4 @@
+export type { AdapterContext } from "./adapter/load.js";
 export type { AdminStatus } from "./admin/protocol.js";
 export { adminStatusSchema } from "./admin/protocol.js";
 export type { RunDaemonOptions } from "./daemon.js";

@@ -14,6 +14,8 @@ import { createPreflightGate, type PreflightReport, renderReport, runPreflight }
 import { createSessionStore } from "@molecule/session";
 import { createConversations } from "./a2a/contexts.js";
 import { createA2AService } from "./a2a/service.js";
+import { bootAdapter } from "./adapter/boot.js";
+import { ADAPTER_RUNTIME } from "./adapter/load.js";
 import { listenAdmin } from "./admin/server.js";
 import { agentCard } from "./agent-card.js";
 import { chooseExecutor, turnTimeoutSeconds } from "./choose-executor.js";
@@ -159,15 +161,37 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const sessionStore = rememberingSessionStore(
     createSessionStore({ file: join(stateDir, "session.json"), logger: log }),
   );
+  // runtime: adapter — the adapter module's executor, made once here (its factory may start processes,
+  // so after the state dir is ready) and checked with its own checks before the daemon goes live.
+  const ownExecutor =
+    options.executor ??
+    (config.runtime === ADAPTER_RUNTIME
+      ? await bootAdapter({
+          config,
+          env,
+          settings,
+          configDir,
+          workspaceDir,
+          stateDir,
+          log,
+          sessionStore,
+          groups: prepared.groups,
+          mask: secrets.maskText,
+        }).catch((error: unknown) => {
+          prepared.stateDirHealth.stop();
+          tokens.close();
+          throw error;
+        })
+      : undefined);
   // Readiness re-checks only what can change at run time: the agent's credentials (token-free;
   // none for the command runtime). The agent-auth check honours MOLECULE_PREFLIGHT_CHECK_AUTH=false.
   const gate = createPreflightGate({
-    checks: readinessChecks(config, options.executor),
+    checks: readinessChecks(config, ownExecutor),
     ctx: { env, settings, configDir, workspaceDir, logger: log, config },
     ttlMs: 60_000,
   });
   const executor =
-    options.executor ??
+    ownExecutor ??
     (await chooseExecutor({
       config,
       configDir,
