@@ -9,8 +9,12 @@ import { defineCheck } from "./run.js";
 import { agentFor, COMMAND_RUNTIME } from "./runtimes.js";
 import type { CheckIssue, Env } from "./types.js";
 
-/** How long `<bin> --version` may take, ms. @internal */
-export const AGENT_VERSION_TIMEOUT_MS = 5_000;
+/**
+ * How long `<bin> --version` may take, ms. Gemini CLI answers in ~2 s on a quiet machine (it
+ * re-launches itself with a bigger heap first) and took 5.7–7 s on a loaded 2-core one: 5 s failed
+ * a healthy install. A hung binary still fails within 15 s. @internal
+ */
+export const AGENT_VERSION_TIMEOUT_MS = 15_000;
 
 /** The env switch that turns the agent auth gate off (emergency use). @internal */
 export const CHECK_AUTH_ENV = "MOLECULE_PREFLIGHT_CHECK_AUTH";
