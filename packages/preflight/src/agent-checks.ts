@@ -99,7 +99,7 @@ export function runVersion(
 
 /**
  * The agent binary exists (an absolute `runtime_config.command`, else the runtime's agent's
- * `binary` through `PATH`) and answers its `versionArgs` within 5 s; the version string is the
+ * `binary` through `PATH`) and answers its `versionArgs` within 15 s; the version string is the
  * check's detail. A version whose major (for 0.x, its minor) differs from the agent's
  * `testedVersion`, or in one of its `knownBadVersions` ranges, warns (never fails). For the
  * `command` runtime only existence is checked (an arbitrary command may not know `--version`).
