@@ -285,6 +285,7 @@ async function daemonTurn(daemon) {
     },
   });
   const beforeKb = vmRssKb(daemon.child.pid);
+  const logged = daemon.turnMs.length;
   const s = sampler({ daemonPid: daemon.child.pid });
   const t0 = performance.now();
   const res = await fetch(daemon.url, { method: "POST", headers: { "content-type": "application/json" }, body });
@@ -299,7 +300,8 @@ async function daemonTurn(daemon) {
       `the turn through the daemon failed: HTTP ${res.status} ${text.slice(0, 2000)}\n${daemon.output()}`,
     );
   }
-  return { wallMs, beforeKb, ...sampled };
+  for (let i = 0; i < 50 && daemon.turnMs.length === logged; i += 1) await sleep(10);
+  return { wallMs, beforeKb, executorMs: daemon.turnMs[logged], ...sampled };
 }
 
 // ---- the daemon -------------------------------------------------------------------------------
@@ -335,6 +337,7 @@ async function startDaemon(platform, agent, bin, fake, dirs) {
   let ready = false;
   let pending = "";
   const seen = [];
+  const turnMs = []; // the executor's time per turn, from the daemon's `turn.finished` lines
   const wake = () => {
     for (const f of seen.splice(0)) f();
   };
@@ -346,6 +349,7 @@ async function startDaemon(platform, agent, bin, fake, dirs) {
       pending = pending.slice(nl + 1);
       if (line.includes('"a2a.listening"')) port = JSON.parse(line).port;
       if (line.includes('"runtime.ready"')) ready = true;
+      if (line.includes('"turn.finished"')) turnMs.push(JSON.parse(line).ms);
     }
     wake();
   });
@@ -360,7 +364,7 @@ async function startDaemon(platform, agent, bin, fake, dirs) {
       setTimeout(resolve, 500);
     });
   }
-  return { child, url: `http://127.0.0.1:${port}/`, output: () => tail };
+  return { child, url: `http://127.0.0.1:${port}/`, output: () => tail, turnMs };
 }
 
 async function stopDaemon(child) {
@@ -448,6 +452,10 @@ try {
     const d = r.through.map((t) => t.wallMs);
     console.log(`  CLI alone, ms:      ${c.map(ms).join(", ")} (warm-up ${ms(r.warm.cli.wallMs)})`);
     console.log(`  through daemon, ms: ${d.map(ms).join(", ")} (warm-up ${ms(r.warm.daemon.wallMs)})`);
+    const outside = r.through.map((t) => t.wallMs - t.executorMs);
+    console.log(
+      `  of which outside the executor (request → reply minus turn.finished ms): ${spread(outside, (x) => x.toFixed(1))} ms`,
+    );
     console.log(
       `  daemon VmRSS: idle ${mb(r.idleKb)} MB, warm-up turn peak ${mb(r.warm.daemon.daemonPeakKb)} MB, per-turn peak − before (median) ${mb(median(r.through.map((t) => t.daemonPeakKb - t.beforeKb)))} MB, after the turns ${mb(r.afterKb)} MB`,
     );
