@@ -198,6 +198,8 @@ const AGENTS = [
   {
     id: "gemini-cli",
     keyEnv: "GEMINI_API_KEY",
+    // as the image's env has it (the daemon's preflight `gemini --version` runs as one process too)
+    env: { GEMINI_CLI_NO_RELAUNCH: "true" },
     bin: () => pinnedBin("gemini-cli"),
     startFake: () => startFakeGeminiApi({ reply: REPLY }),
     // stream-json: the answer comes in `delta` messages
@@ -378,7 +380,7 @@ async function stopDaemon(child) {
 
 // ---- per agent --------------------------------------------------------------------------------
 
-async function dirsFor(root, name, keyEnv) {
+async function dirsFor(root, name, agent) {
   const base = join(root, name);
   const dirs = {
     configs: join(base, "configs"),
@@ -391,7 +393,8 @@ async function dirsFor(root, name, keyEnv) {
     PATH: [REPO_BIN, process.env.PATH ?? "/usr/bin:/bin"].join(":"),
     HOME: dirs.home,
     ...OFFLINE_CLAUDE_ENV,
-    [keyEnv]: "bench-dummy-key",
+    ...agent.env,
+    [agent.keyEnv]: "bench-dummy-key",
   };
   return dirs;
 }
@@ -402,8 +405,8 @@ async function benchAgent(platform, agent) {
   closers.push(() => fake.close());
   const root = await realpath(await mkdtemp(join(tmpdir(), `molecule-bench-agents-${agent.id}-`)));
   tempDirs.add(root);
-  const cliDirs = await dirsFor(root, "cli", agent.keyEnv);
-  const daemonDirs = await dirsFor(root, "daemon", agent.keyEnv);
+  const cliDirs = await dirsFor(root, "cli", agent);
+  const daemonDirs = await dirsFor(root, "daemon", agent);
   const nextCliTurn = () =>
     agent.firstTurn({ env: cliDirs.env, baseUrl: fake.url, stateDir: cliDirs.state, home: cliDirs.home });
   const runCli = async () => cliTurn(agent, bin, await nextCliTurn(), cliDirs.work);
@@ -426,11 +429,14 @@ async function benchAgent(platform, agent) {
     }
     const afterKb = vmRssKb(daemon.child.pid);
     // The daemon's agent ran the same command line as the CLI-alone runs (a new session's uuid aside).
-    const norm = (argv) => (argv ?? []).join(" ").replace(UUID, "<uuid>");
-    const ours = norm([process.execPath, bin, ...(await nextCliTurn()).args]);
-    const seen = through.map((t) => norm(t.leaderArgv)).find((a) => a);
-    const same = seen !== undefined && (seen === ours || seen.endsWith(norm((await nextCliTurn()).args)));
-    return { agent, cli, through, warm, idleKb, afterKb, sameArgv: same, seenArgv: seen, requests: agent.ok(fake) };
+    // argv as /proc shows it: the executable (or `node <script>`), then exactly these arguments.
+    const norm = (argv) => argv.join(" ").replace(UUID, "<uuid>");
+    const args = (await nextCliTurn()).args;
+    const same = (argv) =>
+      argv !== undefined && argv.length - args.length <= 2 && norm(argv.slice(-args.length)) === norm(args);
+    const sameArgv = through.every((t) => same(t.leaderArgv));
+    const seenArgv = through.map((t) => t.leaderArgv?.join(" ")).find((a) => a);
+    return { agent, cli, through, warm, idleKb, afterKb, sameArgv, seenArgv, requests: agent.ok(fake) };
   } finally {
     await stopDaemon(daemon.child);
   }
