@@ -10,6 +10,7 @@ import { createClaudeCodeExecutor } from "./executors/claude-code.js";
 import { createCodexExecutor } from "./executors/codex.js";
 import { createCommandExecutor } from "./executors/command.js";
 import { createGeminiCliExecutor } from "./executors/gemini-cli.js";
+import { createOllamaExecutor } from "./executors/ollama.js";
 import type { AgentGroupListener } from "./executors/process.js";
 import type { Logger } from "./logger.js";
 
@@ -68,6 +69,21 @@ export async function chooseExecutor(options: ChooseExecutorOptions): Promise<Ex
   const timeoutMs = turnTimeoutSeconds(config) * 1000;
   // The agent registry's binary (the one preflight checked) unless runtime_config.command says.
   const command = config.runtime_config.command ?? getAgent(config.runtime)?.binary ?? config.runtime;
+  const endpoint = getAgent(config.runtime)?.endpoint;
+  if (config.runtime === "ollama" && endpoint) {
+    // No CLI: the daemon posts each context's history to the endpoint (preflight checked the model is set).
+    return createOllamaExecutor({
+      baseUrl: (config.runtime_config.base_url ?? endpoint.defaultBaseUrl).replace(/\/+$/, ""),
+      model: config.runtime_config.model ?? config.model ?? "",
+      historyDir: join(options.stateDir, "conversations", config.runtime),
+      maxHistoryMessages: config.runtime_config.max_history_messages,
+      systemPrompt: await readPromptFiles(options.configDir, config.prompt_files ?? ["system-prompt.md"]),
+      env,
+      timeoutMs,
+      logger: options.logger,
+      onStateWriteError: options.onStateWriteError,
+    });
+  }
   if (config.runtime === "claude-code") {
     const model = config.runtime_config.model ?? config.model;
     return createClaudeCodeExecutor({

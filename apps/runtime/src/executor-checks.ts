@@ -6,7 +6,7 @@ import { ADAPTER_RUNTIME } from "./adapter/load.js";
 import type { Executor } from "./executor.js";
 
 /** The built-in checks that are about `config.runtime`'s agent: an executor of your own replaces them. */
-const RUNTIME_CHECKS = ["runtime", "agent-binary", "agent-auth"];
+const RUNTIME_CHECKS = ["runtime", "agent-binary", "agent-endpoint", "agent-auth"];
 
 /**
  * What preflight runs at boot: every built-in check, or — with an executor of your own, where
@@ -22,10 +22,12 @@ export function bootChecks(config: WorkspaceConfig | undefined, executor: Execut
 
 /**
  * What the readiness gate re-checks (what can change at run time): the agent's credentials for a
- * built-in runtime (none for `command`), or an executor's own `checks`. @internal
+ * built-in runtime (none for `command`) and, for an endpoint agent, that its model server answers
+ * with the model, or an executor's own `checks`. @internal
  */
 export function readinessChecks(config: WorkspaceConfig, executor: Executor | undefined): Check[] {
-  if (!executor) return workspaceChecks(config, { only: ["agent-auth"] });
+  // agent-endpoint: an endpoint agent's model server answers and has the model (fails readiness; skips for a CLI).
+  if (!executor) return workspaceChecks(config, { only: ["agent-endpoint", "agent-auth"], readiness: true });
   return [...(executor.checks ?? [])];
 }
 
