@@ -16,8 +16,9 @@
  * @returns {Executor}
  */
 export function createExecutor(context) {
-  // Options of your own live under runtime_config (the config schema keeps unknown keys there).
-  const prefix = String(context.config.runtime_config.echo_prefix ?? "echo: ");
+  // Settings: what config.yaml already has (context.config.model, runtime_config.base_url, args,
+  // timeout…), and settings of your own from the environment (other runtime_config keys warn as unknown).
+  const prefix = context.env.ECHO_PREFIX ?? "echo: ";
   context.logger.info({ event: "echo.created", prefix }, "echo adapter ready");
   return {
     name: "echo",

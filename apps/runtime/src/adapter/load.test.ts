@@ -152,7 +152,7 @@ describe("loadAdapter: finding and importing the module", () => {
     if (result.ok) return;
     expect(result.failure).toMatchObject({ severity: "fail", code: "E_ADAPTER_NOT_FOUND" });
     const looked = result.failure.detail;
-    expect(looked).toContain("@acme/missing (runtime_config.module) was not found; looked in ");
+    expect(looked).toContain("@acme/missing (runtime_config.module): looked in ");
     const first = looked.indexOf(join(configDir, "node_modules"));
     const installed = looked.indexOf(join(install, "node_modules"));
     expect(first).toBeGreaterThan(0);
@@ -168,7 +168,7 @@ describe("loadAdapter: finding and importing the module", () => {
     expect(!none.ok && none.failure.code).toBe("E_ADAPTER_NOT_FOUND");
     expect(!none.ok && none.failure.fix).toContain("runtime_config.module");
     const env = await load("@acme/nope", {}, { MOLECULE_ADAPTER_MODULE: "@acme/nope" });
-    expect(!env.ok && env.failure.detail).toContain("@acme/nope (MOLECULE_ADAPTER_MODULE) was not found");
+    expect(!env.ok && env.failure.detail).toContain("@acme/nope (MOLECULE_ADAPTER_MODULE): looked in");
   });
 
   it("a package whose exports map has no entry for the import is not found, saying so", async () => {

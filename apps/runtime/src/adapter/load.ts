@@ -15,7 +15,7 @@ import { isPathSpec, resolveAdapter } from "./resolve.js";
  * get. Called once at boot, after preflight's config checks and before the daemon goes live.
  */
 export interface AdapterContext {
-  /** config.yaml, parsed, defaults filled; `runtime_config` also keeps keys of your own (e.g. `runtime_config.my_option`). */
+  /** config.yaml, parsed, defaults filled (`model`, `runtime_config.base_url`, `args`, `timeout`… are the adapter's to use). */
   readonly config: WorkspaceConfig;
   /** The directory the agent works in (its cwd), absolute. */
   readonly workspaceDir: string;
@@ -216,7 +216,7 @@ export async function loadAdapter(options: LoadAdapterOptions): Promise<AdapterL
     const failure = fail(
       "E_ADAPTER_NOT_FOUND",
       "Adapter module not found",
-      `${spec} (${from}) was not found; looked in ${found.looked.join(", ")}`,
+      `${spec} (${from}): looked in ${found.looked.join(", ")}`,
       fix,
     );
     return { ok: false, failure, warnings: [] };

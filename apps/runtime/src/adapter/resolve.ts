@@ -1,6 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { dirname, isAbsolute, join, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** Where an adapter module was found: its entry file, and the package.json that owns it (if any). */
@@ -156,10 +156,12 @@ export async function resolveAdapter(
     return { found: true, file, packageJson: await nearestPackageJson(dirname(file)) };
   }
   const { name, subpath } = splitName(spec);
-  const dirs = [
-    ...lookupDirs(join(configDir, "package.json"), name),
-    ...lookupDirs(options.selfFile ?? selfFile(), name),
-  ];
+  // The config dir and its parents, the daemon's install and its parents, then Node's global folders.
+  const fromConfig = lookupDirs(join(configDir, "package.json"), name);
+  const fromSelf = lookupDirs(options.selfFile ?? selfFile(), name);
+  const walk = (dirs: string[]) => dirs.filter((dir) => basename(dir) === "node_modules");
+  const globals = [...fromConfig, ...fromSelf].filter((dir) => basename(dir) !== "node_modules");
+  const dirs = [...walk(fromConfig), ...walk(fromSelf), ...globals];
   const looked: string[] = [];
   for (const dir of new Set(dirs)) {
     const pkgDir = join(dir, name);
