@@ -59,6 +59,11 @@ describe("runtime: ollama (fake OpenAI-compatible endpoint)", () => {
     const files = await readdir(join(d.stateDir, "conversations", "ollama"));
     expect(files).toHaveLength(2);
     expect((await getJson(d, "/readyz")).status).toBe(200);
+    // usage (the fake's usage chunk) reaches the metrics and the turn's log line
+    const metrics = (await getJson(d, "/metrics")).text;
+    expect(metricValue(metrics, "molecule_model_tokens_total", 'direction="output"')).toBeGreaterThan(0);
+    const finished = d.logs.find((l) => l.event === "turn.finished");
+    expect(finished?.usage).toEqual({ input_tokens: expect.any(Number), output_tokens: expect.any(Number) });
 
     d.child.kill("SIGTERM");
     await d.exited;

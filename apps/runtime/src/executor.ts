@@ -51,6 +51,16 @@ export interface TurnReply {
   detail?: string;
   /** For `wedged`: the short, operator-actionable reason. */
   wedgeReason?: string;
+  /** The model's token usage for the turn, when the agent reports it: logged and counted in the metrics. */
+  usage?: TurnUsage;
+}
+
+/** A turn's token usage, with the field names every agent's usage is given in. */
+export interface TurnUsage {
+  /** Tokens sent to the model (an OpenAI-compatible API's `prompt_tokens`). */
+  input_tokens: number;
+  /** Tokens the model produced (`completion_tokens`). */
+  output_tokens: number;
 }
 
 /** What adapter authors implement to run another agent inside the daemon. */

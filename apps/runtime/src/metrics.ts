@@ -30,6 +30,12 @@ export function createMetrics() {
       labelNames: ["outcome"] as const,
       registers: [registry],
     }),
+    modelTokens: new Counter({
+      name: `${prefix}model_tokens_total`,
+      help: "Model tokens of finished turns whose agent reports usage, by direction (input, output)",
+      labelNames: ["direction"] as const,
+      registers: [registry],
+    }),
     turnDuration: new Histogram({
       name: `${prefix}turn_duration_seconds`,
       help: "Turn duration in seconds",

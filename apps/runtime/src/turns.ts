@@ -35,7 +35,7 @@ export interface TurnRunnerOptions {
   /** Readiness bookkeeping: an ok turn clears an auth failure, a crash re-runs the checks. */
   gate: Pick<PreflightGate, "noteAgentSuccess" | "noteAgentOutput" | "reset">;
   log: Logger;
-  metrics: Pick<Metrics, "turns" | "turnDuration">;
+  metrics: Pick<Metrics, "turns" | "turnDuration" | "modelTokens">;
   secrets: Pick<Secrets, "refresh" | "maskText" | "maskReply">;
   /** The heartbeat's task tracker: the current task's label, active count and error rate. */
   tracker: Pick<TaskTracker, "start">;
@@ -124,6 +124,10 @@ export function createTurnRunner(options: TurnRunnerOptions): TurnRunner {
     done(reply.outcome, failure);
     metrics.turns.inc({ outcome: reply.outcome });
     metrics.turnDuration.observe((Date.now() - t0) / 1000);
+    if (reply.usage) {
+      metrics.modelTokens.inc({ direction: "input" }, reply.usage.input_tokens);
+      metrics.modelTokens.inc({ direction: "output" }, reply.usage.output_tokens);
+    }
     const logLine = {
       event: "turn.finished",
       taskId,
@@ -131,6 +135,7 @@ export function createTurnRunner(options: TurnRunnerOptions): TurnRunner {
       outcome: reply.outcome,
       ms: Date.now() - t0,
       ...(reply.detail ? { detail: reply.detail.slice(0, 2_000) } : {}),
+      ...(reply.usage ? { usage: reply.usage } : {}),
     };
     if (reply.outcome === "ok") log.info(logLine, "turn finished");
     else log.warn(logLine, "turn failed");

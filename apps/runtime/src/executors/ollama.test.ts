@@ -54,7 +54,11 @@ describe("ollama executor", () => {
   it("streams the answer as progress, sends the system prompt, and keeps each context's history on disk", async () => {
     const fake = await start();
     const first = turn("one");
-    expect(await executor().runTurn(first.request)).toEqual({ outcome: "ok", text: "answer to one (2 messages)" });
+    expect(await executor().runTurn(first.request)).toEqual({
+      outcome: "ok",
+      text: "answer to one (2 messages)",
+      usage: { input_tokens: expect.any(Number), output_tokens: 7 },
+    });
     expect(first.notes.join("")).toBe("answer to one (2 messages)");
     // a new executor (a restart) reads the history back
     expect(await executor().runTurn(turn("two").request)).toMatchObject({ text: "answer to two (4 messages)" });

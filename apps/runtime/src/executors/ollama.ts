@@ -153,14 +153,9 @@ export function createOllamaExecutor(options: OllamaExecutorOptions): Executor {
         if (verdict.kind === "aborted") return ended() ?? { outcome: "cancelled" };
         if (verdict.kind === "ok") {
           const text = verdict.text.trim();
-          if (verdict.usage) {
-            log?.info(
-              { event: "turn.usage", taskId: turn.taskId, contextId, model: options.model, usage: verdict.usage },
-              "model usage",
-            );
-          }
           await remember(contextId, turn.text, text);
-          return { outcome: "ok", text };
+          // The usage goes to the turn's log line (turn.finished) and molecule_model_tokens_total.
+          return { outcome: "ok", text, ...(verdict.usage ? { usage: verdict.usage } : {}) };
         }
         const retryable = verdict.kind === "rate-limited" || verdict.kind === "server-error";
         if (retryable && attempt < retries) {
