@@ -164,6 +164,13 @@ describe("chat-completions reading", () => {
       "model-missing",
     );
     expect(classifyStatus(404, '{"error":{"message":"no route"}}').kind).toBe("bad-request");
+    // the same message wrapped in OpenAI's error shape (an OpenAI-compatible /v1 layer)
+    expect(
+      classifyStatus(
+        404,
+        '{"error":{"message":"model \\"qwen3\\" not found, try pulling it first","type":"api_error"}}',
+      ).kind,
+    ).toBe("model-missing");
     expect(classifyStatus(429, "", 3000)).toEqual({ kind: "rate-limited", detail: "HTTP 429", retryAfterMs: 3000 });
     expect(classifyStatus(502, "Bad Gateway").kind).toBe("server-error");
     expect(classifyStatus(403, "{}").kind).toBe("auth");
