@@ -139,6 +139,30 @@ describe("runtime: adapter with a packed adapter package", () => {
   });
 });
 
+describe("the template's types", () => {
+  it("its JSDoc types check against the built @molecule/runtime (AdapterContext, Executor)", async () => {
+    const tsconfig = join(e2e.tmp, "tsconfig.json");
+    const compilerOptions = {
+      allowJs: true,
+      checkJs: true,
+      noEmit: true,
+      strict: true,
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      target: "ES2022",
+      skipLibCheck: true,
+      types: ["node"],
+      typeRoots: [join(REPO_ROOT, "node_modules/@types")],
+      paths: { "@molecule/runtime": [join(REPO_ROOT, "apps/runtime/dist/index.d.ts")] },
+    };
+    const files = [join(REPO_ROOT, "examples/adapter-package/index.js")];
+    await writeFile(tsconfig, JSON.stringify({ compilerOptions, files }));
+    const tsc = join(REPO_ROOT, "node_modules/typescript/bin/tsc");
+    const checked = await run(process.execPath, [tsc, "-p", tsconfig]).catch((e: { stdout?: string }) => e);
+    expect("stdout" in checked ? checked.stdout : "").toBe("");
+  });
+});
+
 describe("runtime: adapter preflight failures: exit 1 with the failing line, before serving", () => {
   it("E_ADAPTER_NOT_FOUND names every place it looked: the config dir's node_modules, then the daemon's install", async () => {
     const failed = await bootFailure(adapterConfig("@acme/not-installed"));
