@@ -141,6 +141,16 @@ describe("loadAdapter: finding and importing the module", () => {
     expect(await answer(await load("../shared"), "q")).toBe("s");
   });
 
+  it("an absolute path to an installed package's dir (its exports map), as an image names it", async () => {
+    await pkg(
+      join(dir, "opt"),
+      "@acme/abs",
+      { type: "module", exports: { ".": "./main.js" } },
+      { "main.js": ECHO_ESM },
+    );
+    expect(await answer(await load(join(dir, "opt", "node_modules", "@acme", "abs")), "a")).toBe("echo: a");
+  });
+
   it("a package beside the daemon's own install when the config dir has none", async () => {
     await pkg(install, "@acme/global", { type: "module", main: "index.js" }, { "index.js": ECHO_ESM });
     expect(await answer(await load("@acme/global"), "g")).toBe("echo: g");
@@ -157,6 +167,7 @@ describe("loadAdapter: finding and importing the module", () => {
     const installed = looked.indexOf(join(install, "node_modules"));
     expect(first).toBeGreaterThan(0);
     expect(installed).toBeGreaterThan(first);
+    expect(looked.lastIndexOf("/lib/node")).toBeGreaterThan(installed); // Node's global folders come last
     expect(result.failure.fix).toContain(`npm install @acme/missing in ${configDir}`);
     expect(result.failure.fix).toContain("npm install -g @acme/missing");
   });

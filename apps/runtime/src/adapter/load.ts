@@ -212,7 +212,7 @@ export async function loadAdapter(options: LoadAdapterOptions): Promise<AdapterL
   if (!found.found) {
     const fix = isPathSpec(spec)
       ? `Put the adapter module at ${found.looked[0]}, or correct ${from} (a path is relative to the config dir ${context.configDir}).`
-      : `Install it where the daemon looks: npm install ${spec} in ${context.configDir}, or npm install -g ${spec} beside ${RUNTIME_PACKAGE} (in an image: where ${RUNTIME_PACKAGE} is installed, e.g. /app); or correct ${from}.`;
+      : `Install it where the daemon looks: npm install ${spec} in ${context.configDir}, or npm install -g ${spec} beside a global ${RUNTIME_PACKAGE}; or set ${from} to the installed package's absolute path (e.g. /opt/adapters/node_modules/${spec}).`;
     const failure = fail(
       "E_ADAPTER_NOT_FOUND",
       "Adapter module not found",

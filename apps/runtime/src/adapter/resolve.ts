@@ -132,7 +132,8 @@ function lookupDirs(fromFile: string, name: string): string[] {
  * Finds the adapter module `spec` names. A path (`./adapter.js`, `/opt/x`) is resolved against the
  * config dir: a file, or a directory with a package.json or index.js. A package name is looked up in
  * the `node_modules` of the config dir and its parents, then in the daemon's own install (the
- * `node_modules` around `@molecule/runtime`: a global install beside it, an image's `/app`).
+ * `node_modules` around `@molecule/runtime`: a global install beside it, the workspace image's
+ * `/opt/molecule/node_modules`), then Node's global folders.
  * `exports` maps are read with the `node`, `import`, `require` and `default` conditions. @internal
  */
 export async function resolveAdapter(
