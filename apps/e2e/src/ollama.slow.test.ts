@@ -48,7 +48,12 @@ const allText = (name: string) => JSON.stringify(sent(name).at(-1)?.messages ?? 
 describe("runtime: ollama (fake OpenAI-compatible endpoint)", () => {
   it("answers; keeps two contexts apart; remembers a context across a restart", async () => {
     const d = await start();
-    expect(replyText(await say(d, "A1", "ctx-A", "Remember PAPAYA."))).toBe(answerTo("A1"));
+    const a1 = await say(d, "A1", "ctx-A", "Remember PAPAYA.");
+    expect(replyText(a1)).toBe(answerTo("A1"));
+    // the endpoint's usage chunk is the result's metadata.usage, with the other agents' field names
+    expect((a1.result as { metadata?: unknown } | undefined)?.metadata).toEqual({
+      usage: { input_tokens: expect.any(Number), output_tokens: 3 }, // the fake: 1 token per 4 characters of "ANSWER-A1"
+    });
     expect(replyText(await say(d, "B1", "ctx-B", "Remember KIWI."))).toBe(answerTo("B1"));
     expect(replyText(await say(d, "A2", "ctx-A", "Which fruit?"))).toBe(answerTo("A2"));
     expect(allText("A2")).toContain("PAPAYA");

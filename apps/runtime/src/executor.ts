@@ -51,7 +51,7 @@ export interface TurnReply {
   detail?: string;
   /** For `wedged`: the short, operator-actionable reason. */
   wedgeReason?: string;
-  /** The model's token usage for the turn, when the agent reports it: logged and counted in the metrics. */
+  /** The model's token usage for the turn, when the agent reports it: the A2A result's `metadata.usage`, the turn's log line and the metrics. */
   usage?: TurnUsage;
 }
 

@@ -1,4 +1,4 @@
-import { errorMetadata, historyOf, type Protocol, parseSendParams, parseTaskQuery } from "./protocol.js";
+import { historyOf, type Protocol, parseSendParams, parseTaskQuery, resultMetadata } from "./protocol.js";
 import { type TaskEvent, type TaskRecord, type TaskState, type TaskText, TERMINAL } from "./task-registry.js";
 
 /** A2A v0.3 JSON (`kind` discriminators, lower-case roles and states). */
@@ -38,7 +38,7 @@ function taskJson(task: TaskRecord, historyLength?: number) {
     status: status(task),
     history: historyOf(history, historyLength),
     artifacts: artifacts(task),
-    ...errorMetadata(task),
+    ...resultMetadata(task),
   };
 }
 
@@ -51,7 +51,7 @@ function statusUpdate(task: TaskRecord, final: boolean, note?: TaskText) {
       ? { state: "working" as const, message: message(task, note, "agent"), timestamp: task.timestamp }
       : status(task),
     final,
-    ...(final ? errorMetadata(task) : {}),
+    ...(final ? resultMetadata(task) : {}),
   };
 }
 
@@ -72,7 +72,10 @@ export const protocolV03: Protocol = {
   version: "0.3",
   parseSend: (params) => parseSendParams(params, "0.3"),
   parseTaskQuery,
-  sendResult: (task) => message(task, task.reply ?? { messageId: task.id, text: "" }, "agent"),
+  sendResult: (task) => ({
+    ...message(task, task.reply ?? { messageId: task.id, text: "" }, "agent"),
+    ...resultMetadata(task),
+  }),
   immediateResult: (task) => taskJson(task),
   task: taskJson,
   streamStart: (task) => taskJson(task),

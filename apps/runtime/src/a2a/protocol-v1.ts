@@ -1,4 +1,4 @@
-import { errorMetadata, historyOf, type Protocol, parseSendParams, parseTaskQuery } from "./protocol.js";
+import { historyOf, type Protocol, parseSendParams, parseTaskQuery, resultMetadata } from "./protocol.js";
 import { type TaskEvent, type TaskRecord, type TaskState, type TaskText, TERMINAL } from "./task-registry.js";
 
 /** A2A v1.0 JSON (the protobuf JSON mapping: payloads by name, `ROLE_*` and `TASK_STATE_*` enums). */
@@ -44,12 +44,12 @@ function taskJson(task: TaskRecord, historyLength?: number) {
     status: status(task),
     artifacts: artifacts(task),
     history: historyOf(history, historyLength),
-    ...errorMetadata(task),
+    ...resultMetadata(task),
   };
 }
 
 const statusUpdate = (task: TaskRecord, note?: TaskText) => ({
-  statusUpdate: { taskId: task.id, contextId: task.contextId, status: status(task, note), ...errorMetadata(task) },
+  statusUpdate: { taskId: task.id, contextId: task.contextId, status: status(task, note), ...resultMetadata(task) },
 });
 
 function streamEvents(task: TaskRecord, event: TaskEvent): unknown[] {
@@ -69,7 +69,12 @@ export const protocolV1: Protocol = {
   version: "1.0",
   parseSend: (params) => parseSendParams(params, "1.0"),
   parseTaskQuery,
-  sendResult: (task) => ({ message: message(task, task.reply ?? { messageId: task.id, text: "" }, "ROLE_AGENT") }),
+  sendResult: (task) => ({
+    message: {
+      ...message(task, task.reply ?? { messageId: task.id, text: "" }, "ROLE_AGENT"),
+      ...resultMetadata(task),
+    },
+  }),
   immediateResult: (task) => ({ task: taskJson(task) }),
   task: taskJson,
   streamStart: (task) => ({ task: taskJson(task) }),

@@ -105,6 +105,16 @@ export function isRpcError(value: unknown): value is RpcError {
   return typeof value === "object" && value !== null && "code" in value && "message" in value && !("text" in value);
 }
 
+/**
+ * A task's `metadata`, spread into the task, its last status update and a blocking send's answer: a
+ * failed or canceled task's outcome and error code, or a completed task's `usage` (`input_tokens`,
+ * `output_tokens`) when its agent reported one.
+ */
+export function resultMetadata(task: TaskRecord): { metadata?: Record<string, unknown> } {
+  if (task.error) return errorMetadata(task);
+  return task.usage ? { metadata: { usage: task.usage } } : {};
+}
+
 /** A failed or canceled task's `metadata` (its outcome and error code), spread into the task and its last status update. */
 export function errorMetadata(task: TaskRecord): { metadata?: { outcome: unknown; code: number } } {
   return task.error ? { metadata: { outcome: task.error.data?.outcome, code: task.error.code } } : {};

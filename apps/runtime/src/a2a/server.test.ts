@@ -6,7 +6,11 @@ import { answerRpc, handleRpc, RPC, type RpcAnswer } from "./server.js";
 import type { A2AService } from "./service.js";
 import { createTaskRegistry, TERMINAL } from "./task-registry.js";
 
-type Turn = (text: string, progress: (note: string) => void) => Promise<{ text: string } | { failed: string }>;
+type Usage = { input_tokens: number; output_tokens: number };
+type Turn = (
+  text: string,
+  progress: (note: string) => void,
+) => Promise<{ text: string; usage?: Usage } | { failed: string }>;
 
 /** An A2AService on the real task registry whose turns are `turn` (the daemon's runs the agent). */
 function service(turn: Turn = async (text) => ({ text: `echo: ${text}` }), streaming = true) {
@@ -22,7 +26,7 @@ function service(turn: Turn = async (text) => ({ text: `echo: ${text}` }), strea
       taskRegistry.transition(id, "working");
       void turn(request.text, (note) => taskRegistry.progress(id, note)).then((r) =>
         "text" in r
-          ? taskRegistry.transition(id, "completed", { reply: r.text })
+          ? taskRegistry.transition(id, "completed", { reply: r.text, ...(r.usage ? { usage: r.usage } : {}) })
           : taskRegistry.transition(id, "failed", {
               error: { code: RPC.TURN_FAILED, message: r.failed, data: { outcome: "auth" } },
             }),
@@ -60,6 +64,24 @@ function deferred<T>() {
 }
 
 describe("handleRpc", () => {
+  it("a completed turn's usage is the result's metadata.usage (v0.3 and v1.0 send, tasks/get)", async () => {
+    const usage = { input_tokens: 12, output_tokens: 3 };
+    const s = service(async (text) => ({ text: `echo: ${text}`, usage }));
+    const send = (method: string, id: string, parts: unknown[]) =>
+      handleRpc(rpc(method, { message: { role: "user", messageId: id, parts } }), s).then(json);
+    const v03 = await send("message/send", "u-1", [{ kind: "text", text: "hi" }]);
+    expect(v03.result).toMatchObject({ kind: "message", metadata: { usage } });
+    const v1 = await send("SendMessage", "u-2", [{ text: "hi" }]);
+    expect(v1.result).toMatchObject({ message: { metadata: { usage } } });
+    const got = json(await handleRpc(rpc("tasks/get", { id: "u-1" }), s));
+    expect(got.result).toMatchObject({ kind: "task", metadata: { usage } });
+    // without usage there is no metadata
+    const plain = service();
+    expect(
+      json(await handleRpc(rpc("message/send", { message: { parts: [{ kind: "text", text: "x" }] } }), plain)).result,
+    ).not.toHaveProperty("metadata");
+  });
+
   it("message/send (v0.3) answers a Message with kind text parts, its taskId and contextId", async () => {
     const s = service();
     const res = json(

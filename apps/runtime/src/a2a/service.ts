@@ -58,7 +58,10 @@ export function createA2AService(options: A2AServiceOptions): A2AService {
 
   function finish(task: TaskRecord, reply: TurnReply) {
     if (reply.outcome === "ok") {
-      taskRegistry.transition(task.id, "completed", { reply: reply.text ?? "" });
+      taskRegistry.transition(task.id, "completed", {
+        reply: reply.text ?? "",
+        ...(reply.usage ? { usage: reply.usage } : {}),
+      });
       return;
     }
     const error: RpcError = {

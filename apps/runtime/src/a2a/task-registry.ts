@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { TurnUsage } from "../executor.js";
 import type { RpcError } from "./rpc.js";
 
 /** The task states the daemon uses (A2A's, in v0.3 spelling; each protocol renders its own). */
@@ -24,6 +25,8 @@ export interface TaskRecord {
   note?: TaskText;
   /** For failed / canceled: the JSON-RPC error a blocking `message/send` answers with. */
   error?: RpcError;
+  /** For completed: the model's token usage, when the agent reported it (the result's `metadata.usage`). */
+  usage?: TurnUsage;
   /** ISO time of the last state change. */
   timestamp: string;
 }
@@ -83,12 +86,13 @@ export function createTaskRegistry(options: { max?: number; now?: () => number }
     },
 
     /** Moves a task on; a task that ended stays as it ended (a cancel wins over a late result). */
-    transition(id: string, state: TaskState, detail: { reply?: string; error?: RpcError } = {}) {
+    transition(id: string, state: TaskState, detail: { reply?: string; error?: RpcError; usage?: TurnUsage } = {}) {
       const task = records.get(id);
       if (!task || TERMINAL.has(task.state)) return;
       task.state = state;
       task.timestamp = iso();
       if (detail.reply !== undefined) task.reply = { messageId: randomUUID(), text: detail.reply };
+      if (detail.usage) task.usage = { ...detail.usage };
       if (detail.error) {
         task.error = detail.error;
         task.note = { messageId: randomUUID(), text: detail.error.message };
