@@ -21,7 +21,7 @@ export interface BootAdapterOptions {
   groups: AgentGroupListener;
   /** The daemon's masker for log lines and errors. */
   mask: (text: string) => string;
-  /** Test seam: how long createExecutor may take (default 30 s). */
+  /** How long the import, then createExecutor, may each take (default 30 s). */
   factoryTimeoutMs?: number;
 }
 
@@ -72,7 +72,10 @@ export async function bootAdapter(options: BootAdapterOptions): Promise<Executor
     config,
   });
   if (!report.ok) {
-    if (load.ok) await load.executor.close?.().catch(() => undefined);
+    if (load.ok)
+      await Promise.resolve()
+        .then(() => load.executor.close?.())
+        .catch(() => undefined);
     throw new RuntimeError({ code: "E_PREFLIGHT", message: renderReport(report, { color: false }), report });
   }
   for (const warning of report.warnings) {

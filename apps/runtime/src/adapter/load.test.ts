@@ -1,11 +1,12 @@
 // The adapter loader against real modules in real temp dirs: ESM and CJS packages under a config
 // dir's node_modules, a path relative to the config dir, a package beside the daemon's own install,
 // and each way a module can be wrong. Every module is a real file the loader imports.
+import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { workspaceConfigSchema } from "@molecule/config";
 import { createSessionStore } from "@molecule/session";
-import { removeDir, sinkLogger, tempDir } from "@molecule/test-support";
+import { removeDir, sinkLogger, tempDir, waitFor } from "@molecule/test-support";
 import { createFakeClock } from "@molecule/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { name as runtimePackage } from "../../package.json";
@@ -242,20 +243,40 @@ describe("loadAdapter: the module's shape and its factory", () => {
   });
 
   it("a factory that never settles fails after the timeout, on the injected clock", async () => {
-    await put(join(configDir, "hang.mjs"), "export const createExecutor = () => new Promise(() => {});\n");
+    const called = join(configDir, "called");
+    await put(
+      join(configDir, "hang.mjs"),
+      `import { writeFileSync } from "node:fs";\nexport const createExecutor = () => { writeFileSync(${JSON.stringify(called)}, "1"); return new Promise(() => {}); };\n`,
+    );
     const clock = createFakeClock();
-    const pending = load("./hang.mjs", { clock, factoryTimeoutMs: 5_000 });
     let settled = false;
-    void pending.then(() => {
+    const pending = load("./hang.mjs", { clock, factoryTimeoutMs: 5_000 }).finally(() => {
       settled = true;
     });
-    await clock.settle();
-    for (let i = 0; i < 50 && clock.pending() === 0; i += 1) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => existsSync(called)); // the factory runs: its timer is set
     await clock.advance(4_999);
     expect(settled).toBe(false);
     await clock.advance(1);
     const result = await pending;
-    expect(!result.ok && result.failure.detail).toContain("did not settle within 5 s");
+    expect(!result.ok && result.failure).toMatchObject({ code: "E_ADAPTER_FAILED" });
+    expect(!result.ok && result.failure.detail).toContain("createExecutor(context) did not settle within 5 s");
+  });
+
+  it("a module whose loading never finishes fails after the timeout too", async () => {
+    await put(
+      join(configDir, "stuck.mjs"),
+      "await new Promise(() => {});\nexport const createExecutor = () => null;\n",
+    );
+    const clock = createFakeClock();
+    const pending = load("./stuck.mjs", { clock, factoryTimeoutMs: 5_000 });
+    await waitFor(() => clock.pending() > 0);
+    await clock.advance(5_000);
+    const result = await pending;
+    expect(!result.ok && result.failure).toMatchObject({
+      code: "E_ADAPTER_FAILED",
+      title: "Adapter module failed to load",
+    });
+    expect(!result.ok && result.failure.detail).toContain("did not finish within 5 s");
   });
 });
 

@@ -46,7 +46,7 @@ export const ADAPTER_RUNTIME = "adapter";
 export const ADAPTER_CHECK = "adapter";
 const RESERVED_CHECKS = ["config", ADAPTER_CHECK];
 
-/** How long `createExecutor(context)` may take by default, ms. @internal */
+/** How long importing the module, and then `createExecutor(context)`, may each take by default, ms. @internal */
 export const ADAPTER_FACTORY_TIMEOUT_MS = 30_000;
 
 /** A loaded adapter: its executor, or the one failing issue; peer-range warnings either way. @internal */
@@ -149,12 +149,21 @@ async function peerWarnings(packageJson: string | undefined, file: string): Prom
   return peerRangeIssues({ dependent, peer: RUNTIME_PACKAGE, range, version: RUNTIME_VERSION });
 }
 
-/** Calls the factory; a factory that never settles fails after `ms` (an executor it returns later is closed). */
-function callFactory(
-  factory: (context: AdapterContext) => unknown,
-  context: AdapterContext,
+/** Closes an executor nobody will use, whatever it is; never throws. */
+function closeQuietly(value: unknown): void {
+  const close = value !== null && typeof value === "object" ? (value as { close?: unknown }).close : undefined;
+  if (typeof close === "function")
+    void Promise.resolve()
+      .then(() => close.call(value))
+      .catch(() => undefined);
+}
+
+/** Runs `work`; one that never settles fails after `ms` (a value it settles with later goes to `late`). */
+function settleWithin(
+  work: () => unknown,
   clock: Clock,
   ms: number,
+  late: (value: unknown) => void = () => undefined,
 ): Promise<{ value: unknown } | { error: unknown } | { timeout: true }> {
   return new Promise((settle) => {
     let done = false;
@@ -164,21 +173,19 @@ function callFactory(
     }, ms);
     const finish = (result: { value: unknown } | { error: unknown }) => {
       if (done) {
-        if ("value" in result) void (result.value as Partial<Executor> | null)?.close?.()?.catch?.(() => undefined);
+        if ("value" in result) late(result.value);
         return;
       }
       done = true;
       clock.clearTimeout(timer);
       settle(result);
     };
-    try {
-      Promise.resolve(factory(context)).then(
+    Promise.resolve()
+      .then(work)
+      .then(
         (value) => finish({ value }),
         (error: unknown) => finish({ error }),
       );
-    } catch (error) {
-      finish({ error });
-    }
   });
 }
 
@@ -228,16 +235,19 @@ export async function loadAdapter(options: LoadAdapterOptions): Promise<AdapterL
     warnings,
   });
 
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(pathToFileURL(found.file).href)) as Record<string, unknown>;
-  } catch (error) {
+  const clock = options.clock ?? realClock;
+  const ms = options.factoryTimeoutMs ?? ADAPTER_FACTORY_TIMEOUT_MS;
+  const url = pathToFileURL(found.file).href;
+  const imported = await settleWithin(() => import(url), clock, ms);
+  if (!("value" in imported)) {
+    const what = "error" in imported ? `threw ${cause(imported.error)}` : `did not finish within ${ms / 1000} s`;
     return failed(
       "Adapter module failed to load",
-      `importing ${found.file} (${spec}) threw ${cause(error)}`,
-      `Fix the module so that it loads (node -e 'import("${pathToFileURL(found.file).href}")' shows the error), and install any dependency it names.`,
+      `importing ${found.file} (${spec}) ${what}`,
+      `Fix the module so that it loads (node -e 'import("${url}")' shows the error), and install any dependency it names.`,
     );
   }
+  const mod = imported.value as Record<string, unknown>;
   const factory = factoryOf(mod);
   if (typeof factory !== "function") {
     const found_ = factory === undefined ? "" : ` (createExecutor is ${describe(factory)})`;
@@ -249,12 +259,11 @@ export async function loadAdapter(options: LoadAdapterOptions): Promise<AdapterL
     );
     return { ok: false, failure, warnings };
   }
-  const ms = options.factoryTimeoutMs ?? ADAPTER_FACTORY_TIMEOUT_MS;
-  const result = await callFactory(
-    factory as (context: AdapterContext) => unknown,
-    context,
-    options.clock ?? realClock,
+  const result = await settleWithin(
+    () => (factory as (context: AdapterContext) => unknown)(context),
+    clock,
     ms,
+    closeQuietly,
   );
   if ("timeout" in result) {
     return failed(
