@@ -37,11 +37,13 @@ export type ChatCompletionsMode =
 export interface ChatMessage {
   /** "system", "user", "assistant", … */
   readonly role: string;
+  /** the text (a content-parts array's text parts joined) */
   readonly content: string;
 }
 
 /** One request the fake chat endpoint received. */
 export interface ChatCompletionsRequest {
+  /** "GET", "POST", … */
   readonly method: string;
   /** the path without the query, e.g. "/v1/chat/completions" */
   readonly path: string;
@@ -65,6 +67,7 @@ export interface ChatCompletionsRequest {
   status: number;
 }
 
+/** How the fake chat endpoint answers; every field has a default. */
 export interface FakeChatCompletionsOptions {
   /** the assistant's text, or a function of the request; default "Hello from the fake chat endpoint." */
   reply?: string | ((request: ChatCompletionsRequest) => string);
@@ -78,6 +81,7 @@ export interface FakeChatCompletionsOptions {
   host?: string;
 }
 
+/** A running fake chat endpoint. */
 export interface FakeChatCompletions {
   /** `http://127.0.0.1:<port>/v1` — the base URL as OpenAI-compatible clients spell it */
   readonly url: string;
@@ -87,6 +91,7 @@ export interface FakeChatCompletions {
   completions(): readonly ChatCompletionsRequest[];
   /** changes the mode for the next requests (resets a `fail-first` count) */
   setMode(mode: ChatCompletionsMode): void;
+  /** stops listening and ends hanging requests */
   close(): Promise<void>;
 }
 
