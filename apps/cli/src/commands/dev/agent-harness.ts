@@ -31,6 +31,11 @@ export interface DevAgentHarness {
   readonly apiName: string;
   /** the install's size for the first-run line, e.g. "~420 MB" */
   readonly installSize: string;
+  /**
+   * For an agent served over an endpoint (the registry's `endpoint`, no CLI): the model
+   * `runtime_config.model` names. Nothing is installed; the fake is the endpoint.
+   */
+  readonly model?: string;
   /** extra env for the daemon (preflight's `--version` check runs with it too) */
   readonly env?: Readonly<Record<string, string>>;
   /** Starts the fake; `reply` gives its answer from the number of earlier turns it was shown. */

@@ -10,8 +10,8 @@ export interface DevAgentRun {
   readonly harness: DevAgentHarness;
   /** e.g. "Codex CLI 0.169.0" */
   readonly label: string;
-  /** the installed CLI (`runtime_config.command`) */
-  readonly bin: string;
+  /** the installed CLI (`runtime_config.command`); undefined for an endpoint agent (no CLI) */
+  readonly bin: string | undefined;
   /** its home as the daemon places it: `<state dir>/agents/<id>` */
   readonly home: string;
   /** the env var the daemon passes the (dummy) key in */
@@ -43,6 +43,14 @@ export async function startDevAgent(
 ): Promise<DevAgentRun> {
   const agent = getAgent(harness.id);
   const keyEnv = agent?.credentialEnv[0];
+  const home =
+    agentHomeDir(harness.id, { home: context.home, env: {}, stateDir: context.stateDir }) ??
+    join(context.stateDir, "agents", harness.id);
+  if (agent?.endpoint && keyEnv !== undefined) {
+    // No CLI: the daemon talks to the (fake) endpoint itself.
+    const api = await harness.startModelApi(testkit, devReply(harness.apiName));
+    return { harness, label: harness.name, bin: undefined, home, keyEnv, api };
+  }
   if (
     agent?.npmPackage === undefined ||
     agent.testedVersion === undefined ||
@@ -77,8 +85,5 @@ export async function startDevAgent(
     });
   }
   const api = await harness.startModelApi(testkit, devReply(harness.apiName));
-  const home =
-    agentHomeDir(harness.id, { home: context.home, env: {}, stateDir: context.stateDir }) ??
-    join(context.stateDir, "agents", harness.id);
   return { harness, label: `${harness.name} ${agent.testedVersion}`, bin: install.bin, home, keyEnv, api };
 }

@@ -48,7 +48,10 @@ function header(setup: DevSetup, report: Reporter, live: boolean): void {
   report.line(
     `  ${s.dim("model:         ")} ${live ? "your own Claude login / ANTHROPIC_API_KEY (--live-model)" : agent ? `${agent.api.url} (fake ${agent.harness.apiName}; the real ${agent.label} talks to it)` : `${setup.modelApi?.url} (fake Anthropic API; the real Claude Code CLI talks to it)`}`,
   );
-  if (agent) report.line(`  ${s.dim("agent:         ")} ${agent.bin} (home ${agent.home})`);
+  if (agent) {
+    const runs = agent.bin ?? "no CLI: the daemon posts each turn and keeps the history in its state dir";
+    report.line(`  ${s.dim("agent:         ")} ${runs}${agent.bin ? ` (home ${agent.home})` : ""}`);
+  }
   if (setup.runtime) {
     report.line(`  ${s.dim("daemon:        ")} http://127.0.0.1:${setup.runtime.port}/ (A2A)`);
   }

@@ -191,7 +191,8 @@ export async function createDevSetup(
     yaml = /^runtime:/m.test(yaml)
       ? yaml.replace(/^runtime:.*$/m, `runtime: ${agent.harness.id}`)
       : `${yaml}runtime: ${agent.harness.id}\n`;
-    yaml = setYamlValue(yaml, "runtime_config", "command", JSON.stringify(agent.bin));
+    if (agent.bin !== undefined) yaml = setYamlValue(yaml, "runtime_config", "command", JSON.stringify(agent.bin));
+    if (agent.harness.model) yaml = setYamlValue(yaml, "runtime_config", "model", JSON.stringify(agent.harness.model));
     yaml = setYamlValue(yaml, "runtime_config", "base_url", JSON.stringify(agent.api.url));
   }
   await writeFile(configFile, yaml);
