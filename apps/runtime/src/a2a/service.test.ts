@@ -1,7 +1,9 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { createTaskTracker } from "@molecule/heartbeat";
 import { createPreflightGate } from "@molecule/preflight";
 import { removeDir, sinkLogger, tempDir } from "@molecule/test-support";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Executor, TurnReply, TurnRequest } from "../executor.js";
 import { createMetrics } from "../metrics.js";
 import { createSecrets } from "../redact.js";
@@ -11,7 +13,8 @@ import { createTurnRunner } from "../turns.js";
 import { createConversations } from "./contexts.js";
 import type { SendRequest } from "./protocol.js";
 import { RPC } from "./rpc.js";
-import { createA2AService } from "./service.js";
+import { answerRpc, handleRpc, type RpcAnswer } from "./server.js";
+import { type A2AService, createA2AService } from "./service.js";
 
 function deferred<T>() {
   let resolve!: (v: T) => void;
@@ -178,3 +181,130 @@ describe("createA2AService", () => {
     expect(counts).toEqual({ auth: 1, busy: 1 });
   });
 });
+
+describe("a repeated messageId (a client's retry)", () => {
+  it("while the task runs and after it ended, answers the same task: the agent runs once", async () => {
+    const { service, pending, metrics } = setup();
+    const first = await started(service, send("hello", { messageId: "m-r" }));
+    await until(() => pending.length === 1);
+    const whileRunning = await started(service, send("hello", { messageId: "m-r" }));
+    expect(whileRunning).toBe(first);
+    pending[0]?.answer({ outcome: "ok", text: "once" });
+    await service.ended(first.id);
+    const afterwards = await started(service, send("hello", { messageId: "m-r", blocking: false }));
+    expect(afterwards).toBe(first);
+    expect(afterwards).toMatchObject({ state: "completed", reply: { text: "once" } });
+    await new Promise((r) => setImmediate(r));
+    expect(pending).toHaveLength(1);
+    expect((await metrics.turns.get()).values.map((v) => [v.labels.outcome, v.value])).toEqual([["ok", 1]]);
+  });
+
+  it("in another context, with other text or another taskId it is a new task; the default context is the platform's", async () => {
+    const { service, pending } = setup();
+    const platform = await started(service, send("hi", { messageId: "m-d" }));
+    expect(await started(service, send("hi", { messageId: "m-d" }))).toBe(platform);
+    const elsewhere = await started(service, send("hi", { messageId: "m-d", contextId: "ctx-other" }));
+    expect(elsewhere).not.toBe(platform);
+    expect(elsewhere.contextId).toBe("ctx-other");
+    const otherText = await started(service, send("something else", { messageId: "m-d" }));
+    expect(otherText).not.toBe(platform);
+    const otherTask = await started(service, send("hi", { messageId: "m-d", taskId: "t-new" }));
+    expect(otherTask.id).toBe("t-new");
+    await until(() => pending.length === 2); // the default context's turns run one at a time
+    expect(pending.map((p) => p.turn.contextId)).toEqual([platform.contextId, "ctx-other"]);
+    // The latest task of a message is the one a repeat answers.
+    expect(await started(service, send("hi", { messageId: "m-d", taskId: "t-new" }))).toBe(otherTask);
+  });
+
+  it("a task that failed or was canceled is not answered again: the repeat is a new attempt", async () => {
+    const { service, pending } = setup();
+    const failed = await started(service, send("x", { messageId: "m-f" }));
+    await until(() => pending.length === 1);
+    pending[0]?.answer({ outcome: "rate-limited", detail: "429" });
+    await service.ended(failed.id);
+    const retried = await started(service, send("x", { messageId: "m-f" }));
+    expect(retried).not.toBe(failed);
+    await until(() => pending.length === 2);
+    expect(service.cancel(retried.id).ok).toBe(true);
+    const again = await started(service, send("x", { messageId: "m-f" }));
+    expect([failed.id, retried.id]).not.toContain(again.id);
+    await until(() => pending.length === 3);
+    pending[2]?.answer({ outcome: "ok", text: "third time" });
+    await service.ended(again.id);
+    expect(await started(service, send("x", { messageId: "m-f" }))).toBe(again);
+  });
+
+  it("is answered even when the queue is full or the daemon drains (it needs no new turn)", async () => {
+    const { service, pending, drain } = setup({ maxConcurrent: 1, queueSize: 0 });
+    const task = await started(service, send("busy", { messageId: "m-b" }));
+    await until(() => pending.length === 1);
+    expect(await service.start(send("other"))).toMatchObject({ ok: false, error: { code: RPC.BUSY } });
+    expect(await started(service, send("busy", { messageId: "m-b" }))).toBe(task);
+    drain();
+    expect(await started(service, send("busy", { messageId: "m-b" }))).toBe(task);
+  });
+
+  it("over JSON-RPC: v0.3 and v1.0 blocking sends both get the one answer; streams attach or replay it", async () => {
+    const { service, pending } = setup();
+    const v03 = rpc("message/send", { message: { messageId: "m-j", parts: [{ kind: "text", text: "q" }] } });
+    const v1 = rpc("SendMessage", { message: { messageId: "m-j", parts: [{ text: "q" }] } });
+    const first = handleRpc(v03, service);
+    // The first send also creates the default context's file: real I/O, more than a few event-loop turns.
+    await vi.waitFor(() => expect(pending).toHaveLength(1));
+    const second = handleRpc(v1, service);
+    const stream = await handleRpc(
+      rpc("SendStreamingMessage", { message: { messageId: "m-j", parts: [{ text: "q" }] } }),
+      service,
+    );
+    expect(stream).toMatchObject({ kind: "stream", task: { id: "m-j", state: "working" } });
+    pending[0]?.answer({ outcome: "ok", text: "the answer" });
+    expect(jsonOf(await first).result).toMatchObject({
+      kind: "message",
+      taskId: "m-j",
+      parts: [{ text: "the answer" }],
+    });
+    expect(jsonOf(await second).result).toMatchObject({ message: { taskId: "m-j", parts: [{ text: "the answer" }] } });
+    const url = await serve(service);
+    const replay = await sseResults(
+      url,
+      rpc("message/stream", { message: { messageId: "m-j", parts: [{ kind: "text", text: "q" }] } }),
+    );
+    expect(replay).toMatchObject([
+      { kind: "task", id: "m-j" },
+      { kind: "artifact-update", artifact: { parts: [{ text: "the answer" }] } },
+      { kind: "status-update", final: true, status: { state: "completed" } },
+    ]);
+    expect(pending).toHaveLength(1);
+  });
+});
+
+const rpc = (method: string, params: unknown) => JSON.stringify({ jsonrpc: "2.0", id: 1, method, params });
+
+function jsonOf(answer: RpcAnswer) {
+  if (answer.kind !== "json") throw new Error("expected a JSON answer");
+  return answer.response;
+}
+
+let server: Server | undefined;
+afterEach(() => new Promise<void>((done) => (server ? server.close(() => done()) : done())));
+
+async function serve(service: A2AService): Promise<string> {
+  server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => {
+      body += c.toString("utf8");
+    });
+    req.on("end", () => void answerRpc(res, body, service));
+  });
+  await new Promise<void>((done) => server?.listen(0, "127.0.0.1", done));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+}
+
+/** The `result` of each SSE `data:` line of a streaming answer. */
+async function sseResults(url: string, body: string): Promise<unknown[]> {
+  const text = await (await fetch(url, { method: "POST", body })).text();
+  return text
+    .split("\n\n")
+    .filter((chunk) => chunk.startsWith("data: "))
+    .map((chunk) => (JSON.parse(chunk.slice(6)) as { result: unknown }).result);
+}

@@ -15,7 +15,10 @@ export type Started = { ok: true; task: TaskRecord } | { ok: false; error: RpcEr
 export interface A2AService {
   /** `a2a.streaming` from the config: the stream methods answer only when it is true. */
   readonly streaming: boolean;
-  /** Admits (or refuses as busy), records the task and schedules its turn in its context. */
+  /**
+   * Admits (or refuses as busy), records the task and schedules its turn in its context; a repeated
+   * message (same context and `messageId`) answers the task it started instead, even while busy.
+   */
   start(request: SendRequest): Promise<Started>;
   get(id: string): TaskRecord | undefined;
   cancel(id: string): { ok: true; task: TaskRecord } | { ok: false; error: RpcError };
@@ -50,7 +53,8 @@ const CANCELLED: RpcError = {
 /**
  * Each message becomes a task in a context (the caller's `contextId`, or the workspace's default
  * one) and a turn scheduled under that context's key: one turn per context at a time, in arrival
- * order; busy, cancelled and failed turns become JSON-RPC errors as before. @internal
+ * order; busy, cancelled and failed turns become JSON-RPC errors as before. A send that repeats a
+ * remembered message (see `sameMessage`) answers its task instead of running the agent again. @internal
  */
 export function createA2AService(options: A2AServiceOptions): A2AService {
   const { turns, scheduler, conversations, log, timeoutSeconds } = options;
@@ -90,12 +94,34 @@ export function createA2AService(options: A2AServiceOptions): A2AService {
     taskRegistry.transition(task.id, "failed", { error: { code: RPC.INTERNAL, message: "internal error" } });
   }
 
+  /**
+   * The task a repeated send already started: same context, same `messageId`, same text, and (if
+   * the send names one) the same taskId, among the remembered tasks. One that failed or was
+   * canceled is not answered again: sending its message again is a new attempt.
+   */
+  function sameMessage(request: SendRequest, contextId: string): TaskRecord | undefined {
+    if (request.messageId === undefined) return undefined;
+    const task = taskRegistry.findByMessage(contextId, request.messageId);
+    if (!task || task.user.text !== request.text) return undefined;
+    if (request.taskId !== undefined && request.taskId !== task.id) return undefined;
+    return task.state === "failed" || task.state === "canceled" ? undefined : task;
+  }
+
   return {
     streaming: options.streaming,
 
     async start(request) {
       const defaultId = await conversations.defaultId();
       const contextId = request.contextId ?? defaultId;
+      const earlier = sameMessage(request, contextId);
+      if (earlier) {
+        // A retry (e.g. after a dropped connection): the caller follows the task it already started.
+        log.info(
+          { event: "a2a.send_repeated", taskId: earlier.id, contextId, state: earlier.state },
+          "a repeated messageId answers its earlier task; the agent does not run again",
+        );
+        return { ok: true, task: earlier };
+      }
       if (request.taskId !== undefined && taskRegistry.has(request.taskId)) {
         return {
           ok: false,

@@ -34,12 +34,19 @@ export interface TaskRecord {
 /** What subscribers hear: a progress note while working, a state change, the end. */
 export type TaskEvent = { type: "progress"; note: TaskText } | { type: "state"; state: TaskState };
 
-/** How many ended tasks `tasks/get` still knows (running and queued ones are always kept). */
+/**
+ * How many ended tasks `tasks/get` still knows (running and queued ones are always kept); a send that
+ * repeats one of their `messageId`s in the same context is answered with that task.
+ */
 export const RECENT_TASKS = 100;
 
+/** The key of a user message in a context (`messageId`s are the caller's: unique per context, not globally). */
+const messageKey = (contextId: string, messageId: string) => JSON.stringify([contextId, messageId]);
+
 /**
- * The recent tasks, in memory: what `tasks/get` answers, what a stream follows and what a blocking
- * send waits for. Bounded: beyond `max` the oldest ended tasks are forgotten. @internal
+ * The recent tasks, in memory only (a restart forgets them): what `tasks/get` answers, what a
+ * stream follows, what a blocking send waits for, and which task a user message (context and
+ * `messageId`) started. Bounded: beyond `max` the oldest ended tasks are forgotten. @internal
  */
 export function createTaskRegistry(options: { max?: number; now?: () => number } = {}) {
   const max = options.max ?? RECENT_TASKS;
@@ -47,6 +54,8 @@ export function createTaskRegistry(options: { max?: number; now?: () => number }
   const records = new Map<string, TaskRecord>();
   const listeners = new Map<string, Set<(event: TaskEvent) => void>>();
   const ends = new Map<string, { promise: Promise<void>; resolve: () => void }>();
+  /** The latest task each user message started, by `messageKey`. */
+  const byMessage = new Map<string, string>();
   const iso = () => new Date(now()).toISOString();
 
   function emit(id: string, event: TaskEvent) {
@@ -60,12 +69,20 @@ export function createTaskRegistry(options: { max?: number; now?: () => number }
       records.delete(id);
       listeners.delete(id);
       ends.delete(id);
+      const key = messageKey(task.contextId, task.user.messageId);
+      if (byMessage.get(key) === id) byMessage.delete(key);
     }
   }
 
   return {
     has: (id: string) => records.has(id),
     get: (id: string) => records.get(id),
+
+    /** The latest task the user message `messageId` started in `contextId`, while it is remembered. */
+    findByMessage(contextId: string, messageId: string): TaskRecord | undefined {
+      const id = byMessage.get(messageKey(contextId, messageId));
+      return id === undefined ? undefined : records.get(id);
+    },
 
     create(input: { id: string; contextId: string; text: string; messageId: string }): TaskRecord {
       const task: TaskRecord = {
@@ -76,6 +93,7 @@ export function createTaskRegistry(options: { max?: number; now?: () => number }
         timestamp: iso(),
       };
       records.set(task.id, task);
+      byMessage.set(messageKey(task.contextId, task.user.messageId), task.id);
       let resolve = () => {};
       const promise = new Promise<void>((r) => {
         resolve = r;
