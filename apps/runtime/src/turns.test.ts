@@ -38,7 +38,7 @@ afterEach(async () => {
   await removeDir(dir);
 });
 
-function setup(answer: (turn: TurnRequest) => Promise<TurnReply>) {
+function setup(answer: (turn: TurnRequest) => Promise<TurnReply>, now?: () => number) {
   const sink = sinkLogger();
   const metrics = createMetrics();
   const tracker = createTaskTracker();
@@ -54,6 +54,7 @@ function setup(answer: (turn: TurnRequest) => Promise<TurnReply>) {
     secrets: createSecrets({ ANTHROPIC_API_KEY: "sk-ant-api03-abcdefghijklmnopqrstuvwxyz" }),
     tracker,
     stateDirHealth,
+    ...(now ? { now } : {}),
   });
   return { runner, metrics, tracker, gate, sink, exec };
 }
@@ -114,6 +115,31 @@ describe("createTurnRunner", () => {
     expect(notes).toHaveLength(1);
     expect(notes[0]).toContain("retry 1/10");
     expect(notes[0]).not.toContain("abcdefghijklmnopqrstuvwxyz");
+  });
+
+  it("progress is logged at most once a second per turn, one INFO line per turn; every note is handed on", async () => {
+    let clock = 0;
+    const { runner, sink } = setup(
+      async (t) => {
+        for (let i = 1; i <= 1_000; i += 1) {
+          clock += 5; // 1 000 notes over 5 s
+          t.progress(`model API retry ${i}`);
+        }
+        return { outcome: "ok", text: "done" };
+      },
+      () => clock,
+    );
+    const notes: string[] = [];
+    await runner.run({ ...turn("x"), onProgress: (note) => notes.push(note) });
+    expect(notes).toHaveLength(1_000);
+    const progress = sink.lines.filter((l) => l.obj.event === "turn.progress");
+    expect(progress.length).toBeGreaterThanOrEqual(5);
+    expect(progress.length).toBeLessThanOrEqual(6);
+    expect(progress.filter((l) => l.level === "info")).toHaveLength(1);
+    expect(progress[0]).toMatchObject({ level: "info", obj: { note: "model API retry 1" } });
+    expect(progress[1]).toMatchObject({ level: "debug", obj: { note: "model API retry 201", skipped: 199 } });
+    const finished = sink.lines.find((l) => l.obj.event === "turn.finished");
+    expect(finished?.obj).toMatchObject({ progressNotes: 1_000 });
   });
 
   it("notRun: busy is counted and becomes the last outcome; a cancelled queued turn is only counted", async () => {

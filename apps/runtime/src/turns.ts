@@ -41,7 +41,15 @@ export interface TurnRunnerOptions {
   tracker: Pick<TaskTracker, "start">;
   /** A failing state directory is re-checked after every turn (freed space shows at once). */
   stateDirHealth: Pick<StateDirHealth, "warnings" | "recheck">;
+  /** The clock progress logging is rate-limited by (tests inject one). */
+  now?: () => number;
 }
+
+/**
+ * A turn's progress is logged at most once per this, whatever the level: the first note at INFO (one
+ * INFO line per turn), later ones at DEBUG with how many were skipped since the last line.
+ */
+export const PROGRESS_LOG_INTERVAL_MS = 1_000;
 
 /**
  * The one place turns are accounted: the last outcome, the turn metrics and the tracker are written
@@ -78,6 +86,7 @@ function maskReply(reply: TurnReply, secrets: Pick<Secrets, "maskText" | "maskRe
  */
 export function createTurnRunner(options: TurnRunnerOptions): TurnRunner {
   const { executor, gate, log, metrics, secrets, tracker, timeoutSeconds, stateDirHealth } = options;
+  const now = options.now ?? Date.now;
   let lastOutcome: TurnOutcome | undefined;
 
   async function run({ taskId, text, signal, contextId, session, onProgress }: TurnInput): Promise<TurnReply> {
@@ -85,6 +94,22 @@ export function createTurnRunner(options: TurnRunnerOptions): TurnRunner {
     const t0 = Date.now();
     let reply: TurnReply;
     await secrets.refresh(); // a rotated platform token or re-login is masked from this turn on
+    let notes = 0;
+    let skipped = 0;
+    let lastLoggedAt = Number.NEGATIVE_INFINITY;
+    const logProgress = (note: string) => {
+      notes += 1;
+      const at = now();
+      if (at - lastLoggedAt < PROGRESS_LOG_INTERVAL_MS) {
+        skipped += 1;
+        return;
+      }
+      const line = { event: "turn.progress", taskId, note, ...(skipped > 0 ? { skipped } : {}) };
+      if (notes === 1) log.info(line, note);
+      else log.debug?.(line, note);
+      lastLoggedAt = at;
+      skipped = 0;
+    };
     try {
       reply = await executor.runTurn({
         taskId,
@@ -94,7 +119,7 @@ export function createTurnRunner(options: TurnRunnerOptions): TurnRunner {
         ...(session ? { session } : {}),
         progress: (raw) => {
           const note = secrets.maskText(raw);
-          log.info({ event: "turn.progress", taskId, note }, note);
+          logProgress(note);
           onProgress?.(note);
         },
       });
@@ -134,6 +159,7 @@ export function createTurnRunner(options: TurnRunnerOptions): TurnRunner {
       ...(contextId !== undefined ? { contextId } : {}),
       outcome: reply.outcome,
       ms: Date.now() - t0,
+      ...(notes > 0 ? { progressNotes: notes } : {}),
       ...(reply.detail ? { detail: reply.detail.slice(0, 2_000) } : {}),
       ...(reply.usage ? { usage: reply.usage } : {}),
     };

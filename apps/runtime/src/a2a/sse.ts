@@ -8,40 +8,96 @@ import { type TaskEvent, type TaskRecord, TERMINAL } from "./task-registry.js";
 export const KEEP_ALIVE_MS = 15_000;
 
 /**
+ * The most one stream may hold unsent (bytes the client has not read yet, beyond what the kernel's
+ * socket buffers took): a client that stops reading is disconnected once this is full, so a stream
+ * holds at most this plus the one event being written.
+ */
+export const STREAM_BUFFER_BYTES = 1024 * 1024;
+
+/** Free-text progress notes go out at most once per this (the latest note wins): 4 a second. */
+export const PROGRESS_INTERVAL_MS = 250;
+
+/** Tuning for tests; the daemon uses the defaults above. @internal */
+export interface StreamLimits {
+  bufferBytes?: number;
+  progressIntervalMs?: number;
+  now?: () => number;
+}
+
+/**
  * Streams one task as Server-Sent Events: the task at once (state `working`, or `submitted` while it
- * waits for its context), a status update per progress note, then the final events; each `data:`
- * is a JSON-RPC response with the request's id. A client that goes away only stops listening: the
- * turn goes on (`tasks/cancel` cancels it). @internal
+ * waits for its context), status updates for its progress notes, then the final events; each `data:`
+ * is a JSON-RPC response with the request's id. Progress notes are coalesced (at most one per
+ * PROGRESS_INTERVAL_MS, the latest wins); state events are never dropped. A client that goes away,
+ * or stops reading until STREAM_BUFFER_BYTES are waiting, is only disconnected: the turn goes on
+ * (`tasks/get` fetches it, `tasks/cancel` cancels it). @internal
  */
 export function streamTask(
   res: ServerResponse,
   stream: { id: RpcId; protocol: Protocol; task: TaskRecord },
   service: A2AService,
+  limits: StreamLimits = {},
 ) {
   const { id, protocol, task } = stream;
+  const bufferBytes = limits.bufferBytes ?? STREAM_BUFFER_BYTES;
+  const intervalMs = limits.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
+  const now = limits.now ?? Date.now;
   res.writeHead(200, {
     "content-type": "text/event-stream",
     "cache-control": "no-store",
     connection: "keep-alive",
     "x-accel-buffering": "no",
   });
-  const write = (result: unknown) => {
-    if (!res.writableEnded && !res.destroyed) res.write(`data: ${JSON.stringify({ jsonrpc: "2.0", id, result })}\n\n`);
-  };
   let off = () => {};
-  const keepAlive = setInterval(() => {
-    if (!res.writableEnded && !res.destroyed) res.write(": keep-alive\n\n");
-  }, KEEP_ALIVE_MS);
+  let pending: TaskEvent | undefined;
+  let flushTimer: NodeJS.Timeout | undefined;
+  let lastProgressAt = Number.NEGATIVE_INFINITY;
+  const keepAlive = setInterval(() => send(": keep-alive\n\n"), KEEP_ALIVE_MS);
   keepAlive.unref();
   const close = () => {
     off();
     clearInterval(keepAlive);
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = undefined;
+    pending = undefined;
   };
-  const onEvent = (event: TaskEvent) => {
-    for (const result of protocol.streamEvents(task, event)) write(result);
-    if (event.type === "state" && TERMINAL.has(event.state)) {
+  /** Writes a frame, or disconnects a client that has let the buffer fill (it stopped reading). */
+  function send(frame: string) {
+    if (res.writableEnded || res.destroyed) return;
+    if (res.writableLength > bufferBytes) {
       close();
-      res.end();
+      res.destroy();
+      return;
+    }
+    res.write(frame);
+  }
+  const write = (result: unknown) => send(`data: ${JSON.stringify({ jsonrpc: "2.0", id, result })}\n\n`);
+  const emit = (event: TaskEvent) => {
+    for (const result of protocol.streamEvents(task, event)) write(result);
+  };
+  function flushProgress() {
+    flushTimer = undefined;
+    const event = pending;
+    pending = undefined;
+    if (!event) return;
+    lastProgressAt = now();
+    emit(event);
+  }
+  const onEvent = (event: TaskEvent) => {
+    if (event.type === "progress") {
+      pending = event; // the latest note wins
+      const wait = lastProgressAt + intervalMs - now();
+      if (wait <= 0) flushProgress();
+      else if (!flushTimer) flushTimer = setTimeout(flushProgress, wait);
+      return;
+    }
+    // A state change goes out at once, after the note it follows (never dropped).
+    if (flushTimer) clearTimeout(flushTimer);
+    flushProgress();
+    emit(event);
+    if (TERMINAL.has(event.state)) {
+      close();
+      if (!res.destroyed) res.end();
     }
   };
   res.on("close", close);
