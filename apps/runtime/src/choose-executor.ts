@@ -77,6 +77,7 @@ export async function chooseExecutor(options: ChooseExecutorOptions): Promise<Ex
       model: config.runtime_config.model ?? config.model ?? "",
       historyDir: join(options.stateDir, "conversations", config.runtime),
       maxHistoryMessages: config.runtime_config.max_history_messages,
+      maxConversations: config.sessions.max_contexts,
       systemPrompt: await readPromptFiles(options.configDir, config.prompt_files ?? ["system-prompt.md"]),
       env,
       timeoutMs,

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode, errorText, writeFileAtomic } from "@molecule/internal";
 import * as z from "zod";
@@ -10,6 +10,9 @@ export interface ChatTurnMessage {
   role: "user" | "assistant";
   content: string;
 }
+
+/** The conversations kept when no bound is given (`sessions.max_contexts`' default). @internal */
+export const DEFAULT_MAX_CONVERSATIONS = 256;
 
 /** The messages a conversation keeps when `runtime_config.max_history_messages` is unset. @internal */
 export const DEFAULT_MAX_HISTORY_MESSAGES = 50;
@@ -23,7 +26,8 @@ const StoredHistory = z.object({
 /**
  * The conversations the daemon keeps itself (for an agent without sessions of its own): one file
  * per context, `<dir>/<sha256 of the context id>.json` (0600, written atomically: temp file + rename),
- * so a restart keeps every conversation. @internal
+ * so a restart keeps every conversation. Beyond `maxConversations` files the least recently written
+ * are deleted. @internal
  */
 export interface ChatHistoryStore {
   /** The context's messages, oldest first ([] for a new context, or a file that is unreadable: logged). */
@@ -42,9 +46,37 @@ export function trimHistory(messages: readonly ChatTurnMessage[], max: number): 
 export function createChatHistoryStore(options: {
   dir: string;
   maxMessages?: number | undefined;
+  /** `sessions.max_contexts`: conversations kept, the least recently written forgotten (default 256). */
+  maxConversations?: number | undefined;
   logger?: Logger | undefined;
 }): ChatHistoryStore {
   const max = options.maxMessages ?? DEFAULT_MAX_HISTORY_MESSAGES;
+  const maxConversations = options.maxConversations ?? DEFAULT_MAX_CONVERSATIONS;
+
+  /** Deletes the least recently written conversations beyond the bound (never fails the turn). */
+  async function prune(): Promise<void> {
+    const names = (await readdir(options.dir)).filter((name) => /^[0-9a-f]{32}\.json$/.test(name));
+    if (names.length <= maxConversations) return;
+    const dated = await Promise.all(
+      names.map(async (name) => {
+        const file = join(options.dir, name);
+        return {
+          file,
+          at: await stat(file).then(
+            (s) => s.mtimeMs,
+            () => 0,
+          ),
+        };
+      }),
+    );
+    dated.sort((a, b) => a.at - b.at);
+    const gone = dated.slice(0, dated.length - maxConversations);
+    await Promise.all(gone.map(({ file }) => rm(file, { force: true })));
+    options.logger?.info(
+      { event: "history.pruned", forgotten: gone.length, kept: maxConversations },
+      "forgot the least recently used conversations beyond sessions.max_contexts",
+    );
+  }
   const fileOf = (contextId: string) =>
     join(options.dir, `${createHash("sha256").update(contextId).digest("hex").slice(0, 32)}.json`);
 
@@ -83,6 +115,12 @@ export function createChatHistoryStore(options: {
     async append(contextId, exchange) {
       const messages = trimHistory([...(await read(contextId)), ...exchange], max);
       await writeFileAtomic(fileOf(contextId), `${JSON.stringify({ version: 1, contextId, messages })}\n`);
+      await prune().catch((error: unknown) =>
+        options.logger?.warn(
+          { event: "history.prune_failed", error: errorText(error) },
+          "could not prune old conversations",
+        ),
+      );
     },
   };
 }

@@ -99,6 +99,27 @@ describe("ollama executor", () => {
     ).toEqual([{ role: "user", content: "y" }]);
   });
 
+  it("keeps at most maxConversations conversations, the least recently written forgotten", async () => {
+    const fake = await start();
+    const ex = executor({ maxConversations: 2 });
+    for (const ctx of ["c1", "c2", "c3"]) await ex.runTurn(turn(`hello ${ctx}`, ctx).request);
+    expect(await readdir(join(dir, "conversations"))).toHaveLength(2);
+    await ex.runTurn(turn("again", "c1").request); // c1 was forgotten: it starts anew
+    expect(
+      fake
+        .completions()
+        .at(-1)
+        ?.messages.map((m) => m.role),
+    ).toEqual(["system", "user"]);
+    await ex.runTurn(turn("again", "c3").request); // c3 was kept
+    expect(
+      fake
+        .completions()
+        .at(-1)
+        ?.messages.map((m) => m.role),
+    ).toEqual(["system", "user", "assistant", "user"]);
+  });
+
   it.each([
     ["model-not-found", "agent-error", "ollama pull llama-fake"],
     ["status:401", "auth", "OPENAI_API_KEY"],

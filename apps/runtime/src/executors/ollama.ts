@@ -20,6 +20,8 @@ export interface OllamaExecutorOptions {
   historyDir: string;
   /** `runtime_config.max_history_messages` (default 50). */
   maxHistoryMessages?: number | undefined;
+  /** `sessions.max_contexts`: conversations kept (default 256). */
+  maxConversations?: number | undefined;
   /** The workspace's prompt files, joined: the system message. */
   systemPrompt?: string | undefined;
   /** The daemon's env: `OPENAI_API_KEY`, when set, goes to the endpoint as `Authorization: Bearer`. */
@@ -106,6 +108,7 @@ export function createOllamaExecutor(options: OllamaExecutorOptions): Executor {
   const history = createChatHistoryStore({
     dir: options.historyDir,
     maxMessages: options.maxHistoryMessages,
+    maxConversations: options.maxConversations,
     logger: log,
   });
   const system: ChatMessageIn[] = options.systemPrompt ? [{ role: "system", content: options.systemPrompt }] : [];
