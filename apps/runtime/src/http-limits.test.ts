@@ -87,22 +87,31 @@ describe("request-arrival limits on the daemon's server", () => {
     expect(await res.json()).toEqual({ ready: true });
   });
 
-  it("connections beyond the cap are closed at once; the ones inside it are served", async () => {
+  it("over the cap a new connection's request gets 503 with Retry-After; beyond twice the cap it is closed at once", async () => {
     const port = await start(0);
-    const held = await Promise.all(
-      Array.from(
-        { length: LIMITS.maxConnections },
-        () =>
-          new Promise<Socket>((r) => {
-            const s = connect(port, "127.0.0.1", () => r(s));
-            s.on("error", () => undefined);
-            sockets.push(s);
-          }),
-      ),
-    );
-    const over = await raw(port, () => undefined);
-    expect(over.text).toBe(""); // closed at once: no 408 of a deadline
-    for (const s of held) s.destroy();
+    const open = () =>
+      new Promise<Socket>((r) => {
+        const s = connect(port, "127.0.0.1", () => r(s));
+        s.on("error", () => undefined);
+        sockets.push(s);
+      });
+    const held = await Promise.all(Array.from({ length: LIMITS.maxConnections }, open));
+    const over = await raw(port, (s) => s.write("GET /livez HTTP/1.1\r\nHost: x\r\n\r\n"));
+    expect(over.text).toMatch(/^HTTP\/1\.1 503 /);
+    expect(over.text.toLowerCase()).toContain("retry-after: 5");
+    expect(over.text).toContain("too many connections");
+    // Twice the cap held (the over-cap ones waiting for their request): the next is closed without a word.
+    const overHeld = await Promise.all(Array.from({ length: LIMITS.maxConnections }, open));
+    const beyond = await raw(port, () => undefined);
+    expect(beyond.text).toBe("");
+    for (const s of [...held, ...overHeld]) s.destroy();
+    // Once the held ones are gone, a new connection is served again.
+    const served = () =>
+      fetch(`http://127.0.0.1:${port}/livez`).then(
+        (res) => res.status === 200,
+        () => false,
+      );
+    await waitFor(served, 5_000);
   });
 
   it("headers can never be given longer than the whole request; defaults are a minute", () => {

@@ -1,4 +1,5 @@
-import type { Server, ServerOptions } from "node:http";
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 
 /**
  * How long a request may take to *arrive*, and how many connections may be open, on every server
@@ -12,7 +13,10 @@ export interface ServerLimits {
   requestTimeoutMs?: number;
   /** An idle keep-alive connection is closed after this between requests (default 65 000 ms). */
   keepAliveTimeoutMs?: number;
-  /** Connections open at once; beyond it a new one is closed at once (default 256; `a2a.max_connections`). */
+  /**
+   * Connections served at once (default 256; `a2a.max_connections`). Beyond it a new connection's
+   * request is answered 503 with `Retry-After`; beyond twice it, a new connection is closed at once.
+   */
   maxConnections?: number;
 }
 
@@ -52,14 +56,65 @@ export function serverOptions(limits: Required<ServerLimits>): ServerOptions {
   };
 }
 
-/** Applies the limits to a created server (the ones `createServer` options do not cover). @internal */
+/** What a connection over the cap is told: come back after this many seconds. */
+export const OVER_CAP_RETRY_AFTER_S = 5;
+/** A connection over the cap must send its request within this, else it is closed. */
+const OVER_CAP_REQUEST_MS = 5_000;
+
+function answerOverCap(req: IncomingMessage, res: ServerResponse, cap: number): void {
+  req.resume();
+  const body = JSON.stringify({
+    error: `too many connections (the server's cap is ${cap}): retry after ${OVER_CAP_RETRY_AFTER_S} s`,
+  });
+  res.writeHead(503, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "retry-after": String(OVER_CAP_RETRY_AFTER_S),
+    connection: "close",
+  });
+  res.end(body);
+}
+
+/**
+ * Counts the connections being served: one beyond `cap` is not served but answered 503 with
+ * `Retry-After` (and closed), so a client learns to come back instead of seeing a silent close; it
+ * must send its request within a few seconds. Node closes any beyond twice the cap at once.
+ */
+function guardConnections(server: Server, cap: number, headersTimeoutMs: number): void {
+  const served = new Set<Socket>();
+  const overCap = new WeakSet<Socket>();
+  server.on("connection", (socket: Socket) => {
+    if (served.size >= cap) {
+      overCap.add(socket);
+      socket.setTimeout(Math.min(OVER_CAP_REQUEST_MS, headersTimeoutMs), () => socket.destroy());
+      return;
+    }
+    served.add(socket);
+    socket.once("close", () => served.delete(socket));
+  });
+  const handlers = server.listeners("request") as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners("request");
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    if (overCap.has(req.socket)) {
+      answerOverCap(req, res, cap);
+      return;
+    }
+    for (const handler of handlers) handler.call(server, req, res);
+  });
+}
+
+/**
+ * Applies the limits to a created server (the ones `createServer` options do not cover); call it
+ * after the request handler is attached. @internal
+ */
 export function applyLimits(server: Server, limits: Required<ServerLimits>): void {
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.requestTimeoutMs;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   // No inactivity timeout: a response may be pending for the whole turn.
   server.timeout = 0;
-  server.maxConnections = limits.maxConnections;
+  server.maxConnections = 2 * limits.maxConnections;
+  guardConnections(server, limits.maxConnections, limits.headersTimeoutMs);
 }
 
 /** A client that went away (closed the socket mid-request): its business, not the daemon's error. @internal */
