@@ -143,10 +143,12 @@ export interface RegistryInput {
   readonly clock: Clock;
   readonly workspaces: Pick<Workspaces, "register" | "beatTarget" | "beatArrived" | "emit" | "setStatus">;
   readonly auth: Pick<PlatformAuth, "issueToken" | "judge" | "unauthorized">;
+  /** What a heartbeat for an unknown workspace answers (`TestPlatformOptions.unknownHeartbeat`). */
+  readonly unknownHeartbeat: "ok" | "not-found";
 }
 
 /** The registry routes: register (bootstrap token), heartbeat, and the status machine of docs/CONTRACT.md. @internal */
-export function createRegistryRoutes({ clock, workspaces, auth }: RegistryInput): RegistryRoutes {
+export function createRegistryRoutes({ clock, workspaces, auth, unknownHeartbeat }: RegistryInput): RegistryRoutes {
   const { emit, setStatus } = workspaces;
   const { issueToken, judge, unauthorized } = auth;
 
@@ -205,6 +207,10 @@ export function createRegistryRoutes({ clock, workspaces, auth }: RegistryInput)
     }
     const ws = workspaces.beatTarget(id);
     if (ws) applyBeat(ws, parsed.data);
+    else if (unknownHeartbeat === "not-found") {
+      sendJson(res, 404, { error: "workspace not found" });
+      return { auth: verdict };
+    }
     sendJson(res, 200, { status: "ok" });
     return { auth: verdict };
   };

@@ -203,6 +203,13 @@ export interface TestPlatformOptions {
   recordLimit?: number;
   /** what POST /workspaces/:id/a2a does for every workspace without its own `setA2aMode`, default "forward" */
   a2aMode?: A2aMode;
+  /**
+   * What a heartbeat for a workspace the platform does not know (never registered, or `forget`-ed)
+   * answers: `ok` — 200, nothing updated, as docs/CONTRACT.md says (the default) — or `not-found` —
+   * 404 `{"error":"workspace not found"}`, as a platform that deleted the workspace does. A register
+   * creates the workspace again either way.
+   */
+  unknownHeartbeat?: "ok" | "not-found";
 }
 
 export interface TestPlatform {

@@ -366,6 +366,20 @@ describe("liveness TTL (fake clock)", () => {
     expect(again.body).toHaveProperty("auth_token");
     expect(() => platform.control.expire(randomUUID())).toThrow(TestkitError);
   });
+
+  it("unknownHeartbeat: not-found answers a forgotten workspace's beat 404 until it registers again", async () => {
+    await platform.close();
+    platform = await startTestPlatform({ clock, unknownHeartbeat: "not-found" });
+    const auth = bearer(await registered());
+    expect((await beat({}, auth)).status).toBe(200);
+    platform.control.forget(id);
+    expect(await beat({}, auth)).toMatchObject({ status: 404, body: { error: "workspace not found" } });
+    expect(platform.control.beats(id).at(-1)?.status).toBe(404);
+    const again = await register(auth);
+    expect(again.status).toBe(200);
+    expect((await beat({}, bearer(String((again.body as { auth_token: string }).auth_token)))).status).toBe(200);
+    await expect(startTestPlatform({ unknownHeartbeat: "gone" as "ok" })).rejects.toThrow(/unknownHeartbeat/);
+  });
 });
 
 describe("GET /workspaces/:id", () => {

@@ -24,6 +24,12 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
       message: `a2aMode must be one of ${a2aModes.join(", ")}, got ${JSON.stringify(options.a2aMode)}`,
     });
   }
+  if (options.unknownHeartbeat !== undefined && !["ok", "not-found"].includes(options.unknownHeartbeat)) {
+    throw new TestkitError({
+      code: "E_TESTKIT_BAD_OPTION",
+      message: `unknownHeartbeat must be "ok" or "not-found", got ${JSON.stringify(options.unknownHeartbeat)}`,
+    });
+  }
   if (!(ttlMs > 0))
     throw new TestkitError({ code: "E_TESTKIT_BAD_OPTION", message: `ttlMs must be > 0, got ${ttlMs}` });
   if (options.rateLimitPerMinute !== undefined && !(options.rateLimitPerMinute > 0)) {
@@ -39,7 +45,12 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
   const auth = createPlatformAuth();
   const injections = createInjections();
   const forwarder = createA2aForwarder((id) => workspaces.get(id)?.url);
-  const registry = createRegistryRoutes({ clock, workspaces, auth });
+  const registry = createRegistryRoutes({
+    clock,
+    workspaces,
+    auth,
+    unknownHeartbeat: options.unknownHeartbeat ?? "ok",
+  });
   const { handle, requests, dropHanging } = createRequestHandler({
     clock,
     recordLimit,
