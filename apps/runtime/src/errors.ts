@@ -8,7 +8,9 @@ export type RuntimeErrorCode =
   | "E_SELF_PROBE"
   | "E_REGISTER"
   | "E_TOKEN_READONLY"
-  | "E_BOOT_ABORTED";
+  | "E_BOOT_ABORTED"
+  | "E_A2A_UNAUTHENTICATED"
+  | "E_A2A_AUTH_TOKEN_FILE";
 
 /** Boot failures: the message is what to print (for E_PREFLIGHT, the rendered report); exit 1. */
 export class RuntimeError extends Error {

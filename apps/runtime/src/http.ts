@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { InboundAuth } from "./a2a/inbound-auth.js";
 import { answerRpc, RPC } from "./a2a/server.js";
 import type { A2AService } from "./a2a/service.js";
 import { applyLimits, isClientAbort, resolveLimits, type ServerLimits, serverOptions } from "./http-limits.js";
@@ -22,6 +23,21 @@ export interface RoutesOptions {
   onClientAbort?(error: unknown): void;
   /** Request-arrival deadlines and the connection cap (http-limits.ts). */
   limits?: ServerLimits;
+  /** `a2a.auth`: who may call `POST /` (and `/metrics` with `a2a.metrics_auth`). Absent: anyone. */
+  auth?: InboundAuth;
+}
+
+/** 401 for a missing or wrong token; what was presented is neither logged nor echoed. */
+function unauthorized(res: ServerResponse): void {
+  res.setHeader("www-authenticate", 'Bearer realm="a2a"');
+  send(res, 401, {
+    jsonrpc: "2.0",
+    id: null,
+    error: {
+      code: RPC.INVALID_REQUEST,
+      message: "Unauthorized: send the workspace's A2A token as Authorization: Bearer <token>",
+    },
+  });
 }
 
 /** Reads the body, refusing more than MAX_BODY_BYTES. Resolves undefined when it was too large. */
@@ -48,7 +64,8 @@ function readBody(req: IncomingMessage): Promise<string | undefined> {
 
 /**
  * The daemon's one HTTP listener: A2A JSON-RPC at `POST /`, the agent card, and the orchestrator's
- * probes (`/livez`, `/readyz`, `/metrics` — they carry no secrets). @internal
+ * probes (`/livez`, `/readyz`, `/metrics` — they carry no secrets). With `auth`, `POST /` (and
+ * `/metrics` when `auth.metricsAuth`) needs a valid bearer token; the card and probes stay open. @internal
  */
 export function createHttpServer(options: RoutesOptions): Server {
   const limits = resolveLimits(options.limits);
@@ -58,6 +75,12 @@ export function createHttpServer(options: RoutesOptions): Server {
     const handle = async () => {
       switch (route) {
         case "POST /": {
+          const authed = options.auth ? await options.auth.check(req.headers.authorization) : undefined;
+          if (authed && !authed.ok) {
+            req.resume();
+            unauthorized(res);
+            return;
+          }
           const body = await readBody(req);
           if (body === undefined) {
             send(res, 413, {
@@ -67,7 +90,7 @@ export function createHttpServer(options: RoutesOptions): Server {
             });
             return;
           }
-          await answerRpc(res, body, options.a2a);
+          await answerRpc(res, body, options.a2a, authed?.caller);
           return;
         }
         case "GET /.well-known/agent-card.json":
@@ -85,6 +108,10 @@ export function createHttpServer(options: RoutesOptions): Server {
           return;
         }
         case "GET /metrics": {
+          if (options.auth?.metricsAuth && !(await options.auth.check(req.headers.authorization)).ok) {
+            unauthorized(res);
+            return;
+          }
           const metrics = await options.metrics();
           send(res, 200, metrics.body, metrics.contentType);
           return;

@@ -13,6 +13,7 @@ import { createTaskTracker } from "@molecule/heartbeat";
 import { createPreflightGate, type PreflightReport, renderReport, runPreflight } from "@molecule/preflight";
 import { createSessionStore } from "@molecule/session";
 import { createConversations } from "./a2a/contexts.js";
+import { assertInboundPolicy, createInboundAuth } from "./a2a/inbound-auth.js";
 import { createA2AService } from "./a2a/service.js";
 import { bootAdapter } from "./adapter/boot.js";
 import { ADAPTER_RUNTIME } from "./adapter/load.js";
@@ -147,6 +148,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const workspaceDir = resolve(options.workspaceDir ?? process.cwd());
   const config = await checkWorkspace(env, settings, log, options.executor, workspaceDir);
   const configDir = settings.configPath;
+  const host = options.host ?? "0.0.0.0";
+  assertInboundPolicy(config, host, env);
+  const auth = await createInboundAuth({ config, configDir, log });
   const stateDir = settings.stateDir;
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   await chmod(stateDir, 0o700).catch(() => undefined);
@@ -231,9 +235,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   // 3. Serve A2A (and probes) before registering: the platform may dispatch at once.
   const limits: ServerLimits = { maxConnections: config.a2a.max_connections, ...options.http };
   const a2a = await serveA2A({
-    host: options.host ?? "0.0.0.0",
+    host,
     port: options.port ?? config.a2a.port,
     limits,
+    auth,
     a2a: createA2AService({
       turns,
       scheduler,

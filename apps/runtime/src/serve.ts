@@ -4,6 +4,7 @@ import type { DelegationPollerStats, HeartbeatStats, TaskTracker } from "@molecu
 import type { PreflightGate } from "@molecule/preflight";
 import { isWedged, wedgeReason, wedgeState } from "@molecule/wedge";
 import { request } from "undici";
+import type { InboundAuth } from "./a2a/inbound-auth.js";
 import type { A2AService } from "./a2a/service.js";
 import { errorText, RuntimeError } from "./errors.js";
 import { createHttpServer, type Probe } from "./http.js";
@@ -38,6 +39,8 @@ export interface ServeOptions {
   port: number;
   limits?: ServerLimits;
   a2a: A2AService;
+  /** `a2a.auth`'s gate (absent: anyone may call). */
+  auth?: InboundAuth;
   /** The agent card for the advertised URL. */
   card(url: string): Record<string, unknown>;
   /** The URL to advertise once `port` is bound (`ADVERTISE_URL`, or this host and the bound port). */
@@ -122,6 +125,7 @@ export async function serveA2A(options: ServeOptions): Promise<{ server: Server;
     onClientAbort: (error) =>
       log.info({ event: "http.client_aborted", err: errorText(error) }, "the client closed the connection mid-request"),
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.auth ? { auth: options.auth } : {}),
   });
   await new Promise<void>((resolveListen, rejectListen) => {
     server.once("error", rejectListen);

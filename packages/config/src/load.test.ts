@@ -94,7 +94,15 @@ describe("loadConfig", () => {
     await write("runtime: codex\na2a:\n  port: 0\nruntime_config:\n  required_env_any_of: [[A, B]]\neffort: xhigh\n");
     const { config } = await loadConfig(dir, { env: {} });
     expect(config.runtime).toBe("codex");
-    expect(config.a2a).toEqual({ port: 0, streaming: true, push_notifications: false, max_connections: 256 });
+    expect(config.a2a).toEqual({
+      port: 0,
+      streaming: true,
+      push_notifications: false,
+      max_connections: 256,
+      auth: "none",
+      metrics_auth: false,
+      allow_unauthenticated: false,
+    });
     expect(config.runtime_config.required_env_any_of).toEqual([["A", "B"]]);
     expect(config.effort).toBe("xhigh");
   });

@@ -58,6 +58,20 @@ const a2aSchema = z.looseObject({
   push_notifications: z.boolean().default(false),
   /** Open connections the A2A server accepts at once (turns, queue, streams and probes included). */
   max_connections: z.int().min(1).default(256),
+  /**
+   * Inbound authentication on the A2A endpoint: `none`, or `bearer` (an `Authorization: Bearer`
+   * token from `auth_token_file`). `/livez`, `/readyz` and the agent card stay open.
+   */
+  auth: z.enum(["none", "bearer"]).default("none"),
+  /** With `auth: bearer`: the accepted tokens, one a line (several overlap a rotation); re-read on change. */
+  auth_token_file: str.min(1).optional(),
+  /** With `auth: bearer`: `/metrics` asks for the token too (default false: open, as Prometheus scrapes expect). */
+  metrics_auth: z.boolean().default(false),
+  /**
+   * `auth: none` on an address beyond loopback is refused unless this is true (or the env var
+   * `MOLECULE_A2A_ALLOW_UNAUTHENTICATED=1`): anyone who reaches the port runs the agent.
+   */
+  allow_unauthenticated: z.boolean().default(false),
 });
 
 const sessionsSchema = z.looseObject({

@@ -1,4 +1,5 @@
 import type { WorkspaceConfig } from "@molecule/config";
+import { a2aAuthCheck } from "./a2a-checks.js";
 import { agentAuthCheck, agentBinaryCheck } from "./agent-checks.js";
 import {
   authTokenFileCheck,
@@ -38,6 +39,7 @@ const BUILT_IN: readonly Check[] = [
   environmentCheck,
   runtimeCheck,
   pushNotificationsCheck,
+  a2aAuthCheck,
   requiredEnvCheck,
   requiredEnvAnyOfCheck,
   authTokenFileCheck,

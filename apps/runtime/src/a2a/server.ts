@@ -1,5 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { sendJson } from "../http-reply.js";
+import type { Caller } from "./inbound-auth.js";
 import { isRpcError, type Protocol } from "./protocol.js";
 import { protocolV1 } from "./protocol-v1.js";
 import { protocolV03 } from "./protocol-v03.js";
@@ -49,14 +50,22 @@ const METHODS: Record<string, { kind: Kind; protocol: Protocol }> = {
 
 const json = (response: RpcResponse): RpcAnswer => ({ kind: "json", response });
 
+/** The credential each task was created with (`a2a.auth: bearer`); a task is visible to it alone. */
+const owners = new WeakMap<TaskRecord, Caller>();
+const visible = (task: TaskRecord | undefined, caller: Caller): task is TaskRecord =>
+  task !== undefined && owners.get(task) === caller;
+
 /** The id of a request that is not a valid envelope, when it has a usable one. */
 function looseId(raw: unknown): RpcId {
   const id = typeof raw === "object" && raw !== null && "id" in raw ? (raw as { id: unknown }).id : null;
   return typeof id === "string" || typeof id === "number" ? id : null;
 }
 
-/** Handles one JSON-RPC request body (already read, ≤ 1 MiB). Never throws. @internal */
-export async function handleRpc(body: string, service: A2AService): Promise<RpcAnswer> {
+/**
+ * Handles one JSON-RPC request body (already read, ≤ 1 MiB) from `caller` (undefined with
+ * `a2a.auth: none`). Another caller's task is "not found", whatever its id. Never throws. @internal
+ */
+export async function handleRpc(body: string, service: A2AService, caller?: Caller): Promise<RpcAnswer> {
   let raw: unknown;
   try {
     raw = JSON.parse(body);
@@ -97,6 +106,13 @@ export async function handleRpc(body: string, service: A2AService): Promise<RpcA
       const started = await service.start(request);
       if (!started.ok) return json(rpcError(id, started.error));
       const { task } = started;
+      if (!owners.has(task)) owners.set(task, caller);
+      else if (!visible(task, caller)) {
+        // A repeated messageId answers its earlier task: never another caller's.
+        return json(
+          rpcError(id, { code: RPC.INVALID_PARAMS, message: "Invalid params: messageId already used; send a new one" }),
+        );
+      }
       if (kind === "stream") return { kind: "stream", id, protocol, task };
       if (!request.blocking) return json(rpcResult(id, protocol.immediateResult(task)));
       await service.ended(task.id);
@@ -107,12 +123,13 @@ export async function handleRpc(body: string, service: A2AService): Promise<RpcA
     case "cancel": {
       const query = protocol.parseTaskQuery(params);
       if (isRpcError(query)) return json(rpcError(id, query));
+      if (!visible(service.get(query.id), caller)) return json(rpcError(id, TASK_NOT_FOUND));
       if (kind === "cancel") {
         const cancelled = service.cancel(query.id);
         return json(cancelled.ok ? rpcResult(id, protocol.task(cancelled.task)) : rpcError(id, cancelled.error));
       }
       const task = service.get(query.id);
-      if (!task) return json(rpcError(id, TASK_NOT_FOUND));
+      if (!visible(task, caller)) return json(rpcError(id, TASK_NOT_FOUND));
       return json(rpcResult(id, protocol.task(task, query.historyLength)));
     }
     case "push":
@@ -121,8 +138,13 @@ export async function handleRpc(body: string, service: A2AService): Promise<RpcA
 }
 
 /** Answers `POST /`: a JSON-RPC response, or an SSE stream for the streaming methods. @internal */
-export async function answerRpc(res: ServerResponse, body: string, service: A2AService): Promise<void> {
-  const answer = await handleRpc(body, service);
+export async function answerRpc(
+  res: ServerResponse,
+  body: string,
+  service: A2AService,
+  caller?: Caller,
+): Promise<void> {
+  const answer = await handleRpc(body, service, caller);
   if (answer.kind === "json") sendJson(res, 200, answer.response);
   else streamTask(res, answer, service);
 }
