@@ -4,7 +4,15 @@ import { type Clock, errorText } from "./types.js";
 
 /** @internal */
 export type HttpResult =
-  | { kind: "response"; status: number; headers: Record<string, string | string[] | undefined>; text: string }
+  | {
+      kind: "response";
+      status: number;
+      headers: Record<string, string | string[] | undefined>;
+      /** The body as text; empty when `tooLarge`. */
+      text: string;
+      /** The body passed `maxBodyBytes` (by its content-length or as it streamed): not read further, `text` empty. */
+      tooLarge?: { limit: number; declared: number | undefined };
+    }
   | { kind: "error"; failure: "timeout" | "reset" | "transport" | "aborted"; message: string };
 
 /** @internal */
@@ -16,6 +24,8 @@ export interface HttpRequest {
   timeoutMs: number;
   /** Aborts the request (e.g. on stop()). */
   signal?: AbortSignal;
+  /** The largest body read, bytes (default 1 MiB): a larger one is refused unread (`tooLarge`). */
+  maxBodyBytes?: number;
 }
 
 /** @internal */
@@ -79,14 +89,27 @@ export function createHttpClient(options: { clock: Clock; dispatcher?: Dispatche
         dispatcher: via,
         signal: controller.signal,
       });
-      let text = "";
+      const limit = req.maxBodyBytes ?? MAX_BODY_BYTES;
+      const length = Number(res.headers["content-length"]);
+      const declared = Number.isFinite(length) && length >= 0 ? length : undefined;
+      const base = { kind: "response" as const, status: res.statusCode, headers: res.headers };
+      // A bounded read: a body over the limit is never buffered, whatever it holds (the connection goes).
+      if (declared !== undefined && declared > limit) {
+        res.body.destroy();
+        return { ...base, text: "", tooLarge: { limit, declared } };
+      }
+      const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of res.body) {
         const buf = chunk as Buffer;
         size += buf.length;
-        if (size <= MAX_BODY_BYTES) text += buf.toString("utf8");
+        if (size > limit) {
+          res.body.destroy();
+          return { ...base, text: "", tooLarge: { limit, declared } };
+        }
+        chunks.push(buf);
       }
-      return { kind: "response", status: res.statusCode, headers: res.headers, text };
+      return { ...base, text: Buffer.concat(chunks).toString("utf8") };
     } catch (error) {
       if (timedOut) return { kind: "error", failure: "timeout", message: `no answer within ${req.timeoutMs} ms` };
       if (req.signal?.aborted) return { kind: "error", failure: "aborted", message: "aborted" };

@@ -8,6 +8,7 @@ export type {
   HeartbeatStats,
   OutageRecoveredEvent,
   UnauthorizedStreakEvent,
+  WorkspaceUnknownEvent,
 } from "./beat/types.js";
 export { readDelegationResults } from "./delegations/ledger.js";
 export { createDelegationPoller } from "./delegations/poller.js";

@@ -33,13 +33,18 @@ export interface Rig {
 }
 
 /** A fake clock, a test platform on that clock, a temp configs dir and a token store; registered. */
-export async function createRig(options: { watch?: boolean; register?: boolean; orgId?: string } = {}): Promise<Rig> {
+export async function createRig(
+  options: { watch?: boolean; register?: boolean; orgId?: string; unknownHeartbeat?: "ok" | "not-found" } = {},
+): Promise<Rig> {
   const clock = createFakeClock(1_700_000_000_000);
   // The delegation wake-up tests want the platform's canned A2A answer (nothing listens at the
   // workspace's URL here); the default mode would forward to it.
-  const platform = await startTestPlatform(
-    options.orgId === undefined ? { clock, a2aMode: "reply" } : { clock, orgId: options.orgId, a2aMode: "reply" },
-  );
+  const platform = await startTestPlatform({
+    clock,
+    a2aMode: "reply",
+    ...(options.orgId === undefined ? {} : { orgId: options.orgId }),
+    ...(options.unknownHeartbeat === undefined ? {} : { unknownHeartbeat: options.unknownHeartbeat }),
+  });
   const dir = await mkdtemp(join(tmpdir(), "heartbeat-test-"));
   const configsDir = join(dir, "configs");
   const workspaceId = randomUUID();

@@ -1,5 +1,6 @@
 import { createMasker } from "@molecule/internal";
 import { wedgeState } from "@molecule/wedge";
+import { maskedExcerpt } from "../excerpt.js";
 import type { HttpClient, HttpResult } from "../http.js";
 import { authorizationOf, tokenOf } from "../options.js";
 import { parseRetryAfterMs } from "../schedule.js";
@@ -16,6 +17,8 @@ export type Classified =
   | { kind: "ok" }
   | { kind: "unauthorized" }
   | { kind: "backoff"; transport: boolean; retryAfterMs?: number }
+  /** 404: the platform does not know this workspace (re-register; backs off like `backoff`). */
+  | { kind: "unknown" }
   | { kind: "rejected" }
   | { kind: "aborted" };
 
@@ -44,6 +47,9 @@ export interface BeatInput {
   counters: Counters;
   emitOutageRecovered: HeartbeatEvents["emitOutageRecovered"];
   emitUnauthorizedStreak: HeartbeatEvents["emitUnauthorizedStreak"];
+  emitWorkspaceUnknown: HeartbeatEvents["emitWorkspaceUnknown"];
+  /** The slowest beat while the platform has not known us for longer than the TTL, ms. */
+  lostCapMs: number;
   checkPlatform: () => void;
   /** Started and not stopping. */
   running: () => boolean;
@@ -70,6 +76,8 @@ function classify(result: HttpResult, nowMs: number): Classified {
   const { status } = result;
   if (status >= 200 && status < 300) return { kind: "ok" };
   if (status === 401) return { kind: "unauthorized" };
+  // docs/CONTRACT.md: heartbeat is exempt from the org check, so a 404 here means "workspace not found".
+  if (status === 404) return { kind: "unknown" };
   if (status === 429 || status >= 500) {
     const retryAfterMs = parseRetryAfterMs(result.headers["retry-after"], nowMs);
     return retryAfterMs === undefined
@@ -80,16 +88,15 @@ function classify(result: HttpResult, nowMs: number): Classified {
 }
 
 /**
- * The answer in one line for logs and `lastError`, with the token it was sent and secret-shaped text
- * (bearer headers, `sk-…` keys, JWTs, platform tokens, secret-named assignments) masked by the house
- * masker (`@molecule/internal`).
+ * The answer in one line for logs and `lastError`: masked by the house masker (`@molecule/internal`)
+ * — the token it was sent, bearer headers, `sk-…` keys, JWTs, platform tokens, secret-named
+ * assignments — before it is cut (`maskedExcerpt`).
  */
 function describe(result: HttpResult, token?: string): string {
-  if (result.kind === "error") return `${result.failure}: ${result.message}`;
-  const excerpt = createMasker({ values: [token] })
-    .mask(result.text.slice(0, 400))
-    .slice(0, 200)
-    .replace(/\s+/g, " ");
+  const masker = createMasker({ values: [token] });
+  if (result.kind === "error") return `${result.failure}: ${maskedExcerpt(result.message, 300, masker)}`;
+  if (result.tooLarge) return `HTTP ${result.status} (a body over ${result.tooLarge.limit} bytes, not read)`;
+  const excerpt = maskedExcerpt(result.text, 200, masker);
   return `HTTP ${result.status}${excerpt ? ` ${excerpt}` : ""}`;
 }
 
@@ -225,13 +232,21 @@ export function createBeat(input: BeatInput): Beat {
     if (classified.kind === "ok") {
       const hadFailures = counters.read.consecutiveFailures > 0;
       const since = counters.read.lastSuccessAt ?? startedAt;
+      const unknownSince = counters.read.notFoundSince;
       counters.delivered(now);
       backoffN = 0;
       transportStreak = 0;
       deadAuth = undefined;
       successes += 1;
       logger.debug?.({ event: "heartbeat.ok" }, "heartbeat delivered");
-      const pastTtl = hadFailures && now - since > input.ttlMs;
+      if (unknownSince !== undefined) {
+        logger.info(
+          { event: "heartbeat.workspace_known", workspaceId, unknownMs: now - unknownSince },
+          "the platform knows this workspace again; heartbeats are back",
+        );
+      }
+      // After 404s the daemon has re-registered already (onWorkspaceUnknown): only the check runs.
+      const pastTtl = hadFailures && unknownSince === undefined && now - since > input.ttlMs;
       if (pastTtl) {
         logger.info(
           { event: "heartbeat.outage_recovered", workspaceId, downMs: now - since },
@@ -248,6 +263,11 @@ export function createBeat(input: BeatInput): Beat {
       return;
     }
     counters.failed(error);
+    if (classified.kind === "unknown") {
+      backoffN += 1;
+      notFound(now, error);
+      return;
+    }
     if (classified.kind === "unauthorized") {
       const streak = counters.unauthorized();
       deadAuth = auth;
@@ -285,6 +305,25 @@ export function createBeat(input: BeatInput): Beat {
       },
       "heartbeat failed",
     );
+  };
+
+  /** A 404: one WARN when it starts and one when it outlasts the TTL (each beat else at debug); the event every time. */
+  const notFound = (now: number, error: string | undefined) => {
+    const { streak, since, crossed } = counters.notFound(now, input.ttlMs);
+    if (streak === 1) {
+      logger.warn(
+        { event: "heartbeat.workspace_unknown", workspaceId, err: error },
+        "the platform does not know this workspace (heartbeat answered 404); re-registering, beats back off",
+      );
+    } else if (crossed) {
+      logger.warn(
+        { event: "heartbeat.workspace_lost", workspaceId, unknownMs: now - since, streak, err: error },
+        `the platform has not known this workspace for ${Math.round((now - since) / 1000)} s (longer than the TTL) and re-registering has not helped: not ready; beating every ${Math.round(input.lostCapMs / 1000)} s — check WORKSPACE_ID and that the workspace exists on the platform`,
+      );
+    } else {
+      logger.debug?.({ event: "heartbeat.workspace_unknown", workspaceId, streak }, "heartbeat answered 404 again");
+    }
+    input.emitWorkspaceUnknown({ workspaceId, streak, since, lost: counters.read.workspaceLost });
   };
 
   return {

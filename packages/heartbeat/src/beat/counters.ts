@@ -1,5 +1,5 @@
 import { errorText, type HeartbeatLogger, type PlatformTokens } from "../types.js";
-import type { HeartbeatStats, OutageRecoveredEvent, UnauthorizedStreakEvent } from "./types.js";
+import type { HeartbeatStats, OutageRecoveredEvent, UnauthorizedStreakEvent, WorkspaceUnknownEvent } from "./types.js";
 
 /** `stats()` without the two live figures the handle adds. @internal */
 export type Counts = Omit<HeartbeatStats, "running" | "inFlight">;
@@ -21,6 +21,11 @@ export interface Counters {
   failed(error: string | undefined): void;
   /** A 401; returns the streak. */
   unauthorized(): number;
+  /**
+   * A 404 "workspace not found" at `now`: the streak, its start, and whether this one made it longer
+   * than `ttlMs` (`workspaceLost` turns true).
+   */
+  notFound(now: number, ttlMs: number): { streak: number; since: number; crossed: boolean };
   clientRebuilt(): void;
 }
 
@@ -31,6 +36,9 @@ export function createCounters(): Counters {
     beatsFailed: 0,
     consecutiveFailures: 0,
     unauthorizedStreak: 0,
+    notFoundStreak: 0,
+    notFoundSince: undefined,
+    workspaceLost: false,
     lastStatus: undefined,
     platformStatus: undefined,
     lastError: undefined,
@@ -63,6 +71,9 @@ export function createCounters(): Counters {
       counts.beatsOk += 1;
       counts.consecutiveFailures = 0;
       counts.unauthorizedStreak = 0;
+      counts.notFoundStreak = 0;
+      counts.notFoundSince = undefined;
+      counts.workspaceLost = false;
       counts.lastSuccessAt = now;
     },
     failed(error) {
@@ -74,24 +85,35 @@ export function createCounters(): Counters {
       counts.unauthorizedStreak += 1;
       return counts.unauthorizedStreak;
     },
+    notFound(now, ttlMs) {
+      counts.notFoundStreak += 1;
+      const since = counts.notFoundSince ?? now;
+      counts.notFoundSince = since;
+      const crossed = !counts.workspaceLost && now - since >= ttlMs;
+      if (crossed) counts.workspaceLost = true;
+      return { streak: counts.notFoundStreak, since, crossed };
+    },
     clientRebuilt() {
       counts.clientRebuilds += 1;
     },
   };
 }
 
-/** The handle's two event kinds: `on*` subscribe (returning an unsubscribe), `emit*` call every listener. @internal */
+/** The handle's event kinds: `on*` subscribe (returning an unsubscribe), `emit*` call every listener. @internal */
 export interface HeartbeatEvents {
   onOutageRecovered(listener: (event: OutageRecoveredEvent) => void): () => void;
   onUnauthorizedStreak(listener: (event: UnauthorizedStreakEvent) => void): () => void;
+  onWorkspaceUnknown(listener: (event: WorkspaceUnknownEvent) => void): () => void;
   emitOutageRecovered(event: OutageRecoveredEvent): void;
   emitUnauthorizedStreak(event: UnauthorizedStreakEvent): void;
+  emitWorkspaceUnknown(event: WorkspaceUnknownEvent): void;
 }
 
 /** The listener sets, owned here; a listener that throws is logged, counted, and does not stop the others. @internal */
 export function createEvents(counters: Pick<Counters, "internalError">, logger: HeartbeatLogger): HeartbeatEvents {
   const outage = new Set<(event: OutageRecoveredEvent) => void>();
   const streak = new Set<(event: UnauthorizedStreakEvent) => void>();
+  const unknown = new Set<(event: WorkspaceUnknownEvent) => void>();
   const subscribe = <T>(set: Set<(event: T) => void>, listener: (event: T) => void) => {
     const wrapped = (event: T) => listener(event);
     set.add(wrapped);
@@ -115,8 +137,10 @@ export function createEvents(counters: Pick<Counters, "internalError">, logger: 
   return {
     onOutageRecovered: (listener) => subscribe(outage, listener),
     onUnauthorizedStreak: (listener) => subscribe(streak, listener),
+    onWorkspaceUnknown: (listener) => subscribe(unknown, listener),
     emitOutageRecovered: (event) => emit(outage, event, "onOutageRecovered"),
     emitUnauthorizedStreak: (event) => emit(streak, event, "onUnauthorizedStreak"),
+    emitWorkspaceUnknown: (event) => emit(unknown, event, "onWorkspaceUnknown"),
   };
 }
 

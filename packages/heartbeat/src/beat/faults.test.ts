@@ -1,7 +1,7 @@
 import { type LogSink, sinkLogger } from "@molecule/test-support";
 import { resetWedgeForTests } from "@molecule/wedge/test";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createHeartbeat, type Heartbeat, type OutageRecoveredEvent } from "../index.js";
+import { createHeartbeat, type Heartbeat, type OutageRecoveredEvent, type WorkspaceUnknownEvent } from "../index.js";
 import { advanceTo, createRig, heartbeatOptions, INTERVAL, type Rig, stopAll } from "../test-support.js";
 
 const t0 = 1_700_000_000_000;
@@ -81,5 +81,71 @@ describe("secrets in the platform's answer", () => {
       expect(lastError).not.toContain(secret);
       expect(log.text()).not.toContain(secret);
     }
+  });
+});
+
+describe("a workspace the platform does not know (heartbeat 404 `workspace not found`)", () => {
+  const TTL = 180_000;
+  const CAP = TTL / 3; // the backoff cap while lost: a third of the TTL, never below the interval
+
+  it("one WARN when it starts and one past the TTL, an event on every 404 at the backoff's pace; a good beat restores", async () => {
+    await rig.close();
+    rig = await createRig({ unknownHeartbeat: "not-found" });
+    log = sinkLogger({ now: () => rig.clock.now() });
+    const hb = createHeartbeat(heartbeatOptions(rig, { logger: log.logger, ttlMs: TTL }));
+    started.push(hb);
+    const unknown: WorkspaceUnknownEvent[] = [];
+    hb.onWorkspaceUnknown((event) => unknown.push(event));
+    const start = rig.clock.now();
+    hb.start();
+    await advanceTo(rig.clock, start, busyOf(hb));
+    expect(hb.stats().beatsOk).toBe(1);
+
+    rig.platform.control.forget(rig.workspaceId); // deleted on the platform
+    const first = start + INTERVAL;
+    await advanceTo(rig.clock, first, busyOf(hb));
+    expect(hb.stats()).toMatchObject({
+      notFoundStreak: 1,
+      notFoundSince: first,
+      workspaceLost: false,
+      lastStatus: 404,
+    });
+    expect(unknown).toEqual([{ workspaceId: rig.workspaceId, streak: 1, since: first, lost: false }]);
+
+    // Within the TTL: backoff from 1 s, doubling, capped at the interval — not one beat per interval tick.
+    await advanceTo(rig.clock, first + TTL - 1, busyOf(hb));
+    const beforeTtl = rig.platform.control.beats(rig.workspaceId).filter((b) => b.status === 404);
+    const gaps = beforeTtl.slice(1).map((b, i) => b.at - (beforeTtl[i]?.at ?? 0));
+    expect(gaps.slice(0, 6)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, INTERVAL]);
+    expect(hb.stats().workspaceLost).toBe(false);
+
+    // Past the TTL: lost (readiness reads it), and the beats slow to the cap.
+    await advanceTo(rig.clock, first + TTL + 4 * CAP, busyOf(hb));
+    expect(hb.stats().workspaceLost).toBe(true);
+    const afterTtl = rig.platform.control.beats(rig.workspaceId).filter((b) => b.at >= first + TTL);
+    for (let i = 1; i < afterTtl.length; i += 1) {
+      expect((afterTtl[i]?.at ?? 0) - (afterTtl[i - 1]?.at ?? 0)).toBe(CAP);
+    }
+    expect(afterTtl.length).toBeGreaterThanOrEqual(3);
+    expect(unknown.length).toBe(beforeTtl.length + afterTtl.length);
+    expect(unknown.at(-1)).toMatchObject({ lost: true, since: first });
+
+    const warns = log.lines.filter((l) => l.level === "warn").map((l) => l.obj.event);
+    expect(warns).toEqual(["heartbeat.workspace_unknown", "heartbeat.workspace_lost"]);
+    const lostLine = log.lines.find((l) => l.obj.event === "heartbeat.workspace_lost");
+    expect(lostLine?.msg).toContain("beating every 60 s");
+
+    // Re-registered (the daemon does it on the event): the next beat gets through and all is as before.
+    expect(await rig.register()).toBe(200);
+    const recovered = await hb.beatNow("re-registered");
+    expect(recovered).toMatchObject({ ok: true, status: 200 });
+    expect(hb.stats()).toMatchObject({ notFoundStreak: 0, notFoundSince: undefined, workspaceLost: false });
+    expect(log.lines.filter((l) => l.obj.event === "heartbeat.workspace_known")).toHaveLength(1);
+    // Back to the period: the pending slow retry is replaced by the next regular beat.
+    const at = rig.clock.now();
+    const count = rig.platform.control.beats(rig.workspaceId).length;
+    await advanceTo(rig.clock, at + INTERVAL, busyOf(hb));
+    expect(rig.platform.control.beats(rig.workspaceId).length).toBe(count + 1);
+    expect(rig.platform.control.beats(rig.workspaceId).at(-1)).toMatchObject({ at: at + INTERVAL, status: 200 });
   });
 });

@@ -77,6 +77,8 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
   }
 
   const random = options.random ?? Math.random;
+  // The backoff cap while the platform has not known us for longer than the TTL.
+  const lostCapMs = Math.max(intervalMs, ttlMs / 3);
   // The lifecycle, written here only: `start()` sets `started`, `stop()` sets `stopping`.
   let started = false;
   let stopping: Promise<void> | undefined;
@@ -112,6 +114,8 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
     counters,
     emitOutageRecovered: events.emitOutageRecovered,
     emitUnauthorizedStreak: events.emitUnauthorizedStreak,
+    emitWorkspaceUnknown: events.emitWorkspaceUnknown,
+    lostCapMs,
     checkPlatform: () => void check.run(),
     running,
   });
@@ -124,6 +128,7 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
     logger,
     counters,
     beat,
+    backoffCapMs: () => (counters.read.workspaceLost ? lostCapMs : intervalMs),
     signal: aborter.signal,
     started: () => started,
     stopping: isStopping,
@@ -184,5 +189,6 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
     stats,
     onOutageRecovered: events.onOutageRecovered,
     onUnauthorizedStreak: events.onUnauthorizedStreak,
+    onWorkspaceUnknown: events.onWorkspaceUnknown,
   };
 }

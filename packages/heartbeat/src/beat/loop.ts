@@ -38,6 +38,8 @@ export interface BeatLoopInput {
   logger: HeartbeatLogger;
   counters: Pick<Counters, "internalError" | "immediateBeat" | "skippedBeat">;
   beat: Pick<Beat, "once" | "backoffLevel">;
+  /** The longest backoff wait now, ms: the interval, or the slower cap while the workspace is lost. */
+  backoffCapMs: () => number;
   /** Aborted by `stop()`. */
   signal: AbortSignal;
   started: () => boolean;
@@ -57,6 +59,8 @@ export function createBeatLoop(input: BeatLoopInput): BeatLoop {
   let pendingTick = false;
   let pending: Pending | undefined;
   let lastImmediateAt = Number.NEGATIVE_INFINITY;
+  /** The next tick is a backoff retry (not the regular period). */
+  let backingOff = false;
 
   const schedule = (delayMs: number) => {
     if (tickTimer !== undefined) clock.clearTimeout(tickTimer);
@@ -85,10 +89,17 @@ export function createBeatLoop(input: BeatLoopInput): BeatLoop {
       for (const resolve of waiters) resolve(outcome.result);
       if (input.stopping() || !input.started()) return; // a beatNow() without start() never starts the loop
       const c = outcome.classified;
-      if (c?.kind === "backoff") {
-        schedule(backoffDelayMs(beat.backoffLevel(), intervalMs, jitter, random, c.retryAfterMs));
+      if (c?.kind === "backoff" || c?.kind === "unknown") {
+        const retryAfterMs = c.kind === "backoff" ? c.retryAfterMs : undefined;
+        backingOff = true;
+        schedule(backoffDelayMs(beat.backoffLevel(), input.backoffCapMs(), jitter, random, retryAfterMs));
       } else if (kind === "tick") {
+        backingOff = false;
         schedule(tickStartedAt + periodMs - clock.now());
+      } else if (c?.kind === "ok" && backingOff) {
+        // An immediate beat (a re-register's, say) got through while a slow retry was pending: back to the period.
+        backingOff = false;
+        schedule(periodMs);
       }
     })();
     inFlight = task;

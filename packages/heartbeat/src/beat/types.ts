@@ -47,6 +47,16 @@ export interface HeartbeatStats {
   consecutiveFailures: number;
   /** 401s since the last success. */
   unauthorizedStreak: number;
+  /** 404s ("workspace not found": the platform does not know this workspace) since the last success. */
+  notFoundStreak: number;
+  /** Clock time (epoch ms) of the first 404 of that streak; undefined when there is none. */
+  notFoundSince: number | undefined;
+  /**
+   * The platform has not known this workspace for longer than `ttlMs` (404s since `notFoundSince`,
+   * re-registering has not helped): the workspace is not serving the platform; beats go at the
+   * backoff cap. False again after a good beat.
+   */
+  workspaceLost: boolean;
   /** HTTP status of the last beat's response; undefined after a transport error or before any. */
   lastStatus: number | undefined;
   /** The platform's view of us from the last check: its `status`, or `"not-found"` after a 404. */
@@ -96,6 +106,17 @@ export interface UnauthorizedStreakEvent {
   streak: number;
 }
 
+/** A beat answered 404 (the platform does not know this workspace): fired on every such beat, at the backoff's pace. */
+export interface WorkspaceUnknownEvent {
+  workspaceId: string;
+  /** 404s in a row, this one included. */
+  streak: number;
+  /** Clock time (epoch ms) of the first of them. */
+  since: number;
+  /** Longer than the TTL (`stats().workspaceLost`). */
+  lost: boolean;
+}
+
 export interface Heartbeat {
   /**
    * Beats at once, then on the schedule. Resolves once the loop is scheduled (it never waits for a
@@ -112,4 +133,11 @@ export interface Heartbeat {
   onOutageRecovered(listener: (event: OutageRecoveredEvent) => void): () => void;
   /** Fires with the ERROR log: 3 consecutive 401s, then every 20 more. Returns an unsubscribe. */
   onUnauthorizedStreak(listener: (event: UnauthorizedStreakEvent) => void): () => void;
+  /**
+   * A beat answered 404 "workspace not found" (deleted and maybe recreated, or lost): the daemon
+   * re-registers on it. Fires on every such beat; those back off (from 1 s, capped at the interval,
+   * and after the TTL at the backoff cap: a third of the TTL, never below the interval). Returns an
+   * unsubscribe.
+   */
+  onWorkspaceUnknown(listener: (event: WorkspaceUnknownEvent) => void): () => void;
 }

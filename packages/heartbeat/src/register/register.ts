@@ -1,80 +1,15 @@
 import { createMasker } from "@molecule/internal";
-import * as z from "zod";
 import { HeartbeatError } from "../errors.js";
-import { createHttpClient, type HttpClient, type HttpResult } from "../http.js";
+import { createHttpClient, type HttpClient } from "../http.js";
 import { authorizationOf, tokenOf, validateBase } from "../options.js";
-import { backoffDelayMs, parseRetryAfterMs } from "../schedule.js";
-import { type Clock, errorText, type HeartbeatLogger, oneLine, parseJson, realClock, silentLogger } from "../types.js";
+import { backoffDelayMs } from "../schedule.js";
+import { type Clock, errorText, type HeartbeatLogger, realClock, silentLogger } from "../types.js";
+import { type Answer, classify, MAX_REGISTER_ANSWER_BYTES, registerHint } from "./answer.js";
 import { findStrandedTokens, removeStranded } from "./stranded.js";
 import type { RegisterOptions, RegisterResult, RegisterTokens } from "./types.js";
 
 const CODE = "E_REGISTER_BAD_OPTION";
 const JITTER = 0.2;
-const HEADER_SAFE = /^[\x21-\x7e]+$/;
-
-/** docs/CONTRACT.md: 200 `{"status":"registered"}`, with `auth_token` when the workspace had no live token. */
-const Registered = z.looseObject({
-  status: z.string(),
-  auth_token: z.string().regex(HEADER_SAFE).optional(),
-});
-
-type Answer =
-  | { kind: "ok"; status: number; token: string | undefined }
-  | { kind: "garbage"; status: number; detail: string }
-  | { kind: "unauthorized"; status: 401; detail: string }
-  | { kind: "retry"; status: number | undefined; detail: string; retryAfterMs: number | undefined }
-  | { kind: "rejected"; status: number; detail: string }
-  | { kind: "aborted" };
-
-/** `HTTP <status>` and the platform's `error` text, secrets masked. */
-function detailOf(res: Extract<HttpResult, { kind: "response" }>, mask: (text: string) => string): string {
-  const body = z.looseObject({ error: z.string() }).safeParse(parseJson(res.text));
-  return body.success ? `HTTP ${res.status}: ${mask(oneLine(body.data.error, 200))}` : `HTTP ${res.status}`;
-}
-
-function classify(res: HttpResult, nowMs: number, mask: (text: string) => string): Answer {
-  if (res.kind === "error") {
-    if (res.failure === "aborted") return { kind: "aborted" };
-    return {
-      kind: "retry",
-      status: undefined,
-      detail: `${res.failure}: ${mask(res.message)}`,
-      retryAfterMs: undefined,
-    };
-  }
-  const { status } = res;
-  if (status >= 200 && status < 300) {
-    const parsed = Registered.safeParse(parseJson(res.text));
-    if (parsed.success) return { kind: "ok", status, token: parsed.data.auth_token };
-    const excerpt = mask(oneLine(res.text, 80));
-    return { kind: "garbage", status, detail: `HTTP ${status} ${excerpt ? `"${excerpt}"` : "(empty body)"}` };
-  }
-  if (status === 401) return { kind: "unauthorized", status, detail: detailOf(res, mask) };
-  if (status === 408 || status === 425 || status === 429 || status >= 500) {
-    const retryAfterMs = parseRetryAfterMs(res.headers["retry-after"], nowMs);
-    return { kind: "retry", status, detail: detailOf(res, mask), retryAfterMs };
-  }
-  return { kind: "rejected", status, detail: detailOf(res, mask) };
-}
-
-/** What to do about a register answer, for the log line and the error. */
-export function registerHint(status: number | undefined, platformUrl: string, tokenFile?: string): string {
-  const file = tokenFile ?? "<configs>/.auth_token";
-  if (status === undefined) return `the platform is unreachable: check PLATFORM_URL (${platformUrl}) and the network`;
-  if (status >= 200 && status < 300)
-    return `the answer is not the platform's: check that PLATFORM_URL (${platformUrl}) points at the Molecule platform, not a proxy or another server`;
-  if (status === 400)
-    return "the platform refused the body: check MOLECULE_ADVERTISE_URL (http/https, not a loopback or link-local IP literal; localhost is fine) and the agent card";
-  if (status === 401)
-    return `the platform holds a live token for this workspace and ${file} has another one or none: write the issued token to ${file} (re-provision the workspace) or revoke the workspace's token on the platform`;
-  if (status === 403 || status === 404)
-    return `the platform does not accept this workspace here: check PLATFORM_URL (${platformUrl}), WORKSPACE_ID and, on a multi-tenant platform, MOLECULE_ORG_ID`;
-  if (status === 413)
-    return "the agent card is too large for the platform: shorten description and skills in config.yaml";
-  if (status >= 400 && status < 500)
-    return `the platform refused the registration: check PLATFORM_URL (${platformUrl}), WORKSPACE_ID and the config`;
-  return "the platform failed; retrying with backoff";
-}
 
 /** Waits `ms` on the clock; ends early when `signal` aborts or (with `tokens`) the token file changes. */
 function pause(ms: number, clock: Clock, signal: AbortSignal, tokens?: RegisterTokens): Promise<void> {
@@ -179,7 +114,6 @@ class Registration {
 
   /** The house masker (`@molecule/internal`): the tokens seen so far, then the generic secret shapes. */
   private readonly masker = createMasker({ values: this.known });
-  private readonly mask = (text: string): string => this.masker.mask(text);
 
   private error(
     code: "E_REGISTER_REJECTED" | "E_REGISTER_UNAUTHORIZED" | "E_REGISTER_ABORTED",
@@ -217,8 +151,9 @@ class Registration {
       body: { id: this.workspaceId, url: this.options.url, agent_card: this.options.agentCard },
       timeoutMs: this.options.requestTimeoutMs ?? 10_000,
       signal: this.signal,
+      maxBodyBytes: MAX_REGISTER_ANSWER_BYTES,
     });
-    const answer = classify(res, this.clock.now(), this.mask);
+    const answer = classify(res, this.clock.now(), this.masker);
     if (answer.kind !== "aborted") {
       const status = "status" in answer ? answer.status : undefined;
       try {
@@ -262,10 +197,11 @@ class Registration {
         case "aborted":
           throw this.aborted();
         case "garbage":
+        case "too-large":
         case "rejected":
           throw this.error(
             "E_REGISTER_REJECTED",
-            `register refused (${answer.detail}): ${registerHint(answer.status, this.base, this.tokens.file)}`,
+            `register refused (${answer.detail}): ${registerHint(answer.status, this.base, this.tokens.file, answer.kind)}`,
             answer.status,
           );
         case "unauthorized": {
