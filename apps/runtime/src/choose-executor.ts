@@ -102,6 +102,7 @@ export async function chooseExecutor(options: ChooseExecutorOptions): Promise<Ex
       logger: options.logger,
       ...(options.groups ? { groups: options.groups } : {}),
       ...(options.onStateWriteError ? { onStateWriteError: options.onStateWriteError } : {}),
+      ...(config.runtime_config.max_reply_bytes ? { maxReplyBytes: config.runtime_config.max_reply_bytes } : {}),
     });
   }
   const homed = AGENT_EXECUTORS[config.runtime];
@@ -124,6 +125,7 @@ export async function chooseExecutor(options: ChooseExecutorOptions): Promise<Ex
       logger: options.logger,
       groups: options.groups,
       onStateWriteError: options.onStateWriteError,
+      maxReplyBytes: config.runtime_config.max_reply_bytes,
     });
   }
   return createCommandExecutor({
@@ -134,5 +136,7 @@ export async function chooseExecutor(options: ChooseExecutorOptions): Promise<Ex
     env,
     timeoutMs,
     ...(options.groups ? { groups: options.groups } : {}),
+    ...(config.runtime_config.max_reply_bytes ? { maxReplyBytes: config.runtime_config.max_reply_bytes } : {}),
+    logger: options.logger,
   });
 }

@@ -66,6 +66,15 @@ describe("loadConfig", () => {
     expect(error.message).toContain("http(s) URL");
   });
 
+  it("runtime_config.max_reply_bytes: unset by default (the runtime's 8 MiB), a whole number from 1024 to 256 MiB", async () => {
+    await write("runtime: claude-code\n");
+    expect((await loadConfig(dir, { env: {} })).config.runtime_config.max_reply_bytes).toBeUndefined();
+    await write("runtime_config:\n  max_reply_bytes: 65536\n");
+    expect((await loadConfig(dir, { env: {} })).config.runtime_config.max_reply_bytes).toBe(65536);
+    await write("runtime_config:\n  max_reply_bytes: 100\n");
+    expect((await loadError()).problems.map((p) => p.field)).toEqual(["runtime_config.max_reply_bytes"]);
+  });
+
   it("runtime_config.max_history_messages: unset by default (the runtime's 50), a whole number of at least 2", async () => {
     await write("runtime: ollama\nruntime_config:\n  model: qwen3\n");
     expect((await loadConfig(dir, { env: {} })).config.runtime_config.max_history_messages).toBeUndefined();

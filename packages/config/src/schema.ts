@@ -39,6 +39,15 @@ const runtimeConfigSchema = z.looseObject({
    */
   max_history_messages: z.int().min(2).optional(),
   /**
+   * The most of an agent's answer the caller gets, in bytes (UTF-8); a longer answer is cut there
+   * with a marker (and a WARN), never dropped. Unset: 8 MiB.
+   */
+  max_reply_bytes: z
+    .int()
+    .min(1024)
+    .max(256 * 1024 * 1024)
+    .optional(),
+  /**
    * For `runtime: adapter`: the adapter module, a package name (resolved from the config dir, then
    * from the daemon's own install) or a path relative to the config dir. `MOLECULE_ADAPTER_MODULE` wins.
    */

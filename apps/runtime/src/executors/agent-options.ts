@@ -35,4 +35,6 @@ export interface AgentExecutorOptions {
   killGraceMs?: number | undefined;
   rateLimitRetries?: number | undefined;
   rateLimitBackoffMs?: number | undefined;
+  /** `runtime_config.max_reply_bytes`: the most of an answer the caller gets (default 8 MiB). */
+  maxReplyBytes?: number | undefined;
 }

@@ -1,4 +1,6 @@
 import type { ProcessRun } from "./process.js";
+import { capReply, DEFAULT_MAX_REPLY_BYTES, LatestTexts } from "./reply-cap.js";
+import type { LongLine } from "./stdout-lines.js";
 
 /**
  * How one agent process run ended, before the executor's retries:
@@ -6,7 +8,8 @@ import type { ProcessRun } from "./process.js";
  * @internal
  */
 export type RunVerdict =
-  | { kind: "ok"; text: string; sessionId?: string }
+  /** `cut`: the answer was longer than max_reply_bytes; `text` is its start and the marker. */
+  | { kind: "ok"; text: string; sessionId?: string; cut?: boolean }
   | { kind: "session-missing" }
   /** The conversation no longer fits the model's context window: every later turn in it would fail too. */
   | { kind: "context-full"; detail: string }
@@ -28,13 +31,39 @@ const INIT_TIMEOUT = /control request timeout: initialize/i;
 const RATE_LIMIT = /(?<![\w-])(429|529|overloaded|rate[ _-]?limit(?:ed)?|too many requests)(?![\w-])/i;
 const USAGE_CAP = /hit your (?:usage )?limit|usage limit reached/i;
 
-interface StreamFacts {
-  result?: { isError: boolean; text: string; sessionId?: string; apiErrorStatus?: number };
+/** What one run's stream-json said; bounded whatever the run printed. @internal */
+export interface StreamFacts {
+  /** The last `result` line; its text capped at max_reply_bytes (`cut` when it was longer). */
+  result?: { isError: boolean; text: string; cut: boolean; sessionId?: string; apiErrorStatus?: number };
+  /** The synthetic assistant lines' `error` kinds, the latest 32. */
   errorKinds: string[];
   apiRetries: number;
   sessionId?: string;
+  /** The assistant's text parts, the latest 32 (each cut at 16 000 characters): for text markers. */
   assistantText: string[];
+  /** Lines that are not JSON events, the latest 32 (each cut at 16 000 characters): for text markers. */
   otherText: string[];
+}
+
+/** An incremental reader of one run's stdout: fed every line, keeping only the facts. @internal */
+export interface LineReader<F> {
+  line(text: string): void;
+  long(line: LongLine): void;
+  facts(): F;
+}
+
+/** One run's reader: fed every stdout line as it arrives (keeping only the facts), then asked how the run ended. @internal */
+export interface RunReader {
+  line(text: string): void;
+  /** A line longer than the line limit (read as bounded JSON). */
+  long?(line: LongLine): void;
+  /** How the run ended. `ok` needs a non-empty answer: exit 0 alone is never enough. */
+  verdict(run: ProcessRun): RunVerdict;
+}
+
+/** A `RunReader` of an agent's line reader and its classifier. @internal */
+export function runReader<F>(reader: LineReader<F>, classify: (run: ProcessRun, facts: F) => RunVerdict): RunReader {
+  return { line: reader.line, long: reader.long, verdict: (run) => classify(run, reader.facts()) };
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
@@ -43,63 +72,113 @@ function record(value: unknown): Record<string, unknown> | undefined {
     : undefined;
 }
 
-/** Reads Claude Code's stream-json (or a single json result) from stdout, tolerating noise lines. @internal */
-export function readStream(stdout: string): StreamFacts {
-  const facts: StreamFacts = { errorKinds: [], apiRetries: 0, assistantText: [], otherText: [] };
-  for (const raw of stdout.split("\n")) {
-    const line = raw.trim();
-    if (!line) continue;
-    let event: Record<string, unknown> | undefined;
-    if (line.startsWith("{")) {
-      try {
-        event = record(JSON.parse(line));
-      } catch {
-        event = undefined;
-      }
-    }
-    if (!event) {
-      facts.otherText.push(line);
-      continue;
-    }
-    if (typeof event.session_id === "string") facts.sessionId = event.session_id;
-    if (event.type === "assistant") {
-      if (typeof event.error === "string") facts.errorKinds.push(event.error);
-      const content = record(event.message)?.content;
+/**
+ * Reads Claude Code's stream-json (or a single json result) line by line, tolerating noise lines;
+ * keeps the facts only (the answer capped at `maxReplyBytes`), so a run of any length is read in
+ * bounded memory. @internal
+ */
+export function createStreamReader(maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): LineReader<StreamFacts> {
+  let result: StreamFacts["result"];
+  let sessionId: string | undefined;
+  let apiRetries = 0;
+  const errorKinds = new LatestTexts(32, 200);
+  const assistantText = new LatestTexts();
+  const otherText = new LatestTexts();
+
+  function event(e: Record<string, unknown>, resultCut: boolean): void {
+    if (typeof e.session_id === "string") sessionId = e.session_id;
+    if (e.type === "assistant") {
+      if (typeof e.error === "string") errorKinds.add(e.error);
+      const content = record(e.message)?.content;
       if (Array.isArray(content)) {
         for (const part of content) {
           const text = record(part)?.text;
-          if (typeof text === "string") facts.assistantText.push(text);
+          if (typeof text === "string") assistantText.add(text);
         }
       }
-    } else if (event.type === "system" && event.subtype === "api_retry") {
-      facts.apiRetries += 1;
-    } else if (event.type === "result") {
-      const status = event.api_error_status;
-      facts.result = {
-        isError: event.is_error === true,
-        text: typeof event.result === "string" ? event.result : "",
-        ...(typeof event.session_id === "string" ? { sessionId: event.session_id } : {}),
+    } else if (e.type === "system" && e.subtype === "api_retry") {
+      apiRetries += 1;
+    } else if (e.type === "result") {
+      const status = e.api_error_status;
+      const reply = capReply(typeof e.result === "string" ? e.result : "", maxReplyBytes, resultCut);
+      result = {
+        isError: e.is_error === true,
+        text: reply.text,
+        cut: reply.cut,
+        ...(typeof e.session_id === "string" ? { sessionId: e.session_id } : {}),
         ...(typeof status === "number" ? { apiErrorStatus: status } : {}),
       };
     }
   }
-  return facts;
+
+  return {
+    line(raw) {
+      const line = raw.trim();
+      if (!line) return;
+      let parsed: Record<string, unknown> | undefined;
+      if (line.startsWith("{")) {
+        try {
+          parsed = record(JSON.parse(line));
+        } catch {
+          parsed = undefined;
+        }
+      }
+      if (parsed) event(parsed, false);
+      else otherText.add(line);
+    },
+    long(line) {
+      const parsed = record(line.value);
+      if (!parsed) {
+        otherText.add(line.head.trim());
+        return;
+      }
+      event(
+        parsed,
+        line.cuts.some((path) => path.length === 1 && path[0] === "result"),
+      );
+    },
+    facts: () => ({
+      ...(result ? { result } : {}),
+      errorKinds: errorKinds.list(),
+      apiRetries,
+      ...(sessionId !== undefined ? { sessionId } : {}),
+      assistantText: assistantText.list(),
+      otherText: otherText.list(),
+    }),
+  };
+}
+
+/** Reads a whole stdout at once (tests, and the command executor's kept start of stdout). @internal */
+export function readStream(stdout: string, maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): StreamFacts {
+  const reader = createStreamReader(maxReplyBytes);
+  for (const line of stdout.split("\n")) reader.line(line);
+  return reader.facts();
 }
 
 /**
  * Classifies one run of an agent CLI. Structured facts first (the synthetic assistant line's
  * `error` kind, `is_error`, `api_error_status`), text markers on stdout *and* stderr as the fallback.
- * Exit 0 is never enough: an empty or missing result is a failed turn.
+ * Exit 0 is never enough: an empty or missing result is a failed turn. `facts` are what the run's
+ * `createStreamReader` kept of all its output (the default reads `run.stdout`, only its start).
  * @internal
  */
-export function classifyRun(run: ProcessRun, matchers: TextMatchers): RunVerdict {
+export function classifyRun(
+  run: ProcessRun,
+  matchers: TextMatchers,
+  facts: StreamFacts = readStream(run.stdout),
+): RunVerdict {
   if (run.spawnError)
     return { kind: "crash", detail: `could not start the agent: ${run.spawnError.code ?? run.spawnError.message}` };
   if (run.cancelled) return { kind: "cancelled" };
   if (run.timedOut) return { kind: "timeout" };
 
-  const facts = readStream(run.stdout);
-  const allText = [facts.result?.text ?? "", ...facts.assistantText, ...facts.otherText, run.stderr].join("\n");
+  // The result's start is enough for the markers (an error result is short; an answer may be MBs).
+  const allText = [
+    facts.result?.text.slice(0, 64 * 1024) ?? "",
+    ...facts.assistantText,
+    ...facts.otherText,
+    run.stderr,
+  ].join("\n");
 
   if (matchers.isMissingSessionError(allText)) return { kind: "session-missing" };
   if (INIT_TIMEOUT.test(allText)) return { kind: "init-timeout" };
@@ -108,7 +187,12 @@ export function classifyRun(run: ProcessRun, matchers: TextMatchers): RunVerdict
   if (!failed) {
     const text = facts.result?.text.trim() ?? "";
     if (facts.result && text) {
-      return { kind: "ok", text, ...(facts.result.sessionId ? { sessionId: facts.result.sessionId } : {}) };
+      return {
+        kind: "ok",
+        text,
+        ...(facts.result.sessionId ? { sessionId: facts.result.sessionId } : {}),
+        ...(facts.result.cut ? { cut: true } : {}),
+      };
     }
     return {
       kind: "agent-error",

@@ -2,7 +2,7 @@ import { isAuthFailureText } from "@molecule/auth";
 import { isMissingSessionError, type SessionStore } from "@molecule/session";
 import type { Executor } from "../executor.js";
 import type { Logger } from "../logger.js";
-import { classifyRun } from "./classify.js";
+import { classifyRun, createStreamReader, runReader } from "./classify.js";
 import { createCliAgentExecutor } from "./cli-agent.js";
 import type { AgentGroupListener } from "./process.js";
 
@@ -39,6 +39,8 @@ export interface ClaudeCodeExecutorOptions {
    * goes out, and `retry` redoes the write later. Without it the failure fails the turn.
    */
   onStateWriteError?: (what: string, error: unknown, retry: () => Promise<void>) => void;
+  /** `runtime_config.max_reply_bytes`: the most of an answer the caller gets (default 8 MiB); beyond, it is cut with a marker. */
+  maxReplyBytes?: number;
 }
 
 const WEDGE_REASON = "claude-code init timeout — restart workspace";
@@ -86,12 +88,17 @@ export function createClaudeCodeExecutor(options: ClaudeCodeExecutorOptions): Ex
         list.push(...(options.extraArgs ?? []));
         return list;
       },
-      classify: (run) => classifyRun(run, { isAuthFailureText, isMissingSessionError }),
+      read: (maxReplyBytes) =>
+        runReader(createStreamReader(maxReplyBytes), (run, facts) =>
+          classifyRun(run, { isAuthFailureText, isMissingSessionError }, facts),
+        ),
       onLine(line, note) {
         if (!line.includes('"api_retry"')) return;
         retriesSeen += 1;
         note(`model API retry ${retriesSeen}`);
-        log?.info({ event: "turn.api_retry", attempt: retriesSeen }, "the agent is retrying the model API");
+        // Once per turn: every retry is a progress note, and those are logged rate-limited (turns.ts).
+        if (retriesSeen === 1)
+          log?.info({ event: "turn.api_retry", attempt: retriesSeen }, "the agent is retrying the model API");
       },
     },
     {
@@ -106,6 +113,7 @@ export function createClaudeCodeExecutor(options: ClaudeCodeExecutorOptions): Ex
       logger: log,
       groups: options.groups,
       onStateWriteError: options.onStateWriteError,
+      maxReplyBytes: options.maxReplyBytes,
     },
   );
 }

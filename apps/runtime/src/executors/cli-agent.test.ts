@@ -46,7 +46,16 @@ function executor(verdicts: RunVerdict[], extra: Partial<CliAgentSpec> = {}) {
       plans.push(plan);
       return [join(dir, "cli.cjs"), ...(plan.resume ? ["resume", plan.resume] : [])];
     },
-    classify: (run) => JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}") as RunVerdict,
+    // The reader keeps the last line only: the verdict the fake CLI printed.
+    read() {
+      let last = "{}";
+      return {
+        line: (text) => {
+          if (text.trim()) last = text;
+        },
+        verdict: () => JSON.parse(last) as RunVerdict,
+      };
+    },
     ...extra,
   };
   const run = createCliAgentExecutor(spec, {

@@ -7,8 +7,9 @@ import {
 } from "@molecule/session";
 import type { Executor, TurnReply, TurnRequest } from "../executor.js";
 import type { Logger } from "../logger.js";
-import type { RunVerdict } from "./classify.js";
-import { type AgentGroupListener, type ProcessRun, runProcess } from "./process.js";
+import type { RunReader, RunVerdict } from "./classify.js";
+import { type AgentGroupListener, runProcess } from "./process.js";
+import { DEFAULT_MAX_REPLY_BYTES } from "./reply-cap.js";
 
 /** One run of the agent: resume this session, or start a new one (with this id, for agents that take one). */
 export interface RunPlan {
@@ -31,8 +32,12 @@ export interface CliAgentSpec {
   args(plan: RunPlan): string[];
   /** Agents that take a new session's id on the command line (Gemini CLI's `--session-id`). */
   newSessionId?(): string;
-  /** How the run ended. `ok` needs a non-empty answer: exit 0 alone is never enough. */
-  classify(run: ProcessRun): RunVerdict;
+  /**
+   * A reader of one run: fed every stdout line as it arrives (however long the output, it keeps only
+   * the facts, the answer capped at `maxReplyBytes`), then asked how the run ended. `ok` needs a
+   * non-empty answer: exit 0 alone is never enough.
+   */
+  read(maxReplyBytes: number): RunReader;
   /** Each stdout line as it arrives; `note` reports progress to the caller (e.g. a model API retry). */
   onLine?(line: string, note: (text: string) => void): void;
   /** The wedge reason for an `init-timeout` verdict. */
@@ -58,6 +63,8 @@ export interface CliAgentOptions {
   onStateWriteError?: ((what: string, error: unknown, retry: () => Promise<void>) => void) | undefined;
   /** Runs before every turn (e.g. creating the agent's private TMPDIR). */
   prepare?: (() => Promise<void>) | undefined;
+  /** `runtime_config.max_reply_bytes`: the most of an answer the caller gets (default 8 MiB); beyond, it is cut with a marker. */
+  maxReplyBytes?: number | undefined;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -82,9 +89,11 @@ export function createCliAgentExecutor(spec: CliAgentSpec, options: CliAgentOpti
   const retries = options.rateLimitRetries ?? 2;
   const backoffMs = options.rateLimitBackoffMs ?? 2_000;
   const log = options.logger;
+  const maxReplyBytes = options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES;
 
   async function attempt(turn: TurnRequest, plan: RunPlan, timeoutMs: number): Promise<RunVerdict> {
     const note = (text: string) => turn.progress(text);
+    const reader = spec.read(maxReplyBytes);
     const run = await runProcess({
       command: options.command,
       args: spec.args(plan),
@@ -95,9 +104,21 @@ export function createCliAgentExecutor(spec: CliAgentSpec, options: CliAgentOpti
       ...(options.killGraceMs !== undefined ? { killGraceMs: options.killGraceMs } : {}),
       signal: turn.signal,
       groups: options.groups,
-      ...(spec.onLine ? { onStdoutLine: (line: string) => spec.onLine?.(line, note) } : {}),
+      // Every line, however far into the output: the answer may come after MBs of tool output.
+      onStdoutLine(line: string) {
+        reader.line(line);
+        spec.onLine?.(line, note);
+      },
+      onLongStdoutLine: (line) => reader.long?.(line),
+      maxStringChars: maxReplyBytes,
     });
-    const verdict = spec.classify(run);
+    const verdict = reader.verdict(run);
+    if (verdict.kind === "ok" && verdict.cut) {
+      log?.warn(
+        { event: "turn.reply_cut", taskId: turn.taskId, agent: spec.name, maxReplyBytes },
+        `the agent's answer is longer than ${maxReplyBytes} bytes (runtime_config.max_reply_bytes); the caller gets its start and a marker — raise the limit to get more`,
+      );
+    }
     log?.debug?.(
       {
         event: "turn.run",
@@ -177,7 +198,8 @@ export function createCliAgentExecutor(spec: CliAgentSpec, options: CliAgentOpti
           return {
             outcome: "agent-error",
             detail: verdict.detail,
-            error: "the conversation no longer fits the model's context window; the next message starts a new conversation",
+            error:
+              "the conversation no longer fits the model's context window; the next message starts a new conversation",
           };
         case "rate-limited":
           if (verdict.retryable && rateRetries < retries) {

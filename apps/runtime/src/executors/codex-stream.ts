@@ -1,6 +1,7 @@
 import * as z from "zod";
-import type { RunVerdict } from "./classify.js";
+import { type LineReader, type RunReader, type RunVerdict, runReader } from "./classify.js";
 import type { ProcessRun } from "./process.js";
+import { capReply, DEFAULT_MAX_REPLY_BYTES, LatestTexts } from "./reply-cap.js";
 
 // Codex CLI 0.169.0's `exec --json` output (measured; docs/AGENTS.md), one JSON event per stdout line:
 //   {"type":"thread.started","thread_id":"<uuid>"}                      (line 1; on resume, the resumed id)
@@ -23,14 +24,16 @@ export interface CodexUsage {
 export interface CodexStreamFacts {
   /** `thread.started.thread_id`: the session id to resume next time. */
   threadId?: string;
-  /** The text of the last `agent_message` item ("" when none). */
+  /** The text of the last `agent_message` item ("" when none), capped at max_reply_bytes. */
   answer: string;
+  /** The answer was longer than max_reply_bytes: `answer` is its start and the marker. */
+  answerCut?: boolean;
   /** A `turn.completed` line was seen. */
   completed: boolean;
   usage?: CodexUsage;
-  /** `turn.failed.error.message`, when the turn failed. */
+  /** `turn.failed.error.message`, when the turn failed (its first 16 000 characters). */
   failure?: string;
-  /** The `error` lines' messages, oldest first (the visible retries among them). */
+  /** The `error` lines' messages, oldest first (the visible retries among them): the latest 32, each cut at 16 000 characters. */
   errors: string[];
 }
 
@@ -68,44 +71,75 @@ function parseLine(raw: string): CodexEvent | undefined {
   } catch {
     return undefined;
   }
+  return asEvent(value);
+}
+
+function asEvent(value: unknown): CodexEvent | undefined {
   const parsed = EVENT.safeParse(value);
   return parsed.success ? parsed.data : undefined;
 }
 
-/** Reads `codex exec --json` stdout, tolerating noise and unknown event types. @internal */
-export function readCodexStream(stdout: string): CodexStreamFacts {
-  const facts: CodexStreamFacts = { answer: "", completed: false, errors: [] };
-  for (const raw of stdout.split("\n")) {
-    const event = parseLine(raw);
-    switch (event?.type) {
+const DETAIL_MAX = 2_000;
+/** The most of one failure message kept as evidence (its markers may come after a long preamble). */
+const EVIDENCE_MAX = 16_000;
+
+/**
+ * Reads `codex exec --json` stdout line by line, tolerating noise and unknown event types; keeps the
+ * facts only (the answer capped at `maxReplyBytes`). @internal
+ */
+export function createCodexReader(maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): LineReader<CodexStreamFacts> {
+  const facts: Omit<CodexStreamFacts, "errors"> = { answer: "", completed: false };
+  const errors = new LatestTexts(32, EVIDENCE_MAX);
+  function event(e: CodexEvent | undefined, textCut: boolean): void {
+    switch (e?.type) {
       case "thread.started":
-        facts.threadId = event.thread_id;
+        facts.threadId = e.thread_id;
         break;
       case "item.completed":
-        if (event.item.type === "agent_message" && event.item.text !== undefined) facts.answer = event.item.text;
+        if (e.item.type === "agent_message" && e.item.text !== undefined) {
+          const reply = capReply(e.item.text, maxReplyBytes, textCut);
+          facts.answer = reply.text;
+          if (reply.cut) facts.answerCut = true;
+          else delete facts.answerCut;
+        }
         break;
       case "turn.completed":
         facts.completed = true;
-        if (event.usage) {
+        if (e.usage) {
           facts.usage = {
-            inputTokens: event.usage.input_tokens,
-            cachedInputTokens: event.usage.cached_input_tokens,
-            outputTokens: event.usage.output_tokens,
-            reasoningOutputTokens: event.usage.reasoning_output_tokens,
+            inputTokens: e.usage.input_tokens,
+            cachedInputTokens: e.usage.cached_input_tokens,
+            outputTokens: e.usage.output_tokens,
+            reasoningOutputTokens: e.usage.reasoning_output_tokens,
           };
         }
         break;
       case "turn.failed":
-        facts.failure = event.error?.message ?? "the turn failed";
+        facts.failure = (e.error?.message ?? "the turn failed").slice(0, EVIDENCE_MAX);
         break;
       case "error":
-        facts.errors.push(event.message);
+        errors.add(e.message);
         break;
       default:
         break;
     }
   }
-  return facts;
+  return {
+    line: (text) => event(parseLine(text), false),
+    long: (line) =>
+      event(
+        asEvent(line.value),
+        line.cuts.some((path) => path.join(".") === "item.text"),
+      ),
+    facts: () => ({ ...facts, errors: errors.list() }),
+  };
+}
+
+/** Reads a whole `codex exec --json` stdout at once (tests). @internal */
+export function readCodexStream(stdout: string, maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): CodexStreamFacts {
+  const reader = createCodexReader(maxReplyBytes);
+  for (const line of stdout.split("\n")) reader.line(line);
+  return reader.facts();
 }
 
 const RETRY = /^Reconnecting\.\.\.\s*(\d+)\s*\//;
@@ -165,24 +199,29 @@ function stderrErrors(stderr: string): string[] {
     .reverse();
 }
 
-const DETAIL_MAX = 2_000;
-
 /**
  * Classifies one `codex exec --json` run. The evidence, in order: `turn.failed`'s message, the
  * `error` lines (last first), stderr's `ERROR:`/`Error:` lines, then the whole of stderr. Ok needs
  * exit 0, `turn.completed` and a non-empty answer: a response without an output item exits 0 too.
+ * `facts`: what the run's `createCodexReader` kept (the default reads `run.stdout`, only its start).
  * @internal
  */
-export function classifyCodexRun(run: ProcessRun): RunVerdict {
+export function classifyCodexRun(run: ProcessRun, facts: CodexStreamFacts = readCodexStream(run.stdout)): RunVerdict {
   if (run.spawnError)
     return { kind: "crash", detail: `could not start the agent: ${run.spawnError.code ?? run.spawnError.message}` };
   if (run.cancelled) return { kind: "cancelled" };
   if (run.timedOut) return { kind: "timeout" };
 
-  const facts = readCodexStream(run.stdout);
   if (run.exitCode === 0) {
     const text = facts.answer.trim();
-    if (facts.completed && text) return { kind: "ok", text, ...(facts.threadId ? { sessionId: facts.threadId } : {}) };
+    if (facts.completed && text) {
+      return {
+        kind: "ok",
+        text,
+        ...(facts.threadId ? { sessionId: facts.threadId } : {}),
+        ...(facts.answerCut ? { cut: true } : {}),
+      };
+    }
     return {
       kind: "agent-error",
       detail: facts.completed
@@ -230,4 +269,9 @@ export function classifyCodexRun(run: ProcessRun): RunVerdict {
     return { kind: "crash", detail: "the agent was terminated (SIGTERM) by something other than the runtime" };
   if (run.signal) return { kind: "crash", detail: `the agent died of ${run.signal}` };
   return { kind: "agent-error", detail };
+}
+
+/** A reader of one run, for the runner: the answer capped at `maxReplyBytes`. @internal */
+export function codexRunReader(maxReplyBytes: number): RunReader {
+  return runReader(createCodexReader(maxReplyBytes), classifyCodexRun);
 }

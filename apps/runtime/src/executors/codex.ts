@@ -2,7 +2,7 @@ import { mkdir } from "node:fs/promises";
 import type { Executor } from "../executor.js";
 import type { AgentExecutorOptions } from "./agent-options.js";
 import { createCliAgentExecutor } from "./cli-agent.js";
-import { classifyCodexRun, codexRetryOf } from "./codex-stream.js";
+import { codexRetryOf, codexRunReader } from "./codex-stream.js";
 
 // Codex CLI 0.169.0, measured (docs/AGENTS.md): `codex exec --json --skip-git-repo-check [options…] -`
 // with the message on stdin (then closed); a resumed turn puts every option before
@@ -104,12 +104,14 @@ export function createCodexExecutor(options: AgentExecutorOptions): Executor {
         retriesSeen = 0;
         return [...fixed, ...(resume ? ["resume", resume] : []), "-"];
       },
-      classify: classifyCodexRun,
+      read: codexRunReader,
       onLine(line, note) {
         const attempt = codexRetryOf(line);
         if (attempt === undefined) return;
         retriesSeen += 1;
         note(attempt > 0 ? `model API retry ${attempt}` : "model API unreachable, retrying");
+        // Once per turn: every retry is a progress note, and those are logged rate-limited (turns.ts).
+        if (retriesSeen !== 1) return;
         log?.info(
           { event: "turn.api_retry", agent: NAME, attempt: retriesSeen },
           "the agent is retrying the model API",
@@ -128,6 +130,7 @@ export function createCodexExecutor(options: AgentExecutorOptions): Executor {
       logger: log,
       groups: options.groups,
       onStateWriteError: options.onStateWriteError,
+      maxReplyBytes: options.maxReplyBytes,
       async prepare() {
         await mkdir(options.home, { recursive: true, mode: 0o700 });
         await mkdir(options.tmpDir, { recursive: true, mode: 0o700 });

@@ -5,7 +5,7 @@ import { writeFileAtomic } from "@molecule/internal";
 import type { Executor } from "../executor.js";
 import type { AgentExecutorOptions } from "./agent-options.js";
 import { createCliAgentExecutor } from "./cli-agent.js";
-import { classifyGeminiRun } from "./gemini-stream.js";
+import { geminiRunReader } from "./gemini-stream.js";
 
 // Gemini CLI 0.61.0, measured (docs/AGENTS.md): `gemini --skip-trust -o stream-json [-m MODEL] --session-id <uuid>`
 // for a new session, `… --resume <uuid>` after, the message on stdin (then closed), in the same cwd
@@ -146,7 +146,7 @@ export function createGeminiCliExecutor(options: AgentExecutorOptions): Executor
         if (resume) return [...fixed, "--resume", resume];
         return fresh ? [...fixed, "--session-id", fresh] : fixed;
       },
-      classify: classifyGeminiRun,
+      read: geminiRunReader,
     },
     {
       command: options.command,
@@ -160,6 +160,7 @@ export function createGeminiCliExecutor(options: AgentExecutorOptions): Executor
       logger: log,
       groups: options.groups,
       onStateWriteError: options.onStateWriteError,
+      maxReplyBytes: options.maxReplyBytes,
       async prepare() {
         await mkdir(options.home, { recursive: true, mode: 0o700 });
         await mkdir(options.tmpDir, { recursive: true, mode: 0o700 });

@@ -1,6 +1,7 @@
 import * as z from "zod";
-import type { RunVerdict } from "./classify.js";
+import { type LineReader, type RunReader, type RunVerdict, runReader } from "./classify.js";
 import type { ProcessRun } from "./process.js";
+import { DEFAULT_MAX_REPLY_BYTES, LatestTexts, ReplyPieces } from "./reply-cap.js";
 
 // Gemini CLI 0.61.0's `-o stream-json` output (measured; docs/AGENTS.md), one JSON event per stdout line:
 //   {"type":"init","timestamp":"…","session_id":"<uuid>","model":"auto"}
@@ -22,14 +23,16 @@ export interface GeminiUsage {
 export interface GeminiStreamFacts {
   /** `init.session_id`: the session id to resume next time. */
   sessionId?: string;
-  /** The concatenated `content` of the assistant messages ("" when none). */
+  /** The concatenated `content` of the assistant messages ("" when none), capped at max_reply_bytes. */
   answer: string;
+  /** The answer was longer than max_reply_bytes: `answer` is its start and the marker. */
+  answerCut?: boolean;
   /** The last `result` line's status (`"success"`, `"error"`…), when there was one. */
   status?: string;
   /** The last `result` line's `error.message`. */
   failure?: string;
   usage?: GeminiUsage;
-  /** The `error` lines' messages, oldest first. */
+  /** The `error` lines' messages, oldest first: the latest 32, each cut at 16 000 characters. */
   errors: string[];
 }
 
@@ -59,44 +62,72 @@ function parseLine(raw: string): GeminiEvent | undefined {
   } catch {
     return undefined;
   }
+  return asEvent(value);
+}
+
+function asEvent(value: unknown): GeminiEvent | undefined {
   const parsed = EVENT.safeParse(value);
   return parsed.success ? parsed.data : undefined;
 }
 
-/** Reads `gemini -o stream-json` stdout, tolerating noise and unknown event types. @internal */
-export function readGeminiStream(stdout: string): GeminiStreamFacts {
-  const facts: GeminiStreamFacts = { answer: "", errors: [] };
-  const pieces: string[] = [];
-  for (const raw of stdout.split("\n")) {
-    const event = parseLine(raw);
-    switch (event?.type) {
+const DETAIL_MAX = 2_000;
+/** The most of one failure message kept as evidence (its markers may come after a long preamble). */
+const EVIDENCE_MAX = 16_000;
+
+/**
+ * Reads `gemini -o stream-json` stdout line by line, tolerating noise and unknown event types; keeps
+ * the facts only (the answer capped at `maxReplyBytes`). @internal
+ */
+export function createGeminiReader(maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): LineReader<GeminiStreamFacts> {
+  const facts: Omit<GeminiStreamFacts, "errors" | "answer"> = {};
+  const pieces = new ReplyPieces(maxReplyBytes);
+  const errors = new LatestTexts(32, EVIDENCE_MAX);
+  function event(e: GeminiEvent | undefined, contentCut: boolean): void {
+    switch (e?.type) {
       case "init":
-        if (event.session_id) facts.sessionId = event.session_id;
+        if (e.session_id) facts.sessionId = e.session_id;
         break;
       case "message":
-        if (event.role === "assistant") pieces.push(event.content);
+        if (e.role === "assistant") pieces.append(e.content, contentCut);
         break;
       case "result":
-        facts.status = event.status;
-        if (event.error?.message) facts.failure = event.error.message;
+        facts.status = e.status;
+        if (e.error?.message) facts.failure = e.error.message.slice(0, EVIDENCE_MAX);
         else delete facts.failure;
-        if (event.stats) {
+        if (e.stats) {
           facts.usage = {
-            inputTokens: event.stats.input_tokens,
-            outputTokens: event.stats.output_tokens,
-            totalTokens: event.stats.total_tokens,
+            inputTokens: e.stats.input_tokens,
+            outputTokens: e.stats.output_tokens,
+            totalTokens: e.stats.total_tokens,
           };
         }
         break;
       case "error":
-        facts.errors.push(event.message);
+        errors.add(e.message);
         break;
       default:
         break;
     }
   }
-  facts.answer = pieces.join("");
-  return facts;
+  return {
+    line: (text) => event(parseLine(text), false),
+    long: (line) =>
+      event(
+        asEvent(line.value),
+        line.cuts.some((path) => path.join(".") === "content"),
+      ),
+    facts() {
+      const reply = pieces.reply();
+      return { ...facts, answer: reply.text, ...(reply.cut ? { answerCut: true } : {}), errors: errors.list() };
+    },
+  };
+}
+
+/** Reads a whole `gemini -o stream-json` stdout at once (tests). @internal */
+export function readGeminiStream(stdout: string, maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): GeminiStreamFacts {
+  const reader = createGeminiReader(maxReplyBytes);
+  for (const line of stdout.split("\n")) reader.line(line);
+  return reader.facts();
 }
 
 /** The failure classes of Gemini CLI 0.61.0. @internal */
@@ -168,24 +199,30 @@ function stderrEvidence(stderr: string): string {
     .join("\n");
 }
 
-const DETAIL_MAX = 2_000;
-
 /**
  * Classifies one `gemini -o stream-json` run. Ok needs exit 0, a last `result` with status
  * `success` and a non-empty answer (an empty or safety-blocked answer exits 0 too). Failures: the
  * exit code first (41 auth, 42 session/input, 55 untrusted, HTTP status mod 256), then the text
- * of `result.error`, the `error` lines and stderr. @internal
+ * of `result.error`, the `error` lines and stderr. `facts`: what the run's `createGeminiReader` kept
+ * (the default reads `run.stdout`, only its start). @internal
  */
-export function classifyGeminiRun(run: ProcessRun): RunVerdict {
+export function classifyGeminiRun(
+  run: ProcessRun,
+  facts: GeminiStreamFacts = readGeminiStream(run.stdout),
+): RunVerdict {
   if (run.spawnError)
     return { kind: "crash", detail: `could not start the agent: ${run.spawnError.code ?? run.spawnError.message}` };
   if (run.cancelled) return { kind: "cancelled" };
   if (run.timedOut) return { kind: "timeout" };
 
-  const facts = readGeminiStream(run.stdout);
   const answer = facts.answer.trim();
   if (run.exitCode === 0 && facts.status === "success" && answer) {
-    return { kind: "ok", text: answer, ...(facts.sessionId ? { sessionId: facts.sessionId } : {}) };
+    return {
+      kind: "ok",
+      text: answer,
+      ...(facts.sessionId ? { sessionId: facts.sessionId } : {}),
+      ...(facts.answerCut ? { cut: true } : {}),
+    };
   }
 
   const stderr = stderrEvidence(run.stderr);
@@ -232,4 +269,9 @@ export function classifyGeminiRun(run: ProcessRun): RunVerdict {
   }
   if (run.signal) return { kind: "crash", detail: `the agent died of ${run.signal}` };
   return { kind: "agent-error", detail };
+}
+
+/** A reader of one run, for the runner: the answer capped at `maxReplyBytes`. @internal */
+export function geminiRunReader(maxReplyBytes: number): RunReader {
+  return runReader(createGeminiReader(maxReplyBytes), classifyGeminiRun);
 }

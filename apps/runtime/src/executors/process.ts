@@ -1,11 +1,18 @@
 import { spawn } from "node:child_process";
 import { SHUTDOWN } from "../executor.js";
+import { HeadTail } from "./reply-cap.js";
+import { type LongLine, StdoutLines } from "./stdout-lines.js";
 
-/** What one agent process did. Output is bounded; the daemon never holds more than `maxOutputBytes` of it. */
+/**
+ * What one agent process did. Output is bounded whatever the agent prints: `stdout` is its start
+ * (`maxOutputBytes`; the whole of it went through the line callbacks), `stderr` its start and end.
+ */
 export interface ProcessRun {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
+  /** stdout was longer than `stdout` (which kept its start). */
+  stdoutCut?: boolean;
   stderr: string;
   /** Set when the process could not be started (binary gone, not executable). */
   spawnError?: NodeJS.ErrnoException;
@@ -39,16 +46,22 @@ export interface RunProcessOptions {
   /** After SIGTERM to the process group, SIGKILL this much later. */
   killGraceMs?: number;
   signal?: AbortSignal;
+  /** How much of stdout `run.stdout` keeps, its start (default 64 KiB); the line callbacks get all of it. */
   maxOutputBytes?: number;
-  /** Called with every complete stdout line, as it arrives. */
+  /** Called with every stdout line of at most `maxLineChars` (default 1 MiB), as it arrives. */
   onStdoutLine?: (line: string) => void;
+  /** Called with every longer stdout line, read on the fly with its strings cut at `maxStringChars`. */
+  onLongStdoutLine?: (line: LongLine) => void;
+  maxLineChars?: number;
+  /** For long JSON lines: the most of one string kept (default 1 MiB; an agent's answer: max_reply_bytes). */
+  maxStringChars?: number;
   /** After the agent exits, how long its output may still drain before the pipes are closed (default 500 ms). */
   drainMs?: number;
   /** Told about the agent's process group (recorded so a later boot can end it after a kill -9 of the daemon). */
   groups?: AgentGroupListener | undefined;
 }
 
-const DEFAULT_MAX_OUTPUT = 4 * 1024 * 1024;
+const DEFAULT_MAX_OUTPUT = 64 * 1024;
 const DEFAULT_DRAIN_MS = 500;
 /** After SIGKILL, how long to wait for the exit before settling without it (a process stuck in the kernel). */
 const UNREAPED_AFTER_MS = 2_000;
@@ -91,8 +104,19 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessRun> {
   const drainMs = options.drainMs ?? DEFAULT_DRAIN_MS;
   return new Promise((resolve) => {
     let stdout = "";
-    let stderr = "";
-    let pending = "";
+    let stdoutCut = false;
+    const stderr = new HeadTail();
+    const wantsLines = options.onStdoutLine !== undefined || options.onLongStdoutLine !== undefined;
+    const lines = wantsLines
+      ? new StdoutLines(
+          {
+            ...(options.onStdoutLine ? { line: options.onStdoutLine } : {}),
+            ...(options.onLongStdoutLine ? { long: options.onLongStdoutLine } : {}),
+          },
+          options.maxLineChars,
+          options.maxStringChars,
+        )
+      : undefined;
     let timedOut = false;
     let cancelled = false;
     let settled = false;
@@ -124,8 +148,16 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessRun> {
       }
       for (const timer of [timeoutTimer, killTimer, drainTimer, unreapedTimer]) if (timer) clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
-      if (pending && options.onStdoutLine) options.onStdoutLine(pending);
-      resolve({ ...run, stdout, stderr, timedOut, cancelled, durationMs: Date.now() - started });
+      lines?.end();
+      resolve({
+        ...run,
+        stdout,
+        ...(stdoutCut ? { stdoutCut } : {}),
+        stderr: stderr.text(),
+        timedOut,
+        cancelled,
+        durationMs: Date.now() - started,
+      });
     };
 
     const killGroup = (sig: NodeJS.Signals) => {
@@ -187,21 +219,13 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessRun> {
 
     child.stdout.setEncoding("utf8");
     child.stdout.on("data", (chunk: string) => {
-      if (stdout.length < maxOutput) stdout += chunk.slice(0, maxOutput - stdout.length);
-      if (!options.onStdoutLine) return;
-      pending += chunk;
-      let nl = pending.indexOf("\n");
-      while (nl >= 0) {
-        options.onStdoutLine(pending.slice(0, nl));
-        pending = pending.slice(nl + 1);
-        nl = pending.indexOf("\n");
-      }
-      if (pending.length > maxOutput) pending = "";
+      const room = maxOutput - stdout.length;
+      if (chunk.length > room) stdoutCut = true;
+      if (room > 0) stdout += chunk.slice(0, room);
+      lines?.push(chunk);
     });
     child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (chunk: string) => {
-      if (stderr.length < maxOutput) stderr += chunk.slice(0, maxOutput - stderr.length);
-    });
+    child.stderr.on("data", (chunk: string) => stderr.push(chunk));
     child.stdin.on("error", () => {
       // The agent may exit without reading stdin; that is its answer, not our crash.
     });
