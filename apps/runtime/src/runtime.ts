@@ -237,6 +237,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const a2a = await serveA2A({
     host,
     port: options.port ?? config.a2a.port,
+    probePort: config.a2a.probe_port,
     limits,
     auth,
     a2a: createA2AService({
@@ -290,7 +291,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       tokens.close();
       await executor.close?.();
     },
-    servers: [a2a.server, admin.server],
+    servers: [a2a.server, ...(a2a.probe ? [a2a.probe.server] : []), admin.server],
     adminSocket: admin.socket,
   });
   const abortBoot = () => void stop("aborted");

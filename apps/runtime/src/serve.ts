@@ -8,9 +8,10 @@ import type { InboundAuth } from "./a2a/inbound-auth.js";
 import type { A2AService } from "./a2a/service.js";
 import { errorText, RuntimeError } from "./errors.js";
 import { createHttpServer, type Probe } from "./http.js";
-import type { ServerLimits } from "./http-limits.js";
+import { resolveLimits, type ServerLimits } from "./http-limits.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
+import { createProbeServer } from "./probe-server.js";
 import type { StateDirHealth } from "./state-dir-health.js";
 
 /** Consecutive 401s after which the workspace is not ready: the platform no longer takes our token. */
@@ -37,6 +38,11 @@ export interface MetricsInputs {
 export interface ServeOptions {
   host: string;
   port: number;
+  /**
+   * `a2a.probe_port`: a second listener for `/livez`, `/readyz` and `/metrics` only (0 picks a free
+   * port), so the probes answer when the A2A connections are all taken. Absent: none.
+   */
+  probePort?: number | undefined;
   limits?: ServerLimits;
   a2a: A2AService;
   /** `a2a.auth`'s gate (absent: anyone may call). */
@@ -108,25 +114,8 @@ function createMetricsRoute(inputs: MetricsInputs) {
   };
 }
 
-/**
- * Serves A2A and the probes on `host:port`, returns the advertised URL, and probes its own
- * agent-card route before anyone is told about it. Throws `E_LISTEN` / `E_SELF_PROBE`. @internal
- */
-export async function serveA2A(options: ServeOptions): Promise<{ server: Server; port: number; url: string }> {
-  const { host, port, log } = options;
-  let url = "";
-  const server = createHttpServer({
-    a2a: options.a2a,
-    card: () => options.card(url),
-    livez,
-    readyz: () => readyz(options.readiness),
-    metrics: createMetricsRoute(options.metrics),
-    onError: (error) => log.error({ event: "http.error", err: errorText(error) }, "request failed"),
-    onClientAbort: (error) =>
-      log.info({ event: "http.client_aborted", err: errorText(error) }, "the client closed the connection mid-request"),
-    ...(options.limits ? { limits: options.limits } : {}),
-    ...(options.auth ? { auth: options.auth } : {}),
-  });
+/** Listens, or throws `E_LISTEN` naming the setting to change. */
+async function listen(server: Server, host: string, port: number, setting: string): Promise<void> {
   await new Promise<void>((resolveListen, rejectListen) => {
     server.once("error", rejectListen);
     server.listen(port, host, () => {
@@ -136,12 +125,52 @@ export async function serveA2A(options: ServeOptions): Promise<{ server: Server;
   }).catch((error: NodeJS.ErrnoException) => {
     throw new RuntimeError({
       code: "E_LISTEN",
-      message: `cannot listen on ${host}:${port} (${error.code ?? error.message}); set a2a.port in config.yaml to a free port, or 0 for any`,
+      message: `cannot listen on ${host}:${port} (${error.code ?? error.message}); set ${setting} in config.yaml to a free port, or 0 for any`,
       cause: error,
     });
   });
+}
+
+/**
+ * Serves A2A and the probes on `host:port` (and the probes alone on `probePort`), returns the advertised URL, and probes its own
+ * agent-card route before anyone is told about it. Throws `E_LISTEN` / `E_SELF_PROBE`. @internal
+ */
+export async function serveA2A(
+  options: ServeOptions,
+): Promise<{ server: Server; port: number; url: string; probe?: { server: Server; port: number } }> {
+  const { host, port, log } = options;
+  let url = "";
+  const probes = {
+    livez,
+    readyz: () => readyz(options.readiness),
+    metrics: createMetricsRoute(options.metrics),
+    onError: (error: unknown) => log.error({ event: "http.error", err: errorText(error) }, "request failed"),
+  };
+  const server = createHttpServer({
+    a2a: options.a2a,
+    card: () => options.card(url),
+    ...probes,
+    onClientAbort: (error) =>
+      log.info({ event: "http.client_aborted", err: errorText(error) }, "the client closed the connection mid-request"),
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.auth ? { auth: options.auth } : {}),
+  });
+  await listen(server, host, port, "a2a.port");
   const boundPort = (server.address() as AddressInfo).port;
-  const cap = server.maxConnections;
+  let probeListener: { server: Server; port: number } | undefined;
+  if (options.probePort !== undefined) {
+    const probeServer = createProbeServer({ ...probes, ...(options.limits ? { limits: options.limits } : {}) });
+    await listen(probeServer, host, options.probePort, "a2a.probe_port").catch((error: unknown) => {
+      server.close();
+      throw error;
+    });
+    probeListener = { server: probeServer, port: (probeServer.address() as AddressInfo).port };
+    log.info(
+      { event: "a2a.probes_listening", port: probeListener.port },
+      "serving /livez, /readyz and /metrics on the probe port",
+    );
+  }
+  const cap = resolveLimits(options.limits).maxConnections;
   const needed = options.turnCapacity + 8; // + streams' polls, probes, metrics
   if (cap < needed) {
     log.warn(
@@ -152,12 +181,17 @@ export async function serveA2A(options: ServeOptions): Promise<{ server: Server;
   url = options.advertiseUrl(boundPort);
 
   // Probe our own agent-card route before telling the platform about it.
-  const probe = await request(`http://127.0.0.1:${boundPort}/.well-known/agent-card.json`, { headersTimeout: 5_000 });
+  // `reset`: the connection closes after the answer, so the self-probe holds none of the cap's slots.
+  const probe = await request(`http://127.0.0.1:${boundPort}/.well-known/agent-card.json`, {
+    headersTimeout: 5_000,
+    reset: true,
+  });
   await probe.body.text();
   if (probe.statusCode !== 200) {
     server.close();
+    probeListener?.server.close();
     throw new RuntimeError({ code: "E_SELF_PROBE", message: `own agent-card route answered ${probe.statusCode}` });
   }
   log.info({ event: "a2a.listening", port: boundPort, url }, "serving A2A");
-  return { server, port: boundPort, url };
+  return { server, port: boundPort, url, ...(probeListener ? { probe: probeListener } : {}) };
 }

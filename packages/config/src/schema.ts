@@ -68,6 +68,11 @@ const a2aSchema = z.looseObject({
   /** Open connections the A2A server accepts at once (turns, queue, streams and probes included). */
   max_connections: z.int().min(1).default(256),
   /**
+   * A second listener serving only `/livez`, `/readyz` and `/metrics` (0 picks a free port), so the
+   * orchestrator's probes answer when the A2A connections are all taken. Unset: none.
+   */
+  probe_port: z.int().min(0).max(65535).optional(),
+  /**
    * Inbound authentication on the A2A endpoint: `none`, or `bearer` (an `Authorization: Bearer`
    * token from `auth_token_file`). `/livez`, `/readyz` and the agent card stay open.
    */
