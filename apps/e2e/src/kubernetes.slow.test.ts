@@ -126,17 +126,22 @@ describe.each(["base", "overlays/example"])("deploy/kubernetes/%s", (dir) => {
     expect(container().image).not.toMatch(/:latest$/);
   });
 
-  it("the A2A port of config.yaml is the container's, the Service's, the probes' and Prometheus's", () => {
+  it("the A2A port of config.yaml is the container's and the Service's; its probe port the probes' and Prometheus's", () => {
     const port = config.a2a.port;
+    const probePort = config.a2a.probe_port;
     const a2a = container().ports.find((p: { name: string }) => p.name === "a2a");
+    const probes = container().ports.find((p: { name: string }) => p.name === "probes");
     expect(a2a.containerPort).toBe(port);
+    expect(probes.containerPort).toBe(probePort);
+    expect(probePort).not.toBe(port);
     expect(r().svc.spec.ports).toEqual([expect.objectContaining({ port, targetPort: "a2a" })]);
-    const portOf = (p: number | string) => (p === "a2a" ? a2a.containerPort : p);
+    const portOf = (p: number | string) => (p === "probes" ? probes.containerPort : p);
     const { startupProbe, livenessProbe, readinessProbe } = container();
+    // On the probe listener: the probes answer when every A2A connection is taken.
     expect([startupProbe, livenessProbe, readinessProbe].map((p) => portOf(p.httpGet.port))).toEqual([
-      port,
-      port,
-      port,
+      probePort,
+      probePort,
+      probePort,
     ]);
     expect(startupProbe.httpGet.path).toBe("/livez"); // served before register: never tied to the platform
     expect(livenessProbe.httpGet.path).toBe("/livez");
@@ -144,7 +149,7 @@ describe.each(["base", "overlays/example"])("deploy/kubernetes/%s", (dir) => {
     expect(startupProbe.periodSeconds * startupProbe.failureThreshold).toBeGreaterThanOrEqual(60);
     expect(r().sts.spec.template.metadata.annotations).toMatchObject({
       "prometheus.io/scrape": "true",
-      "prometheus.io/port": String(port),
+      "prometheus.io/port": String(probePort),
       "prometheus.io/path": "/metrics",
     });
     const expose = /^EXPOSE (\d+)$/m.exec(readFileSync(join(ROOT, "Dockerfile"), "utf8"))?.[1];
