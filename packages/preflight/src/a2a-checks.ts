@@ -29,7 +29,7 @@ export const a2aAuthCheck = defineCheck({
             severity: "warn",
             code: "W_A2A_UNAUTHENTICATED",
             title: "A2A accepts unauthenticated callers",
-            detail: `a2a.auth is none and ${by} lets the daemon serve beyond loopback: anyone who reaches the A2A port runs the agent`,
+            detail: `a2a.auth is none and ${by} lets the daemon serve beyond loopback: anyone who reaches the A2A port runs the agent, so only a NetworkPolicy (or firewall) keeps callers out`,
             fix: "Keep the port behind a NetworkPolicy that admits only the platform (deploy/kubernetes ships one) or a firewall; or set a2a.auth: bearer with a2a.auth_token_file.",
           },
         ],

@@ -8,10 +8,15 @@ import { join } from "node:path";
 import { CLAUDE_BIN_DIR, isRunning, OFFLINE_CLAUDE_ENV, REPO_ROOT } from "@molecule/test-support";
 import type { TestPlatform } from "@molecule/testkit";
 
+/**
+ * The built daemon's dist: these tests run what ships, not the sources. `MOLECULE_E2E_RUNTIME_DIST`
+ * points them at another build (e.g. the last commit's, to see a new test fail before its fix).
+ */
+const RUNTIME_DIST = process.env.MOLECULE_E2E_RUNTIME_DIST ?? join(REPO_ROOT, "apps/runtime/dist");
 /** The built daemon: these tests run what ships, not the sources. */
-export const DAEMON_BIN = join(REPO_ROOT, "apps/runtime/dist/bin.js");
+export const DAEMON_BIN = join(RUNTIME_DIST, "bin.js");
 /** The built library entry (`runDaemon`), for tests that pass options the bin has no flag for. */
-export const DAEMON_ENTRY = join(REPO_ROOT, "apps/runtime/dist/index.js");
+export const DAEMON_ENTRY = join(RUNTIME_DIST, "index.js");
 
 /** One pino JSON line the daemon printed. */
 export type LogLine = Record<string, unknown> & { event?: string; level?: string };
@@ -132,6 +137,9 @@ export async function startDaemon(options: StartDaemonOptions): Promise<Daemon> 
     LOG_LEVEL: "info",
     ...OFFLINE_CLAUDE_ENV,
     ANTHROPIC_API_KEY: "fake",
+    // The daemon binds 0.0.0.0 (the bin's default) with a2a.auth: none: the harness opts in, as the
+    // image does; a test of the refusal passes MOLECULE_A2A_ALLOW_UNAUTHENTICATED: undefined.
+    MOLECULE_A2A_ALLOW_UNAUTHENTICATED: "1",
     ...options.env,
   };
   for (const [key, value] of Object.entries(base)) if (value !== undefined) env[key] = value;
