@@ -189,20 +189,18 @@ export class BoundedJsonReader {
       this.cutHere = true;
       return;
     }
-    let piece = text.length > this.cap - this.kept ? text.slice(0, this.cap - this.kept) : text;
-    if (piece.length < text.length) {
-      this.cutHere = true;
-      // Never end on half a surrogate pair.
-      const last = piece.charCodeAt(piece.length - 1);
-      if (last >= 0xd800 && last <= 0xdbff) piece = piece.slice(0, -1);
-    }
+    const piece = text.length > this.cap - this.kept ? text.slice(0, this.cap - this.kept) : text;
+    if (piece.length < text.length) this.cutHere = true;
     this.pieces.push(piece);
     this.kept += piece.length;
   }
 
   private endString(): void {
-    const text = this.pieces.length === 1 ? (this.pieces[0] ?? "") : this.pieces.join("");
+    let text = this.pieces.length === 1 ? (this.pieces[0] ?? "") : this.pieces.join("");
     this.pieces = [];
+    // A cut string never ends on half a surrogate pair.
+    const last = text.charCodeAt(text.length - 1);
+    if (this.cutHere && last >= 0xd800 && last <= 0xdbff) text = text.slice(0, -1);
     this.mode = VALUE;
     const top = this.stack.at(-1);
     if (this.isKey && top) {

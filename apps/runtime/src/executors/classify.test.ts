@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { classifyRun } from "./classify.js";
+import { classifyRun, createStreamReader } from "./classify.js";
 import type { ProcessRun } from "./process.js";
+import { cutMarker } from "./reply-cap.js";
+import { StdoutLines } from "./stdout-lines.js";
 
 const matchers = {
   isAuthFailureText: (t: string) => /not logged in|invalid api key|(?<!\w)401(?!\w)/i.test(t),
@@ -95,5 +97,63 @@ describe("classifyRun", () => {
     expect(classifyRun(run({ exitCode: null, signal: "SIGTERM", timedOut: true }), matchers).kind).toBe("timeout");
     expect(classifyRun(run({ exitCode: null, signal: "SIGTERM", cancelled: true }), matchers).kind).toBe("cancelled");
     expect(classifyRun(run({ exitCode: null, signal: "SIGSEGV" }), matchers).kind).toBe("crash");
+  });
+});
+
+describe("createStreamReader (read line by line, bounded)", () => {
+  /** Feeds `stdout` as the runner does: in chunks, lines longer than `maxLine` read as bounded JSON. */
+  function readAll(stdout: string, maxReplyBytes: number, maxLine = 1_000) {
+    const reader = createStreamReader(maxReplyBytes);
+    const lines = new StdoutLines(reader, maxLine, maxReplyBytes);
+    for (let i = 0; i < stdout.length; i += 4096) lines.push(stdout.slice(i, i + 4096));
+    lines.end();
+    return reader.facts();
+  }
+  const tool = (content: string) =>
+    JSON.stringify({ type: "user", message: { content: [{ type: "tool_result", content }] }, session_id: "s-1" });
+
+  it("finds the result after MBs of tool output (long lines and many lines)", () => {
+    const stdout = [
+      tool("x".repeat(3_000_000)),
+      ...Array.from({ length: 2_000 }, () => tool("y".repeat(900))),
+      result({ is_error: false, result: "the answer" }),
+    ].join("\n");
+    const facts = readAll(stdout, 10_000);
+    expect(classifyRun(run({ stdout: "" }), matchers, facts)).toEqual({
+      kind: "ok",
+      text: "the answer",
+      sessionId: "s-1",
+    });
+    expect(facts.otherText).toEqual([]);
+  });
+
+  it("a result longer than max_reply_bytes is cut with the marker, on one line or on a long one", () => {
+    for (const maxLine of [1_000, 100_000_000]) {
+      const facts = readAll(
+        result({ is_error: false, result: `START${"é".repeat(50_000)}END`, usage: { output_tokens: 5 } }),
+        4_096,
+        maxLine,
+      );
+      const verdict = classifyRun(run({}), matchers, facts);
+      expect(verdict).toMatchObject({ kind: "ok", sessionId: "s-1", cut: true });
+      const text = verdict.kind === "ok" ? verdict.text : "";
+      expect(text.startsWith("STARTéé")).toBe(true);
+      expect(text.endsWith(cutMarker(4_096))).toBe(true);
+      expect(Buffer.byteLength(text)).toBeLessThanOrEqual(4_096);
+    }
+  });
+
+  it("keeps bounded evidence: the latest error kinds and noise lines, each cut", () => {
+    const noise = Array.from({ length: 100 }, (_, i) => `noise ${i} ${"n".repeat(20_000)}`);
+    const facts = readAll(
+      [...noise, assistantError("rate_limit", "API Error: 429"), "Not logged in · Please run /login"].join("\n"),
+      10_000,
+      100_000,
+    );
+    expect(facts.otherText).toHaveLength(32);
+    expect(facts.otherText.every((t) => t.length <= 16_000)).toBe(true);
+    expect(facts.otherText.at(-1)).toBe("Not logged in · Please run /login");
+    expect(facts.errorKinds).toEqual(["rate_limit"]);
+    expect(classifyRun(run({ exitCode: 1 }), matchers, facts).kind).toBe("rate-limited");
   });
 });

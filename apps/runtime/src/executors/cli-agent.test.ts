@@ -1,11 +1,12 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createSessionStore, type SessionStore } from "@molecule/session";
-import { removeDir, tempDir } from "@molecule/test-support";
+import { removeDir, sinkLogger, tempDir } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { TurnRequest } from "../executor.js";
-import type { RunVerdict } from "./classify.js";
+import { classifyRun, createStreamReader, type RunVerdict, runReader } from "./classify.js";
 import { type CliAgentSpec, createCliAgentExecutor, type RunPlan } from "./cli-agent.js";
+import { cutMarker } from "./reply-cap.js";
 
 // The shared runner with a real child process as the "CLI": a node script that prints the verdict
 // it is told to (a queue in a file), and records its argv. The spec reads that line back.
@@ -139,5 +140,51 @@ describe("createCliAgentExecutor", () => {
     ]);
     expect((await x.turn()).outcome).toBe("rate-limited");
     expect(await calls()).toHaveLength(3); // the first run and two retries
+  });
+
+  it("reads the whole output: an answer after MBs is found; one past max_reply_bytes is cut, with one WARN", async () => {
+    // A Claude-shaped agent: 4 MB of tool output (one long line and many short ones), then a 100 kB result.
+    const script = String.raw`
+      const w = (s) => new Promise((r) => (process.stdout.write(s) ? r() : process.stdout.once("drain", r)));
+      const tool = (c) => JSON.stringify({ type: "user", message: { content: [{ type: "tool_result", content: c }] } }) + "\n";
+      (async () => {
+        await w(tool("x".repeat(2000000)));
+        for (let i = 0; i < 2000; i++) await w(tool("y".repeat(1000)));
+        await w(JSON.stringify({ type: "result", is_error: false, result: "SECRET-ANSWER " + "a".repeat(100000), session_id: "session-big-1" }) + "\n");
+      })();`;
+    const sink = sinkLogger();
+    const matchers = { isAuthFailureText: () => false, isMissingSessionError: () => false };
+    const run = createCliAgentExecutor(
+      {
+        name: "claude-shaped",
+        session: { agent: "codex", cwd: dir, home: join(dir, "home") },
+        args: () => ["-e", script],
+        read: (max) => runReader(createStreamReader(max), (r, facts) => classifyRun(r, matchers, facts)),
+      },
+      {
+        command: process.execPath,
+        cwd: dir,
+        env: process.env,
+        sessionStore: store,
+        timeoutMs: 30_000,
+        logger: sink.logger,
+        maxReplyBytes: 4_096,
+      },
+    );
+    const reply = await run.runTurn({
+      taskId: "t-big",
+      text: "hi",
+      signal: new AbortController().signal,
+      progress: () => undefined,
+    });
+    expect(reply.outcome).toBe("ok");
+    expect(reply.text?.startsWith("SECRET-ANSWER aaa")).toBe(true);
+    expect(reply.text?.endsWith(cutMarker(4_096))).toBe(true);
+    expect(Buffer.byteLength(reply.text ?? "")).toBeLessThanOrEqual(4_096);
+    expect(await store.get()).toBe("session-big-1");
+    const warns = sink.lines.filter((l) => l.obj.event === "turn.reply_cut");
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toMatchObject({ level: "warn", obj: { taskId: "t-big", maxReplyBytes: 4_096 } });
+    expect(sink.text()).not.toContain("SECRET-ANSWER");
   });
 });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { RunVerdict } from "./classify.js";
-import { classifyCodexRun, codexFailureClass, codexRetryOf, readCodexStream } from "./codex-stream.js";
+import { classifyCodexRun, codexFailureClass, codexRetryOf, codexRunReader, readCodexStream } from "./codex-stream.js";
 import type { ProcessRun } from "./process.js";
+import { cutMarker } from "./reply-cap.js";
+import { StdoutLines } from "./stdout-lines.js";
 
 // Lines as Codex CLI 0.169.0 prints them with `exec --json` (captured from the real CLI against
 // the testkit fake, and from the measured failure matrix in docs/AGENTS.md).
@@ -273,5 +275,43 @@ describe("codexFailureClass", () => {
   it("does not read a class into unrelated text", () => {
     expect(codexFailureClass("generate 4290 tokens")).toBeUndefined();
     expect(codexFailureClass("Hello from the fake OpenAI Responses API.")).toBeUndefined();
+  });
+});
+
+describe("codexRunReader (read line by line, bounded)", () => {
+  function verdictOf(stdout: string, maxReplyBytes: number, maxLine = 1_000): RunVerdict {
+    const reader = codexRunReader(maxReplyBytes);
+    const lines = new StdoutLines(reader, maxLine, maxReplyBytes);
+    for (let i = 0; i < stdout.length; i += 4096) lines.push(stdout.slice(i, i + 4096));
+    lines.end();
+    return reader.verdict(run({}));
+  }
+  const command = (output: string) =>
+    JSON.stringify({
+      type: "item.completed",
+      item: { id: "item_1", type: "command_execution", aggregated_output: output },
+    });
+
+  it("finds the answer after MBs of command output", () => {
+    const stdout = [started, turnStarted, command("x".repeat(3_000_000)), message("the answer"), completed].join("\n");
+    expect(verdictOf(stdout, 10_000)).toEqual({ kind: "ok", text: "the answer", sessionId: THREAD });
+  });
+
+  it("an answer longer than max_reply_bytes is cut with the marker (a long line, or one that fits)", () => {
+    for (const maxLine of [1_000, 100_000_000]) {
+      const verdict = verdictOf([started, message(`START${"z".repeat(50_000)}`), completed].join("\n"), 4_096, maxLine);
+      expect(verdict).toMatchObject({ kind: "ok", sessionId: THREAD, cut: true });
+      const text = verdict.kind === "ok" ? verdict.text : "";
+      expect(text.startsWith("STARTzz")).toBe(true);
+      expect(text.endsWith(cutMarker(4_096))).toBe(true);
+      expect(Buffer.byteLength(text)).toBeLessThanOrEqual(4_096);
+    }
+  });
+
+  it("keeps the latest 32 error lines only", () => {
+    const retries = Array.from({ length: 500 }, (_, i) => `Reconnecting... ${i}/500 (stream disconnected)`);
+    const facts = readCodexStream(failure("exceeded retry limit, last status: 429 Too Many Requests", retries));
+    expect(facts.errors).toHaveLength(32);
+    expect(facts.errors.at(-1)).toContain("exceeded retry limit");
   });
 });

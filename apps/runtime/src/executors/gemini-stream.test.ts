@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { classifyGeminiRun, geminiFailureClass, readGeminiStream } from "./gemini-stream.js";
+import { classifyGeminiRun, geminiFailureClass, geminiRunReader, readGeminiStream } from "./gemini-stream.js";
 import type { ProcessRun } from "./process.js";
+import { cutMarker } from "./reply-cap.js";
+import { StdoutLines } from "./stdout-lines.js";
 
 // Lines as Gemini CLI 0.61.0 prints them with `-o stream-json` (captured from the real CLI against
 // the testkit fake, and from the measured failure matrix in docs/AGENTS.md).
@@ -216,5 +218,43 @@ describe("classifyGeminiRun", () => {
     expect(geminiFailureClass('{"error":{"code":429,"status":"RESOURCE_EXHAUSTED"}}')).toBe("rate-limited");
     expect(geminiFailureClass("You have exhausted your daily quota on this model.")).toBe("quota");
     expect(geminiFailureClass("generate a reply")).toBeUndefined();
+  });
+});
+
+describe("geminiRunReader (read line by line, bounded)", () => {
+  function verdictOf(stdout: string, maxReplyBytes: number, maxLine = 1_000) {
+    const reader = geminiRunReader(maxReplyBytes);
+    const lines = new StdoutLines(reader, maxLine, maxReplyBytes);
+    for (let i = 0; i < stdout.length; i += 4096) lines.push(stdout.slice(i, i + 4096));
+    lines.end();
+    return reader.verdict(run({}));
+  }
+  const toolResult = (output: string) =>
+    JSON.stringify({ type: "tool_result", timestamp: TS, tool_id: "t1", status: "success", output });
+
+  it("finds the answer after MBs of tool output", () => {
+    const stdout = [init, user, toolResult("x".repeat(3_000_000)), piece("the "), piece("answer"), success].join("\n");
+    expect(verdictOf(stdout, 10_000)).toEqual({ kind: "ok", text: "the answer", sessionId: SESSION });
+  });
+
+  it("an answer longer than max_reply_bytes, in many pieces or one long one, is cut with the marker", () => {
+    const many = [init, ...Array.from({ length: 5_000 }, (_, i) => piece(`piece ${i} `)), success].join("\n");
+    const one = [init, piece(`START${"w".repeat(50_000)}`), success].join("\n");
+    for (const stdout of [many, one]) {
+      const verdict = verdictOf(stdout, 4_096);
+      expect(verdict).toMatchObject({ kind: "ok", sessionId: SESSION, cut: true });
+      const text = verdict.kind === "ok" ? verdict.text : "";
+      expect(text.endsWith(cutMarker(4_096))).toBe(true);
+      expect(Buffer.byteLength(text)).toBeLessThanOrEqual(4_096);
+    }
+  });
+
+  it("keeps the latest 32 error lines only", () => {
+    const errors = Array.from({ length: 200 }, (_, i) =>
+      JSON.stringify({ type: "error", timestamp: TS, message: `error ${i}` }),
+    );
+    expect(readGeminiStream([init, ...errors].join("\n")).errors).toEqual(
+      Array.from({ length: 32 }, (_, i) => `error ${168 + i}`),
+    );
   });
 });

@@ -116,6 +116,49 @@ describe("runProcess", () => {
     expect(lines).toEqual(["a", "bc", "d"]);
   });
 
+  it("reads an output of any size to its end in bounded memory: every line, a long one as bounded JSON", async () => {
+    // 6 MB of short lines, one 3 MB JSON line, 1 MB of stderr, then the line that matters.
+    const script = [
+      "const w = (s) => new Promise((r) => (process.stdout.write(s) ? r() : process.stdout.once('drain', r)));",
+      "(async () => {",
+      "  for (let i = 0; i < 6000; i++) await w('x'.repeat(999) + '\\n');",
+      "  await w(JSON.stringify({ type: 'big', text: 'y'.repeat(3000000), after: 'kept' }) + '\\n');",
+      "  process.stderr.write('first error line\\n' + 'e'.repeat(1000000) + '\\nlast error line\\n');",
+      "  await w('the answer\\n');",
+      "})();",
+    ].join("\n");
+    let lines = 0;
+    let last = "";
+    const longs: { chars: number; value: unknown }[] = [];
+    const run = await runProcess({
+      command: node,
+      args: ["-e", script],
+      cwd: process.cwd(),
+      env: process.env,
+      stdin: "",
+      timeoutMs: 20_000,
+      onStdoutLine: (line) => {
+        lines += 1;
+        if (line) last = line;
+      },
+      onLongStdoutLine: (line) => longs.push(line),
+      maxStringChars: 1_000,
+    });
+    expect(run.exitCode).toBe(0);
+    expect(lines).toBe(6000 + 1); // the short lines and the answer (the long line went apart)
+    expect(last).toBe("the answer");
+    expect(longs).toHaveLength(1);
+    expect(longs[0]?.chars).toBeGreaterThan(3_000_000);
+    expect(longs[0]?.value).toEqual({ type: "big", text: "y".repeat(1_000), after: "kept" });
+    // What the run keeps is bounded: stdout's start, stderr's start and end.
+    expect(run.stdout.length).toBe(64 * 1024);
+    expect(run.stdoutCut).toBe(true);
+    expect(run.stderr.length).toBeLessThan(70 * 1024);
+    expect(run.stderr.startsWith("first error line")).toBe(true);
+    expect(run.stderr.trimEnd().endsWith("last error line")).toBe(true);
+    expect(run.stderr).toMatch(/\[… \d+ characters left out …\]/);
+  });
+
   it("killRunningAgents kills every agent group still running (a hard exit orphans none), and only those", async () => {
     let started: () => void = () => undefined;
     const ready = new Promise<void>((r) => {
