@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { createProbeServer } from "./probe-server.js";
+import { createProbeServer, type ProbeRoutes } from "./probe-server.js";
 
 let server: Server | undefined;
 afterEach(async () => {
@@ -9,9 +9,10 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function start(ready: boolean): Promise<string> {
+async function start(ready: boolean, auth?: ProbeRoutes["auth"]): Promise<string> {
   const errors: unknown[] = [];
   const created = createProbeServer({
+    ...(auth ? { auth } : {}),
     livez: () => ({ ok: true, body: { ok: true } }),
     readyz: async () =>
       ready ? { ok: true, body: { ready: true } } : { ok: false, body: { ready: false, reasons: ["x"] } },
@@ -34,6 +35,21 @@ describe("the probe listener", () => {
     const metrics = await fetch(`${base}/metrics`);
     expect(metrics.headers.get("content-type")).toContain("text/plain");
     expect(await metrics.text()).toBe("molecule_up 1\n");
+  });
+
+  it("with a2a.metrics_auth, /metrics asks for the token here too; the probes stay open", async () => {
+    // The gate as the daemon builds it is tested with inbound-auth; here only its answer matters.
+    const auth: ProbeRoutes["auth"] = {
+      metricsAuth: true,
+      check: async (h) => (h === "Bearer right" ? { ok: true, caller: undefined } : { ok: false }),
+    };
+    const base = await start(true, auth);
+    const denied = await fetch(`${base}/metrics`, { headers: { authorization: "Bearer wrong" } });
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get("www-authenticate")).toContain("Bearer");
+    expect(await denied.text()).not.toContain("wrong");
+    expect((await fetch(`${base}/metrics`, { headers: { authorization: "Bearer right" } })).status).toBe(200);
+    expect((await fetch(`${base}/livez`)).status).toBe(200);
   });
 
   it("serves nothing else: no A2A and no agent card there", async () => {

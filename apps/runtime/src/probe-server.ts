@@ -1,4 +1,5 @@
 import { createServer, type Server } from "node:http";
+import type { InboundAuth } from "./a2a/inbound-auth.js";
 import type { Probe } from "./http.js";
 import { applyLimits, resolveLimits, type ServerLimits, serverOptions } from "./http-limits.js";
 import { sendJson as send } from "./http-reply.js";
@@ -12,6 +13,8 @@ export interface ProbeRoutes {
   readyz(): Promise<Probe>;
   metrics(): Promise<{ contentType: string; body: string }>;
   onError(error: unknown): void;
+  /** `a2a.auth`: with `a2a.metrics_auth`, `/metrics` asks for the token here too. */
+  auth?: Pick<InboundAuth, "metricsAuth" | "check">;
   /** The request-arrival deadlines (the connection cap is PROBE_MAX_CONNECTIONS). */
   limits?: ServerLimits;
 }
@@ -37,6 +40,11 @@ export function createProbeServer(routes: ProbeRoutes): Server {
           return;
         }
         case "GET /metrics": {
+          if (routes.auth?.metricsAuth && !(await routes.auth.check(req.headers.authorization)).ok) {
+            res.setHeader("www-authenticate", 'Bearer realm="a2a"');
+            send(res, 401, { error: "Unauthorized: send the workspace's A2A token as Authorization: Bearer <token>" });
+            return;
+          }
           const metrics = await routes.metrics();
           send(res, 200, metrics.body, metrics.contentType);
           return;

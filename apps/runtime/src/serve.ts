@@ -159,7 +159,11 @@ export async function serveA2A(
   const boundPort = (server.address() as AddressInfo).port;
   let probeListener: { server: Server; port: number } | undefined;
   if (options.probePort !== undefined) {
-    const probeServer = createProbeServer({ ...probes, ...(options.limits ? { limits: options.limits } : {}) });
+    const probeServer = createProbeServer({
+      ...probes,
+      ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.auth ? { auth: options.auth } : {}),
+    });
     await listen(probeServer, host, options.probePort, "a2a.probe_port").catch((error: unknown) => {
       server.close();
       throw error;
