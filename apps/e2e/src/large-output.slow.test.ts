@@ -21,9 +21,11 @@ const RSS_HEADROOM_MB = 160;
  * A fake agent CLI (node): `--version` answers like Claude Code; a turn prints `mode`'s output.
  * tool-output: 10 MB of Claude tool output (one 6 MB tool_result line, then 4 MB in 4 000 lines), then a
  * valid result. big-result: a result line whose `result` is 10 MB. plain: 10 MB of plain text.
+ * `LARGE_SCALE=n` in the test's environment multiplies every size by n (the peak RSS should not grow).
  */
 const AGENT = String.raw`
 const mode = process.env.LARGE_MODE;
+const scale = Number(process.env.LARGE_SCALE || 1);
 if (process.argv.includes("--version")) { process.stdout.write("2.1.197 (Claude Code)\n"); return; }
 process.stdin.resume();
 process.stdin.on("end", async () => {
@@ -31,19 +33,19 @@ process.stdin.on("end", async () => {
   const sid = SESSION;
   if (mode === "plain") {
     await out("PLAIN-START ");
-    for (let i = 0; i < 100; i++) await out("p".repeat(100000 - 1) + "\n");
+    for (let i = 0; i < 100 * scale; i++) await out("p".repeat(100000 - 1) + "\n");
     await out("PLAIN-END\n");
     return;
   }
   await out(JSON.stringify({ type: "system", subtype: "init", session_id: sid }) + "\n");
   if (mode === "tool-output") {
     const tool = (content) => JSON.stringify({ type: "user", message: { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content }] }, session_id: sid }) + "\n";
-    await out(tool("x".repeat(6000000)));
-    for (let i = 0; i < 4000; i++) await out(tool("line " + i + " " + "y".repeat(1000)));
+    await out(tool("x".repeat(6000000 * scale)));
+    for (let i = 0; i < 4000 * scale; i++) await out(tool("line " + i + " " + "y".repeat(1000)));
     await out(JSON.stringify({ type: "result", subtype: "success", is_error: false, result: "the answer after 10 MB of tool output", session_id: sid }) + "\n");
     return;
   }
-  const big = "RESULT-START " + "\u00e9z".repeat(3333333) + " RESULT-END";
+  const big = "RESULT-START " + "\u00e9z".repeat(3333333 * scale) + " RESULT-END";
   await out(JSON.stringify({ type: "result", subtype: "success", is_error: false, result: big, session_id: sid, usage: { input_tokens: 3, output_tokens: 5 } }) + "\n");
 });
 `;
@@ -69,7 +71,7 @@ async function daemonWith(mode: string, runtime = "claude-code"): Promise<Daemon
     platform: e2e.platform,
     config: { runtime, runtime_config: { command, timeout: 120 } },
     // (the harness binds all interfaces: opt in to no A2A auth, as the platform proxy needs today)
-    env: { LARGE_MODE: mode, MOLECULE_A2A_ALLOW_UNAUTHENTICATED: "1" },
+    env: { LARGE_MODE: mode, LARGE_SCALE: process.env.LARGE_SCALE, MOLECULE_A2A_ALLOW_UNAUTHENTICATED: "1" },
   });
   await d.waitForLog((l) => l.event === "runtime.ready");
   return d;
