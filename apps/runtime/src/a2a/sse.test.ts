@@ -102,6 +102,33 @@ describe("streamTask", () => {
     expect(s.registry.get(s.task.id)).toMatchObject({ state: "completed", reply: { text: "done" } });
   });
 
+  it("a reading client gets a reply larger than the buffer, and the final status after it", async () => {
+    const s = await serveStream({ bufferBytes: 64 * 1024 });
+    const frames = readFrames(s.port);
+    await s.opened;
+    s.registry.transition(s.task.id, "completed", { reply: "r".repeat(4 * 1024 * 1024) });
+    const got = await frames;
+    expect(got.map((f) => f.kind)).toEqual(["task", "artifact-update", "status-update"]);
+    expect(got.at(-1)).toMatchObject({ final: true, status: { state: "completed" } });
+  });
+
+  it("a client that never reads the final events is closed after FINAL_FLUSH_MS", async () => {
+    const s = await serveStream({ progressIntervalMs: 0, finalFlushMs: 300 });
+    const client = connect(s.port, "127.0.0.1");
+    client.on("error", () => undefined);
+    client.write("POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}");
+    client.pause();
+    const res = await s.opened;
+    const closed = new Promise<void>((r) => res.once("close", () => r()));
+    // A reply far larger than the socket buffers take: it cannot all reach a client that reads nothing.
+    s.registry.transition(s.task.id, "completed", { reply: "r".repeat(16 * 1024 * 1024) });
+    expect(res.writableEnded).toBe(true);
+    expect(res.writableFinished).toBe(false);
+    await closed;
+    expect(res.destroyed).toBe(true);
+    client.destroy();
+  });
+
   it("a reading client gets every progress note when they come slower than the interval", async () => {
     let clock = 0;
     const s = await serveStream({ progressIntervalMs: 250, now: () => clock });

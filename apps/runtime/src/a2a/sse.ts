@@ -14,6 +14,12 @@ export const KEEP_ALIVE_MS = 15_000;
  */
 export const STREAM_BUFFER_BYTES = 1024 * 1024;
 
+/**
+ * After its last event a stream has this long to reach the client (the reply may be large), else it
+ * is closed: a client that never reads cannot hold the final events forever.
+ */
+export const FINAL_FLUSH_MS = 60_000;
+
 /** Free-text progress notes go out at most once per this (the latest note wins): 4 a second. */
 export const PROGRESS_INTERVAL_MS = 250;
 
@@ -21,6 +27,7 @@ export const PROGRESS_INTERVAL_MS = 250;
 export interface StreamLimits {
   bufferBytes?: number;
   progressIntervalMs?: number;
+  finalFlushMs?: number;
   now?: () => number;
 }
 
@@ -61,19 +68,24 @@ export function streamTask(
     flushTimer = undefined;
     pending = undefined;
   };
-  /** Writes a frame, or disconnects a client that has let the buffer fill (it stopped reading). */
-  function send(frame: string) {
+  /**
+   * Writes a frame, or disconnects a client that has let the buffer fill (it stopped reading). The
+   * final events always go out (the reply is one of them): FINAL_FLUSH_MS bounds how long they may wait.
+   */
+  function send(frame: string, final = false) {
     if (res.writableEnded || res.destroyed) return;
-    if (res.writableLength > bufferBytes) {
+    if (!final && res.writableLength > bufferBytes) {
       close();
       res.destroy();
       return;
     }
     res.write(frame);
   }
-  const write = (result: unknown) => send(`data: ${JSON.stringify({ jsonrpc: "2.0", id, result })}\n\n`);
+  const write = (result: unknown, final = false) =>
+    send(`data: ${JSON.stringify({ jsonrpc: "2.0", id, result })}\n\n`, final);
   const emit = (event: TaskEvent) => {
-    for (const result of protocol.streamEvents(task, event)) write(result);
+    const final = event.type === "state" && TERMINAL.has(event.state);
+    for (const result of protocol.streamEvents(task, event)) write(result, final);
   };
   function flushProgress() {
     flushTimer = undefined;
@@ -97,7 +109,11 @@ export function streamTask(
     emit(event);
     if (TERMINAL.has(event.state)) {
       close();
-      if (!res.destroyed) res.end();
+      if (res.destroyed) return;
+      res.end();
+      const deadline = setTimeout(() => res.destroy(), limits.finalFlushMs ?? FINAL_FLUSH_MS);
+      deadline.unref();
+      res.once("close", () => clearTimeout(deadline));
     }
   };
   res.on("close", close);
