@@ -112,9 +112,12 @@ LABEL org.opencontainers.image.title="molecule-runtime" \
 # $MOLECULE_STATE_DIR/agents/<agent> (CODEX_HOME / GEMINI_CLI_HOME override it), on the volume.
 # Claude Code's is CLAUDE_CONFIG_DIR. Gemini CLI runs without its self-relaunch everywhere in the
 # image, as the daemon's turns run it (its --version at preflight takes half the time); the other
-# agents ignore the variable.
+# agents ignore the variable. MOLECULE_A2A_ALLOW_UNAUTHENTICATED=1: the container listens on
+# 0.0.0.0 and a2a.auth defaults to none (the platform's proxy sends no token), so the image allows it
+# deliberately; keep the port behind a NetworkPolicy or firewall, or set a2a.auth: bearer.
 ENV PATH=/opt/molecule/bin:$PATH \
     NODE_ENV=production \
+    MOLECULE_A2A_ALLOW_UNAUTHENTICATED=1 \
     HOME=/home/node \
     WORKSPACE_CONFIG_PATH=/configs \
     MOLECULE_STATE_DIR=/var/lib/molecule/state \

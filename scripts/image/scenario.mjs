@@ -206,6 +206,8 @@ export async function runContainerChecks({ engine, image, repo, workDir, profile
       `${tokenDir}:${PATHS.token}:ro`,
       "-v",
       `${dataDir}:${PATHS.data}`,
+      // No MOLECULE_A2A_ALLOW_UNAUTHENTICATED here: the image's own ENV opts in to a2a.auth: none on
+      // 0.0.0.0 (the daemon refuses to start otherwise), so booting at all checks the image has it.
       ...[
         `WORKSPACE_ID=${workspaceId}`,
         `PLATFORM_URL=${platform.url}`,

@@ -1,4 +1,4 @@
-import { chmod, cp, mkdir, rm, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CLAUDE_BIN_DIR, OFFLINE_CLAUDE_ENV, type ProcessResult, REPO_ROOT, tempDir } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -74,13 +74,17 @@ describe("molecule preflight", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).not.toContain("[FAIL]");
     expect(run.stdout).toContain("[WARN] Agent auth gate is off");
-    expect(run.stdout).toMatch(/Preflight passed: \d+ checks, 1 warning\./);
+    // The example allows unauthenticated A2A beyond loopback (a2a.allow_unauthenticated): said, not silent.
+    expect(run.stdout).toContain("[WARN] A2A accepts unauthenticated callers");
+    expect(run.stdout).toMatch(/Preflight passed: \d+ checks, 2 warnings\b/);
     expect(run.stderr).toBe("");
   });
 
   it("a good workspace with a valid login passes silently but for the summary; --json shows the version", async () => {
     await credentials(Date.now() + 7 * 86_400_000);
-    const dir = await workspace();
+    // On loopback: without the example's deliberate a2a.allow_unauthenticated (which warns).
+    const example = await readFile(join(EXAMPLE, "config.yaml"), "utf8");
+    const dir = await workspace(example.replace("allow_unauthenticated: true", "allow_unauthenticated: false"));
     const text = await molecule(["preflight", "--config", dir]);
     expect(text.code).toBe(0);
     expect(text.stdout).not.toContain("Preflight checks:");
@@ -189,7 +193,7 @@ describe("molecule preflight", () => {
     const run = await molecule(["preflight", "--config", EXAMPLE, "--no-agent", "--json"], { PATH: WITHOUT_CLAUDE });
     expect(run.code).toBe(0);
     const report = json(run);
-    expect(report.warnings.map((w) => w.code)).toEqual(["W_AGENT_CHECKS_OFF"]);
+    expect(report.warnings.map((w) => w.code)).toEqual(["W_A2A_UNAUTHENTICATED", "W_AGENT_CHECKS_OFF"]);
     expect(report.checks.map((c) => c.name)).not.toContain("agent-binary");
   });
 

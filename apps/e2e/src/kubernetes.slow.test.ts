@@ -5,6 +5,7 @@ import { dirname, join, posix } from "node:path";
 import { agentHomeDir } from "@molecule/auth";
 import { loadConfig, resolveSettings, type WorkspaceConfig } from "@molecule/config";
 import { StatefulSet } from "kubernetes-models/apps/v1";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { ConfigMap, Service } from "kubernetes-models/v1";
 import { beforeAll, describe, expect, it } from "vitest";
 import { findKubectl, type KubeObject, kustomize, quantity, resolveEnv } from "./support/kustomize.js";
@@ -28,6 +29,7 @@ const MODELS: Record<string, { new (data: never): { validate(): void } }> = {
   StatefulSet: StatefulSet as never,
   Service: Service as never,
   ConfigMap: ConfigMap as never,
+  NetworkPolicy: NetworkPolicy as never,
 };
 
 interface Rendered {
@@ -35,6 +37,7 @@ interface Rendered {
   sts: KubeObject;
   svc: KubeObject;
   cm: KubeObject;
+  policy: KubeObject;
 }
 
 let kubectl: string;
@@ -49,7 +52,13 @@ beforeAll(() => {
       expect(found, `${dir}: one ${kind}`).toHaveLength(1);
       return found[0] as KubeObject;
     };
-    rendered[dir] = { objects, sts: one("StatefulSet"), svc: one("Service"), cm: one("ConfigMap") };
+    rendered[dir] = {
+      objects,
+      sts: one("StatefulSet"),
+      svc: one("Service"),
+      cm: one("ConfigMap"),
+      policy: one("NetworkPolicy"),
+    };
   }
 }, 300_000);
 
@@ -110,7 +119,22 @@ describe.each(["base", "overlays/example"])("deploy/kubernetes/%s", (dir) => {
       r()
         .objects.map((o) => o.kind)
         .sort(),
-    ).toEqual(["ConfigMap", "Service", "StatefulSet"]);
+    ).toEqual(["ConfigMap", "NetworkPolicy", "Service", "StatefulSet"]);
+  });
+
+  it("a2a.auth: none is deliberate: the pod opts in, and a NetworkPolicy admits one namespace to the A2A port only", () => {
+    expect(config.a2a.auth).toBe("none");
+    expect(env().MOLECULE_A2A_ALLOW_UNAUTHENTICATED).toBe("1");
+    const { spec } = r().policy;
+    expect(r().sts.spec.template.metadata.labels).toMatchObject(spec.podSelector.matchLabels);
+    expect(spec.policyTypes).toEqual(["Ingress"]);
+    expect(spec.ingress).toHaveLength(1);
+    const [rule] = spec.ingress;
+    expect(rule.ports).toEqual([{ port: config.a2a.port, protocol: "TCP" }]);
+    // Only a labelled namespace: no pod selector, no IP block, never an empty selector (= every namespace).
+    expect(rule.from).toHaveLength(1);
+    expect(Object.keys(rule.from[0])).toEqual(["namespaceSelector"]);
+    expect(Object.keys(rule.from[0].namespaceSelector.matchLabels ?? {}).length).toBeGreaterThan(0);
   });
 
   it("one replica behind a headless Service that selects only its pod and publishes it before Ready", () => {
@@ -257,5 +281,15 @@ describe("the example overlay stamps out one workspace", () => {
     expect(spec.volumes.find((v: { name: string }) => v.name === "token").secret.secretName).toBe("ws-example-token");
     expect(cm.metadata.name).toMatch(/^ws-example-molecule-workspace-config-[a-z0-9]+$/);
     expect(cm.data?.["config.yaml"]).toContain("name: Example Engineer");
+  });
+
+  it("its NetworkPolicy selects only its pod and admits the namespace of its PLATFORM_URL", () => {
+    const { sts, policy } = rendered["overlays/example"] as Rendered;
+    expect(policy.spec.podSelector.matchLabels["molecule.dev/workspace"]).toBe("example");
+    const vars = resolveEnv(sts.spec.template.spec.containers[0].env, { "metadata.namespace": NAMESPACE });
+    const platformNamespace = new URL(vars.PLATFORM_URL ?? "").hostname.split(".")[1];
+    expect(policy.spec.ingress[0].from[0].namespaceSelector.matchLabels).toEqual({
+      "kubernetes.io/metadata.name": platformNamespace,
+    });
   });
 });
