@@ -301,10 +301,11 @@ describe("rate limits (text fallback)", () => {
     expect(rpc.error?.message).toBe("the model API is rate-limited or overloaded; try again later");
     expect(await readScriptedCalls(agent)).toHaveLength(3);
     await v.waitBeat((b) => b.error_rate === 1);
+    // Progress is logged once at INFO per turn (later notes at DEBUG, at most one a second); the turn counts them.
     expect(d.logs.filter((l) => l.event === "turn.progress").map((l) => l.note)).toEqual([
       "rate-limited, retry 1/2 in 2 s",
-      "rate-limited, retry 2/2 in 4 s",
     ]);
+    expect(d.logs.find((l) => l.event === "turn.finished")?.progressNotes).toBe(2);
   });
 
   it("a usage cap (hit your limit) is rate-limited at once, not retried", async () => {
