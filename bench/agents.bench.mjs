@@ -327,7 +327,7 @@ async function startDaemon(platform, agent, bin, fake, dirs) {
     HOSTNAME: "localhost",
     LOG_LEVEL: "info",
   };
-  const child = spawn(process.execPath, [BIN, "--workspace-dir", work], {
+  const child = spawn(process.execPath, [BIN, "--workspace-dir", work, "--host", "127.0.0.1"], {
     cwd: home,
     env,
     stdio: ["ignore", "pipe", "pipe"],
