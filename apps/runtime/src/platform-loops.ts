@@ -9,6 +9,7 @@ import {
   type RuntimeMetadata,
   type TaskSnapshot,
   type TaskTracker,
+  type WorkspaceUnknownEvent,
 } from "@molecule/heartbeat";
 import { capabilityFlags } from "@molecule/internal";
 import { onWedgeChange } from "@molecule/wedge";
@@ -40,6 +41,48 @@ function withStateDirHealth(
         offHealth();
       };
     },
+  };
+}
+
+/**
+ * A heartbeat answered 404 "workspace not found" (the workspace was deleted, maybe recreated): register
+ * again on every such beat — they back off, so the re-registers do — and beat at once when it works,
+ * so readiness comes back without waiting for the slow retry. A refusal is logged once per cause (WARN),
+ * then at debug: the heartbeat already said the platform does not know us, and says when that outlasts
+ * the TTL (readiness drops then). @internal
+ */
+export function rejoinOnNotFound(input: {
+  registrar: Pick<Registrar, "register">;
+  heartbeat: Pick<Heartbeat, "beatNow">;
+  log: Logger;
+  draining(): boolean;
+}): (event: WorkspaceUnknownEvent) => void {
+  const { registrar, heartbeat, log } = input;
+  let refused: string | undefined;
+  let inFlight = false;
+  return (event) => {
+    if (input.draining() || inFlight) return;
+    inFlight = true;
+    registrar
+      .register("the platform does not know this workspace (heartbeat 404)")
+      .then(
+        () => {
+          refused = undefined;
+          void heartbeat.beatNow("re-registered");
+        },
+        (error: unknown) => {
+          const code = String((error as { code?: unknown }).code ?? "error");
+          const status = (error as { status?: unknown }).status;
+          const cause = `${code}:${String(status)}`;
+          const line = { event: "register.rejoin_refused", code, status, streak: event.streak, err: errorText(error) };
+          if (cause === refused) log.debug?.(line, "re-registering was refused again");
+          else log.warn(line, "re-registering after a heartbeat 404 was refused; retrying as the heartbeats back off");
+          refused = cause;
+        },
+      )
+      .finally(() => {
+        inFlight = false;
+      });
   };
 }
 
@@ -101,6 +144,7 @@ export async function startPlatformLoops(options: PlatformLoopsOptions): Promise
     registrar.lost();
     void reregister("platform lost us or a long outage");
   });
+  heartbeat.onWorkspaceUnknown(rejoinOnNotFound({ registrar, heartbeat, log, draining: options.draining }));
   // A refused re-register waits for what can fix it: a new token in the token file (the store stops
   // watching at shutdown).
   tokens.onRotated(() => {

@@ -21,7 +21,7 @@ const UNAUTHORIZED_NOT_READY = 3;
 export interface ReadinessInputs {
   draining(): boolean;
   registered(): boolean;
-  heartbeatStats(): Pick<HeartbeatStats, "unauthorizedStreak"> | undefined;
+  heartbeatStats(): Pick<HeartbeatStats, "unauthorizedStreak" | "workspaceLost" | "notFoundSince"> | undefined;
   gate: Pick<PreflightGate, "check">;
   stateDirHealth: Pick<StateDirHealth, "warnings">;
 }
@@ -72,7 +72,14 @@ async function readyz(inputs: ReadinessInputs): Promise<Probe> {
   if (inputs.draining()) reasons.push("draining: shutting down");
   if (!inputs.registered()) reasons.push("not registered with the platform yet");
   if (isWedged()) reasons.push(`wedged: ${wedgeReason()}`);
-  const streak = inputs.heartbeatStats()?.unauthorizedStreak ?? 0;
+  const stats = inputs.heartbeatStats();
+  if (stats?.workspaceLost) {
+    const seconds = Math.round((Date.now() - (stats.notFoundSince ?? Date.now())) / 1000);
+    reasons.push(
+      `the platform does not know this workspace: heartbeats answered 404 "workspace not found" for ${seconds} s (longer than heartbeat.ttl_seconds) and re-registering has not helped; check WORKSPACE_ID and that the workspace exists on the platform`,
+    );
+  }
+  const streak = stats?.unauthorizedStreak ?? 0;
   if (streak >= UNAUTHORIZED_NOT_READY) {
     reasons.push(
       `the platform rejects our token (${streak} heartbeats answered 401): re-provision the workspace token in <configs>/.auth_token`,
