@@ -151,6 +151,10 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
       "A2A context id: continue that conversation (each reply prints its context id on stderr)",
     )
     .option("--stream", "use message/stream: print progress on stderr as it arrives, then the reply")
+    .option(
+      "--token-file <file>",
+      "the workspace's A2A token (a2a.auth: bearer), its first line; default: $MOLECULE_A2A_TOKEN",
+    )
     .option("--json", "print the whole JSON-RPC response (with --stream: every event)")
     .action(async (url: string, text: string, options: SendCommandOptions, command: Command) => {
       if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { errnoCode } from "@molecule/internal";
 import { request } from "undici";
@@ -83,11 +84,19 @@ export async function sendMessage(url: string, text: string, options: SendOption
       signal: AbortSignal.timeout(timeoutMs),
     });
     status = res.statusCode;
+    if (status === 401) {
+      await res.body.dump();
+      throw new CliError({
+        code: "E_SEND_UNAUTHORIZED",
+        message: `${url} answered 401: the workspace asks for its A2A token (a2a.auth: bearer). Put it in MOLECULE_A2A_TOKEN, or pass --token-file <file>.`,
+      });
+    }
     if (String(res.headers["content-type"] ?? "").startsWith("text/event-stream")) {
       return await readStream(res.body, options.onProgress);
     }
     raw = await res.body.text();
   } catch (error) {
+    if (CliError.isInstance(error)) throw error;
     const why = error instanceof Error ? (errnoCode(error) ?? error.message) : String(error);
     throw new CliError({
       code: "E_SEND_TRANSPORT",
@@ -176,16 +185,41 @@ async function readStream(body: Readable, onProgress?: (text: string) => void): 
 
 export interface SendCommandOptions {
   json?: boolean;
+  /** A file holding the workspace's A2A token (its first line); `MOLECULE_A2A_TOKEN` otherwise. */
+  tokenFile?: string;
   timeout?: string;
   contextId?: string;
   stream?: boolean;
+}
+
+/** The A2A token to send: `--token-file`'s first line, else `MOLECULE_A2A_TOKEN`; none when neither. */
+async function a2aToken(options: SendCommandOptions, io: Io): Promise<string | undefined> {
+  if (options.tokenFile === undefined) return io.env.MOLECULE_A2A_TOKEN?.trim() || undefined;
+  let content: string;
+  try {
+    content = await readFile(options.tokenFile, "utf8");
+  } catch (error) {
+    throw new CliError({
+      code: "E_SEND_TOKEN_FILE",
+      message: `cannot read --token-file ${options.tokenFile} (${errnoCode(error) ?? "unreadable"})`,
+      cause: error,
+    });
+  }
+  const token = content
+    .split(/\r?\n/)
+    .find((line) => line.trim() !== "")
+    ?.trim();
+  if (!token) throw new CliError({ code: "E_SEND_TOKEN_FILE", message: `--token-file ${options.tokenFile} is empty` });
+  return token;
 }
 
 /** `molecule send <url> "<text>"`: prints the reply text (or the JSON-RPC error; exit 1). */
 export async function sendCommand(url: string, text: string, options: SendCommandOptions, io: Io): Promise<number> {
   const seconds = options.timeout === undefined ? undefined : Number(options.timeout);
   try {
+    const token = await a2aToken(options, io);
     const result = await sendMessage(url, text, {
+      ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
       ...(seconds !== undefined ? { timeoutMs: seconds * 1000 } : {}),
       ...(options.contextId ? { contextId: options.contextId } : {}),
       ...(options.stream

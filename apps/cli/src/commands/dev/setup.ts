@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -187,6 +187,11 @@ export async function createDevSetup(
   let yaml = await readFile(configFile, "utf8");
   yaml = setYamlValue(yaml, "a2a", "port", "0");
   yaml = setYamlValue(yaml, "heartbeat", "interval_seconds", String(options.heartbeatSeconds ?? 1));
+  // The A2A port asks for a token of dev's own (a2a.auth: bearer), as a deployment may: send uses it.
+  const a2aToken = randomBytes(32).toString("base64url");
+  await writeFile(join(configsDir, ".a2a_token"), `${a2aToken}\n`, { mode: 0o600 });
+  yaml = setYamlValue(yaml, "a2a", "auth", "bearer");
+  yaml = setYamlValue(yaml, "a2a", "auth_token_file", ".a2a_token");
   if (agent) {
     yaml = /^runtime:/m.test(yaml)
       ? yaml.replace(/^runtime:.*$/m, `runtime: ${agent.harness.id}`)
@@ -287,7 +292,10 @@ export async function createDevSetup(
     },
     send(text, timeoutMs = 120_000) {
       if (!setup.runtime) throw new Error("the daemon is not running");
-      return sendMessage(`http://127.0.0.1:${setup.runtime.port}/`, text, { timeoutMs });
+      return sendMessage(`http://127.0.0.1:${setup.runtime.port}/`, text, {
+        timeoutMs,
+        headers: { authorization: `Bearer ${a2aToken}` },
+      });
     },
     view() {
       const ws = platform.workspaces.get(workspaceId);
