@@ -19,6 +19,7 @@ export interface CommandExecutorOptions {
   groups?: AgentGroupListener;
   /** `runtime_config.max_reply_bytes`: the most of stdout the caller gets (default 8 MiB); beyond, it is cut with a marker. */
   maxReplyBytes?: number;
+  /** Where the WARN of a cut answer goes. */
   logger?: Logger;
 }
 
