@@ -21,6 +21,8 @@ const RSS_HEADROOM_MB = 160;
  * A fake agent CLI (node): `--version` answers like Claude Code; a turn prints `mode`'s output.
  * tool-output: 10 MB of Claude tool output (one 6 MB tool_result line, then 4 MB in 4 000 lines), then a
  * valid result. big-result: a result line whose `result` is 10 MB. plain: 10 MB of plain text.
+ * codex: Codex's JSONL, 10 MB of command output then the answer. gemini: Gemini's stream-json, a
+ * 10 MB answer in 1 000 streamed pieces.
  * `LARGE_SCALE=n` in the test's environment multiplies every size by n (the peak RSS should not grow).
  */
 const AGENT = String.raw`
@@ -35,6 +37,22 @@ process.stdin.on("end", async () => {
     await out("PLAIN-START ");
     for (let i = 0; i < 100 * scale; i++) await out("p".repeat(100000 - 1) + "\n");
     await out("PLAIN-END\n");
+    return;
+  }
+  if (mode === "codex") {
+    await out(JSON.stringify({ type: "thread.started", thread_id: sid }) + "\n" + '{"type":"turn.started"}\n');
+    const command = (output) => JSON.stringify({ type: "item.completed", item: { id: "item_0", type: "command_execution", aggregated_output: output } }) + "\n";
+    await out(command("x".repeat(6000000 * scale)));
+    for (let i = 0; i < 4000 * scale; i++) await out(command("y".repeat(1000)));
+    await out(JSON.stringify({ type: "item.completed", item: { id: "item_1", type: "agent_message", text: "the codex answer after 10 MB" } }) + "\n");
+    await out('{"type":"turn.completed","usage":{"input_tokens":3,"cached_input_tokens":0,"output_tokens":5,"reasoning_output_tokens":0}}\n');
+    return;
+  }
+  if (mode === "gemini") {
+    await out(JSON.stringify({ type: "init", session_id: sid, model: "auto" }) + "\n");
+    const piece = JSON.stringify({ type: "message", role: "assistant", content: "GEMINI " + "g".repeat(9993), delta: true }) + "\n";
+    for (let i = 0; i < 1000 * scale; i++) await out(piece);
+    await out(JSON.stringify({ type: "result", status: "success", stats: { total_tokens: 8, input_tokens: 3, output_tokens: 5 } }) + "\n");
     return;
   }
   await out(JSON.stringify({ type: "system", subtype: "init", session_id: sid }) + "\n");
@@ -70,8 +88,14 @@ async function daemonWith(mode: string, runtime = "claude-code"): Promise<Daemon
   const d = await startDaemon({
     platform: e2e.platform,
     config: { runtime, runtime_config: { command, timeout: 120 } },
-    // (the harness binds all interfaces: opt in to no A2A auth, as the platform proxy needs today)
-    env: { LARGE_MODE: mode, LARGE_SCALE: process.env.LARGE_SCALE, MOLECULE_A2A_ALLOW_UNAUTHENTICATED: "1" },
+    env: {
+      LARGE_MODE: mode,
+      LARGE_SCALE: process.env.LARGE_SCALE,
+      // (the harness binds all interfaces: opt in to no A2A auth, as the platform proxy needs today)
+      MOLECULE_A2A_ALLOW_UNAUTHENTICATED: "1",
+      CODEX_API_KEY: "fake",
+      GEMINI_API_KEY: "fake",
+    },
   });
   await d.waitForLog((l) => l.event === "runtime.ready");
   return d;
@@ -118,6 +142,24 @@ describe("large agent output (issue 21 item 2)", () => {
     const text = replyText(await sendMessage(d, "print a lot"));
     expect(text.startsWith("PLAIN-START ppp")).toBe(true);
     expect(text.includes("PLAIN-END")).toBe(false);
+    expect(text.endsWith(MARKER)).toBe(true);
+    expect(Buffer.byteLength(text)).toBeLessThanOrEqual(MAX_REPLY);
+    expect(peakAbove(d, boot)).toBeLessThan(RSS_HEADROOM_MB);
+    expect(d.logs.filter((l) => l.event === "turn.reply_cut")).toHaveLength(1);
+  });
+
+  it("codex: the answer after 10 MB of command output reaches the caller", async () => {
+    const d = await daemonWith("codex", "codex");
+    const boot = memoryMb(d.child.pid ?? 0, "VmRSS");
+    expect(replyText(await sendMessage(d, "run the build"))).toBe("the codex answer after 10 MB");
+    expect(peakAbove(d, boot)).toBeLessThan(RSS_HEADROOM_MB);
+  });
+
+  it("gemini-cli: a 10 MB answer in streamed pieces is cut at max_reply_bytes with the marker", async () => {
+    const d = await daemonWith("gemini", "gemini-cli");
+    const boot = memoryMb(d.child.pid ?? 0, "VmRSS");
+    const text = replyText(await sendMessage(d, "write a lot"));
+    expect(text.startsWith("GEMINI ggg")).toBe(true);
     expect(text.endsWith(MARKER)).toBe(true);
     expect(Buffer.byteLength(text)).toBeLessThanOrEqual(MAX_REPLY);
     expect(peakAbove(d, boot)).toBeLessThan(RSS_HEADROOM_MB);
