@@ -92,8 +92,11 @@ export async function registerAtBoot(options: {
   stateDir: string;
   register(why: string): Promise<void>;
   stop(reason: string): Promise<void>;
+  /** The daemon's masker (`redact.ts`): what the platform answered reaches stderr through it. */
+  mask?: (text: string) => string;
 }): Promise<void> {
   const { log, tokenFile, stateDir, stop } = options;
+  const mask = options.mask ?? ((text: string) => text);
   log.info(
     { event: "boot.files", tokenFile, stateDir },
     `the platform token is kept in ${tokenFile}; session, delegation and admin files in ${stateDir}`,
@@ -115,7 +118,7 @@ export async function registerAtBoot(options: {
     const code = HeartbeatError.isInstance(error) ? error.code : "error";
     throw new RuntimeError({
       code: "E_REGISTER",
-      message: `molecule-runtime: the platform refused to register this workspace (${code}): ${error instanceof Error ? error.message : String(error)}`,
+      message: `molecule-runtime: the platform refused to register this workspace (${code}): ${mask(error instanceof Error ? error.message : String(error))}`,
       cause: error,
     });
   }

@@ -309,7 +309,14 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     log,
     metrics,
   });
-  await registerAtBoot({ log, tokenFile: tokens.file, stateDir, register: registrar.register, stop });
+  await registerAtBoot({
+    log,
+    tokenFile: tokens.file,
+    stateDir,
+    register: registrar.register,
+    stop,
+    mask: secrets.maskText,
+  });
   if (halt.signal.aborted) {
     // A signal while still registering: nothing more starts; shut down what did.
     await stop("aborted");
