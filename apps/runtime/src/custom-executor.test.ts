@@ -39,6 +39,7 @@ function env(id: string): NodeJS.ProcessEnv {
     HOSTNAME: "localhost",
     HOME: join(dir, "home"), // no ~/.claude, no credentials
     PATH: join(dir, "empty-bin"), // no claude (nor anything else)
+    MOLECULE_A2A_ALLOW_UNAUTHENTICATED: "1", // startRuntime binds 0.0.0.0 by default, with a2a.auth: none
   };
 }
 

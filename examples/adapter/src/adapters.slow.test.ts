@@ -42,6 +42,7 @@ function env(): NodeJS.ProcessEnv {
     HOME: join(dir, "home"),
     PATH: join(dir, "bin"),
     LOG_LEVEL: "warn",
+    MOLECULE_A2A_ALLOW_UNAUTHENTICATED: "1", // startRuntime binds 0.0.0.0 by default, with a2a.auth: none
   };
 }
 

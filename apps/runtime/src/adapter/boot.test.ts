@@ -37,6 +37,7 @@ function env(id: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     HOSTNAME: "localhost",
     HOME: dir,
     PATH: join(dir, "empty-bin"), // no agent binary anywhere
+    MOLECULE_A2A_ALLOW_UNAUTHENTICATED: "1", // startRuntime binds 0.0.0.0 by default, with a2a.auth: none
     ...extra,
   };
 }
