@@ -44,6 +44,19 @@ describe("BoundedJsonReader", () => {
     expect(event.usage).toEqual({ input_tokens: 7 });
   });
 
+  it("keeps each string as much as capFor says for its path (the answer whole, the rest as evidence)", () => {
+    const line = JSON.stringify({
+      tool: "t".repeat(500),
+      result: "r".repeat(500),
+      nested: { result: "n".repeat(500) },
+    });
+    const { value, cuts } = read(line, 400, 64, {
+      capFor: (path: readonly (string | number)[]) => (path.join(".") === "result" ? 1_000 : 10),
+    });
+    expect(value).toEqual({ tool: "t".repeat(10), result: "r".repeat(400), nested: { result: "n".repeat(10) } });
+    expect(cuts).toEqual([["tool"], ["result"], ["nested", "result"]]);
+  });
+
   it("reports the path of a cut string inside arrays and objects", () => {
     const line = JSON.stringify({
       message: { content: [{ type: "text" }, { type: "tool_result", content: "y".repeat(50) }] },

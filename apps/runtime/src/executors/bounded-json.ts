@@ -64,13 +64,19 @@ export class BoundedJsonReader {
   private values = 0;
   private readonly cuts: JsonPath[] = [];
   private readonly maxValues: number;
+  private readonly capFor: ((path: JsonPath) => number) | undefined;
 
+  /**
+   * `options.capFor`: the most kept of the string at `path` (within `maxStringChars`), so only the
+   * strings a reader needs whole (the answer) take the big cap.
+   */
   constructor(
     private readonly maxStringChars: number,
-    options: { maxTotalChars?: number; maxValues?: number } = {},
+    options: { maxTotalChars?: number; maxValues?: number; capFor?: ((path: JsonPath) => number) | undefined } = {},
   ) {
     this.budget = options.maxTotalChars ?? maxStringChars + 1024 * 1024;
     this.maxValues = options.maxValues ?? 100_000;
+    this.capFor = options.capFor;
   }
 
   feed(chunk: string): void {
@@ -147,7 +153,9 @@ export class BoundedJsonReader {
         return;
       case '"':
         this.isKey = top !== undefined && !Array.isArray(top.container) && top.expectKey;
-        this.cap = this.isKey ? MAX_KEY_CHARS : Math.max(0, Math.min(this.maxStringChars, this.budget));
+        this.cap = this.isKey
+          ? MAX_KEY_CHARS
+          : Math.max(0, Math.min(this.maxStringChars, this.budget, this.capFor?.(this.childPath()) ?? Infinity));
         this.pieces = [];
         this.kept = 0;
         this.cutHere = false;

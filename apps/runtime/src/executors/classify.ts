@@ -1,6 +1,6 @@
 import type { ProcessRun } from "./process.js";
 import { capReply, DEFAULT_MAX_REPLY_BYTES, LatestTexts } from "./reply-cap.js";
-import type { LongLine } from "./stdout-lines.js";
+import type { JsonPath, LongLine } from "./stdout-lines.js";
 
 /**
  * How one agent process run ended, before the executor's retries:
@@ -49,7 +49,18 @@ export interface StreamFacts {
 export interface LineReader<F> {
   line(text: string): void;
   long(line: LongLine): void;
+  /** In a long JSON line: how much of the string at `path` to keep (the answer: all of max_reply_bytes; the rest: evidence). */
+  stringCap(path: JsonPath): number;
   facts(): F;
+}
+
+/** The most kept of a string that is not the answer, in a long line (error messages, noise): evidence only. @internal */
+export const EVIDENCE_CHARS = 16_000;
+
+/** A `stringCap` keeping `maxReplyBytes` of the string at `answer` and evidence of every other. @internal */
+export function answerCap(answer: JsonPath, maxReplyBytes: number): (path: JsonPath) => number {
+  const at = answer.join("\u0000");
+  return (path) => (path.join("\u0000") === at ? maxReplyBytes : EVIDENCE_CHARS);
 }
 
 /** One run's reader: fed every stdout line as it arrives (keeping only the facts), then asked how the run ended. @internal */
@@ -57,13 +68,20 @@ export interface RunReader {
   line(text: string): void;
   /** A line longer than the line limit (read as bounded JSON). */
   long?(line: LongLine): void;
+  /** In a long JSON line: how much of the string at `path` to keep (default: max_reply_bytes). */
+  stringCap?(path: JsonPath): number;
   /** How the run ended. `ok` needs a non-empty answer: exit 0 alone is never enough. */
   verdict(run: ProcessRun): RunVerdict;
 }
 
 /** A `RunReader` of an agent's line reader and its classifier. @internal */
 export function runReader<F>(reader: LineReader<F>, classify: (run: ProcessRun, facts: F) => RunVerdict): RunReader {
-  return { line: reader.line, long: reader.long, verdict: (run) => classify(run, reader.facts()) };
+  return {
+    line: reader.line,
+    long: reader.long,
+    stringCap: reader.stringCap,
+    verdict: (run) => classify(run, reader.facts()),
+  };
 }
 
 function record(value: unknown): Record<string, unknown> | undefined {
@@ -137,6 +155,7 @@ export function createStreamReader(maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): Lin
         line.cuts.some((path) => path.length === 1 && path[0] === "result"),
       );
     },
+    stringCap: answerCap(["result"], maxReplyBytes),
     facts: () => ({
       ...(result ? { result } : {}),
       errorKinds: errorKinds.list(),

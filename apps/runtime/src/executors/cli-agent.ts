@@ -111,6 +111,7 @@ export function createCliAgentExecutor(spec: CliAgentSpec, options: CliAgentOpti
       },
       onLongStdoutLine: (line) => reader.long?.(line),
       maxStringChars: maxReplyBytes,
+      stringCap: reader.stringCap?.bind(reader),
     });
     const verdict = reader.verdict(run);
     if (verdict.kind === "ok" && verdict.cut) {

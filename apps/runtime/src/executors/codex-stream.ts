@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { type LineReader, type RunReader, type RunVerdict, runReader } from "./classify.js";
+import { answerCap, EVIDENCE_CHARS, type LineReader, type RunReader, type RunVerdict, runReader } from "./classify.js";
 import type { ProcessRun } from "./process.js";
 import { capReply, DEFAULT_MAX_REPLY_BYTES, LatestTexts } from "./reply-cap.js";
 
@@ -81,7 +81,7 @@ function asEvent(value: unknown): CodexEvent | undefined {
 
 const DETAIL_MAX = 2_000;
 /** The most of one failure message kept as evidence (its markers may come after a long preamble). */
-const EVIDENCE_MAX = 16_000;
+const EVIDENCE_MAX = EVIDENCE_CHARS;
 
 /**
  * Reads `codex exec --json` stdout line by line, tolerating noise and unknown event types; keeps the
@@ -131,6 +131,7 @@ export function createCodexReader(maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): Line
         asEvent(line.value),
         line.cuts.some((path) => path.join(".") === "item.text"),
       ),
+    stringCap: answerCap(["item", "text"], maxReplyBytes),
     facts: () => ({ ...facts, errors: errors.list() }),
   };
 }

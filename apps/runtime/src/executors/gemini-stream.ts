@@ -1,5 +1,5 @@
 import * as z from "zod";
-import { type LineReader, type RunReader, type RunVerdict, runReader } from "./classify.js";
+import { answerCap, EVIDENCE_CHARS, type LineReader, type RunReader, type RunVerdict, runReader } from "./classify.js";
 import type { ProcessRun } from "./process.js";
 import { DEFAULT_MAX_REPLY_BYTES, LatestTexts, ReplyPieces } from "./reply-cap.js";
 
@@ -72,7 +72,7 @@ function asEvent(value: unknown): GeminiEvent | undefined {
 
 const DETAIL_MAX = 2_000;
 /** The most of one failure message kept as evidence (its markers may come after a long preamble). */
-const EVIDENCE_MAX = 16_000;
+const EVIDENCE_MAX = EVIDENCE_CHARS;
 
 /**
  * Reads `gemini -o stream-json` stdout line by line, tolerating noise and unknown event types; keeps
@@ -116,6 +116,7 @@ export function createGeminiReader(maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): Lin
         asEvent(line.value),
         line.cuts.some((path) => path.join(".") === "content"),
       ),
+    stringCap: answerCap(["content"], maxReplyBytes),
     facts() {
       const reply = pieces.reply();
       return { ...facts, answer: reply.text, ...(reply.cut ? { answerCut: true } : {}), errors: errors.list() };

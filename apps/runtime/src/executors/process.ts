@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { SHUTDOWN } from "../executor.js";
 import { HeadTail } from "./reply-cap.js";
-import { type LongLine, StdoutLines } from "./stdout-lines.js";
+import { type JsonPath, type LongLine, StdoutLines } from "./stdout-lines.js";
 
 /**
  * What one agent process did. Output is bounded whatever the agent prints: `stdout` is its start
@@ -55,6 +55,8 @@ export interface RunProcessOptions {
   maxLineChars?: number;
   /** For long JSON lines: the most of one string kept (default 1 MiB; an agent's answer: max_reply_bytes). */
   maxStringChars?: number;
+  /** For long JSON lines: the most kept of the string at `path`, within `maxStringChars` (the reader knows which string is the answer). */
+  stringCap?: ((path: JsonPath) => number) | undefined;
   /** After the agent exits, how long its output may still drain before the pipes are closed (default 500 ms). */
   drainMs?: number;
   /** Told about the agent's process group (recorded so a later boot can end it after a kill -9 of the daemon). */
@@ -112,6 +114,7 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessRun> {
           {
             ...(options.onStdoutLine ? { line: options.onStdoutLine } : {}),
             ...(options.onLongStdoutLine ? { long: options.onLongStdoutLine } : {}),
+            ...(options.stringCap ? { stringCap: options.stringCap } : {}),
           },
           options.maxLineChars,
           options.maxStringChars,

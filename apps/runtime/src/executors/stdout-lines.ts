@@ -1,5 +1,7 @@
 import { BoundedJsonReader, type JsonPath } from "./bounded-json.js";
 
+export type { JsonPath };
+
 /** A stdout line longer than the line limit: never held whole. @internal */
 export interface LongLine {
   /** Its first characters (for text markers). */
@@ -16,6 +18,8 @@ export interface LongLine {
 export interface StdoutLineSink {
   line?(text: string): void;
   long?(line: LongLine): void;
+  /** In a long JSON line: the most kept of the string at `path` (default: `maxStringChars`). */
+  stringCap?(path: JsonPath): number;
 }
 
 /** A line longer than this (1 MiB of characters) is read as a `LongLine`. */
@@ -68,7 +72,10 @@ export class StdoutLines {
     }
     const text = this.pending + part;
     this.pending = "";
-    const json = /^\s*[[{]/.test(text.slice(0, 64)) ? new BoundedJsonReader(this.maxStringChars) : undefined;
+    const capFor = this.sink.stringCap?.bind(this.sink);
+    const json = /^\s*[[{]/.test(text.slice(0, 64))
+      ? new BoundedJsonReader(this.maxStringChars, { capFor })
+      : undefined;
     json?.feed(text);
     this.long = { head: text.slice(0, HEAD_CHARS), chars: text.length, json };
   }
