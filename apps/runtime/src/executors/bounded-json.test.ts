@@ -77,6 +77,15 @@ describe("BoundedJsonReader", () => {
     expect(strings.join("").length).toBeLessThanOrEqual(250);
     expect(strings).toHaveLength(20);
     expect(bounded.cuts.length).toBeGreaterThan(0);
+    const keys = read(
+      JSON.stringify(Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}${"K".repeat(100)}`, 1]))),
+      100,
+      64,
+      {
+        maxTotalChars: 1_000,
+      },
+    );
+    expect(Object.keys(keys.value as object).join("").length).toBeLessThanOrEqual(1_000);
     const members = read(JSON.stringify(Array.from({ length: 1_000 }, (_, i) => i)), 10, 100, { maxValues: 100 });
     expect(members.value).toHaveLength(100);
     expect(members.cuts).toEqual([[]]);

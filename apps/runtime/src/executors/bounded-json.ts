@@ -153,9 +153,12 @@ export class BoundedJsonReader {
         return;
       case '"':
         this.isKey = top !== undefined && !Array.isArray(top.container) && top.expectKey;
-        this.cap = this.isKey
-          ? MAX_KEY_CHARS
-          : Math.max(0, Math.min(this.maxStringChars, this.budget, this.capFor?.(this.childPath()) ?? Infinity));
+        this.cap = Math.max(
+          0,
+          this.isKey
+            ? Math.min(MAX_KEY_CHARS, this.budget)
+            : Math.min(this.maxStringChars, this.budget, this.capFor?.(this.childPath()) ?? Number.POSITIVE_INFINITY),
+        );
         this.pieces = [];
         this.kept = 0;
         this.cutHere = false;
@@ -211,12 +214,13 @@ export class BoundedJsonReader {
     if (this.cutHere && last >= 0xd800 && last <= 0xdbff) text = text.slice(0, -1);
     this.mode = VALUE;
     const top = this.stack.at(-1);
+    // Keys count against the budget too: a line of a million keys must not hold them all.
+    this.budget -= text.length;
     if (this.isKey && top) {
       top.key = text;
       top.expectKey = false;
       return;
     }
-    if (!this.isKey) this.budget -= text.length;
     if (this.cutHere) this.cuts.push(this.childPath());
     this.put(text);
   }
