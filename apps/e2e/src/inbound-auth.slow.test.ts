@@ -76,8 +76,14 @@ function v1Client(base: string, token?: string) {
   return factory.createFromUrl(base);
 }
 
-const v03Params = (text: string): MessageSendParams => ({
-  message: { kind: "message", role: "user", messageId: randomUUID(), parts: [{ kind: "text", text }] },
+const v03Params = (text: string, contextId?: string): MessageSendParams => ({
+  message: {
+    kind: "message",
+    role: "user",
+    messageId: randomUUID(),
+    ...(contextId ? { contextId } : {}),
+    parts: [{ kind: "text", text }],
+  },
 });
 
 const v1Request = (text: string): SendMessageRequest => ({
@@ -130,13 +136,15 @@ describe("a2a.auth: bearer", () => {
         role: "agent",
         parts: [{ kind: "text", text: answerTo("AUTH-1") }],
       });
-      const { taskId } = reply as { taskId: string };
+      const { taskId, contextId } = reply as { taskId: string; contextId: string };
       expect(await v03A.getTask({ id: taskId })).toMatchObject({ id: taskId, status: { state: "completed" } });
 
       // Another caller (token B) cannot see or cancel A's task, whatever the id.
       const v03B = await v03Client(d.base(), TOKEN_B);
       await expect(v03B.getTask({ id: taskId })).rejects.toThrow(/-32001|not found/i);
       await expect(v03B.cancelTask({ id: taskId })).rejects.toThrow(/-32001|not found/i);
+      // Nor continue A's conversation (its history is A's); B's own default conversation is another.
+      await expect(v03B.sendMessage(v03Params(`${marker("AUTH-X")} hi`, contextId))).rejects.toThrow(/another caller/);
 
       // v1.0: no token → 401; with token B → the answer; A's task is not B's.
       const anonV1 = await v1Client(d.base());

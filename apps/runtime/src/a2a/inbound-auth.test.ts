@@ -136,7 +136,8 @@ function service(): A2AService {
     streaming: true,
     async start(request) {
       const id = randomUUID();
-      const task = registry.create({ id, contextId: "ctx", text: request.text, messageId: request.messageId ?? id });
+      const contextId = request.contextId ?? "workspace-default";
+      const task = registry.create({ id, contextId, text: request.text, messageId: request.messageId ?? id });
       registry.transition(id, "working");
       registry.transition(id, "completed", { reply: `echo: ${request.text}` });
       return { ok: true, task };
@@ -169,11 +170,19 @@ const post = (base: string, body: unknown, token?: string) =>
     headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify(body),
   });
-const send = (text: string) => ({
+const send = (text: string, contextId?: string) => ({
   jsonrpc: "2.0",
   id: 1,
   method: "message/send",
-  params: { message: { kind: "message", role: "user", messageId: randomUUID(), parts: [{ kind: "text", text }] } },
+  params: {
+    message: {
+      kind: "message",
+      role: "user",
+      messageId: randomUUID(),
+      ...(contextId ? { contextId } : {}),
+      parts: [{ kind: "text", text }],
+    },
+  },
 });
 
 describe("the HTTP server with a2a.auth: bearer", () => {
@@ -215,6 +224,36 @@ describe("the HTTP server with a2a.auth: bearer", () => {
     expect((await ask("GetTask", TOKEN_B)).error?.code).toBe(RPC.TASK_NOT_FOUND);
     expect((await ask("tasks/cancel", TOKEN_B)).error?.code).toBe(RPC.TASK_NOT_FOUND);
     expect((await ask("tasks/cancel", TOKEN_A)).error?.code).toBe(RPC.TASK_NOT_CANCELABLE);
+  });
+});
+
+describe("conversations with a2a.auth: bearer", () => {
+  it("each caller has its own default conversation; another caller's contextId is refused", async () => {
+    const { auth } = await bearer(`${TOKEN_A}\n${TOKEN_B}\n`);
+    const base = await serve(auth);
+    type Answer = { result?: { contextId: string }; error?: { code: number; message: string } };
+    const say = async (token: string, contextId?: string) =>
+      (await (await post(base, send("hi", contextId), token)).json()) as Answer;
+    const a = (await say(TOKEN_A)).result?.contextId;
+    const b = (await say(TOKEN_B)).result?.contextId;
+    expect(a).toMatch(/^caller-[0-9a-f]{24}$/);
+    expect(b).toMatch(/^caller-[0-9a-f]{24}$/);
+    expect(a).not.toBe(b);
+    expect((await say(TOKEN_A)).result?.contextId).toBe(a); // the same conversation next time
+    expect(`${a}${b}`).not.toContain(TOKEN_A.slice(0, 8));
+    const refused = await say(TOKEN_B, a);
+    expect(refused.error?.code).toBe(RPC.INVALID_PARAMS);
+    expect(refused.error?.message).toContain("another caller");
+    const mine = `ctx-${randomUUID()}`;
+    expect((await say(TOKEN_A, mine)).result?.contextId).toBe(mine);
+    expect((await say(TOKEN_B, mine)).error?.code).toBe(RPC.INVALID_PARAMS);
+  });
+
+  it("with auth: none every caller shares the workspace's conversations, as before", async () => {
+    const auth = await createInboundAuth({ config: config(), configDir: dir, log: captureLog() });
+    const base = await serve(auth);
+    const answer = (await (await post(base, send("hi"))).json()) as { result?: { contextId: string } };
+    expect(answer.result?.contextId).toBe("workspace-default");
   });
 });
 

@@ -1,7 +1,8 @@
+import { createHash } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { sendJson } from "../http-reply.js";
 import type { Caller } from "./inbound-auth.js";
-import { isRpcError, type Protocol } from "./protocol.js";
+import { isRpcError, type Protocol, type SendRequest } from "./protocol.js";
 import { protocolV1 } from "./protocol-v1.js";
 import { protocolV03 } from "./protocol-v03.js";
 import {
@@ -55,6 +56,27 @@ const owners = new WeakMap<TaskRecord, Caller>();
 const visible = (task: TaskRecord | undefined, caller: Caller): task is TaskRecord =>
   task !== undefined && owners.get(task) === caller;
 
+/** The caller each conversation (contextId) belongs to, with `bearer`: in memory, the newest kept. */
+const contextOwners = new Map<string, string>();
+const MAX_CONTEXT_OWNERS = 4096;
+
+/**
+ * With `bearer`, a conversation is its caller's too: a message without a contextId goes to the
+ * caller's own default conversation (not the workspace's shared one), and a contextId another
+ * credential started is refused. Undefined: refused. With `none` the request is left as it is.
+ */
+function ownContext(request: SendRequest, caller: Caller): SendRequest | undefined {
+  if (caller === undefined) return request;
+  const contextId =
+    request.contextId ?? `caller-${createHash("sha256").update(`context:${caller}`).digest("hex").slice(0, 24)}`;
+  const owner = contextOwners.get(contextId);
+  if (owner !== undefined && owner !== caller) return undefined;
+  contextOwners.delete(contextId);
+  contextOwners.set(contextId, caller);
+  if (contextOwners.size > MAX_CONTEXT_OWNERS) contextOwners.delete(contextOwners.keys().next().value as string);
+  return { ...request, contextId };
+}
+
 /** The id of a request that is not a valid envelope, when it has a usable one. */
 function looseId(raw: unknown): RpcId {
   const id = typeof raw === "object" && raw !== null && "id" in raw ? (raw as { id: unknown }).id : null;
@@ -101,8 +123,17 @@ export async function handleRpc(body: string, service: A2AService, caller?: Call
           }),
         );
       }
-      const request = protocol.parseSend(params);
-      if (isRpcError(request)) return json(rpcError(id, request));
+      const parsed = protocol.parseSend(params);
+      if (isRpcError(parsed)) return json(rpcError(id, parsed));
+      const request = ownContext(parsed, caller);
+      if (!request) {
+        return json(
+          rpcError(id, {
+            code: RPC.INVALID_PARAMS,
+            message: "Invalid params: this contextId belongs to another caller; send without one to start anew",
+          }),
+        );
+      }
       const started = await service.start(request);
       if (!started.ok) return json(rpcError(id, started.error));
       const { task } = started;
