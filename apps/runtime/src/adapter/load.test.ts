@@ -136,10 +136,10 @@ describe("loadAdapter: finding and importing the module", () => {
     await put(join(configDir, "adapters", "echo.mjs"), ECHO_ESM);
     expect(await answer(await load("./adapters/echo.mjs"), "p")).toBe("echo: p");
     await put(
-      join(dir, "shared", "index.js"),
+      join(dir, "common-adapters", "index.js"),
       `exports.default = { createExecutor: () => ({ name: "s", runTurn: async () => ({ outcome: "ok", text: "s" }) }) };`,
     );
-    expect(await answer(await load("../shared"), "q")).toBe("s");
+    expect(await answer(await load("../common-adapters"), "q")).toBe("s");
   });
 
   it("an absolute path to an installed package's dir (its exports map), as an image names it", async () => {
