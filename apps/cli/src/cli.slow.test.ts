@@ -88,7 +88,8 @@ describe("molecule preflight", () => {
     const text = await molecule(["preflight", "--config", dir]);
     expect(text.code).toBe(0);
     expect(text.stdout).not.toContain("Preflight checks:");
-    expect(text.stdout).toMatch(/^Preflight passed: \d+ checks, 0 warnings\.\n$/);
+    // agent-endpoint is skipped for a CLI agent (it talks to no model endpoint of its own).
+    expect(text.stdout).toMatch(/^Preflight passed: \d+ checks, 0 warnings, 1 skipped\.\n$/);
     const report = json(await molecule(["preflight", "--config", dir, "--json"]));
     expect(report.ok).toBe(true);
     expect(report.checks.find((c) => c.name === "agent-binary")?.detail).toMatch(/^\d+\.\d+\.\d+ \(Claude Code\)$/);
