@@ -109,7 +109,11 @@ async function makeWorkspace() {
 }
 
 function spawnDaemon(ws) {
-  const child = spawn(process.execPath, [BIN, "--host", "127.0.0.1"], { cwd: ws.work, env: ws.env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [BIN, "--host", "127.0.0.1"], {
+    cwd: ws.work,
+    env: ws.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   children.add(child);
   let output = "";
   const keep = (d) => {
