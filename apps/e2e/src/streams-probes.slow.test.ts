@@ -145,9 +145,11 @@ describe("3: a paused stream and a chatty agent", () => {
 });
 
 describe("4: probes that cannot be starved", () => {
-  const CAP = 8;
+  // The fault trial's numbers: the default cap (a2a.max_connections 256) and 300 idle streams.
+  const CAP = 256;
+  const STREAMS = 300;
 
-  it("all A2A connections held by idle streams: the probe port answers, a new A2A request gets 503 + Retry-After", async () => {
+  it("300 idle streams against the default cap: the probe port answers, each one over the cap gets 503 + Retry-After", async () => {
     const agent = await scriptedAgent(e2e.tmp, "hanging-agent", { hang: true });
     onCleanup(async () => killPids((await readScriptedCalls(agent)).map((c) => c.pid)));
     const d = await startDaemon({
@@ -155,20 +157,25 @@ describe("4: probes that cannot be starved", () => {
       config: {
         runtime: "command",
         runtime_config: { command: agent },
-        queue_size: 16,
-        a2a: { max_connections: CAP, probe_port: 0 },
+        queue_size: 512,
+        a2a: { probe_port: 0 },
       },
     });
     await d.waitForLog((l) => l.event === "runtime.ready");
 
-    // CAP streams: one turn runs (the agent hangs), the rest wait in the queue.
+    // One turn runs (the agent hangs), the rest wait in the queue; none of the clients reads.
     const streams = await Promise.all(
-      Array.from({ length: CAP }, (_, i) => pausedStream(d.port(), streamBody(`stream ${i}`))),
+      Array.from({ length: STREAMS }, (_, i) => pausedStream(d.port(), streamBody(`stream ${i}`))),
     );
-    for (const s of streams) expect(s.head).toMatch(/^HTTP\/1\.1 200 /);
+    const statuses = streams.map((s) => /^HTTP\/1\.1 (\d{3}) /.exec(s.head)?.[1]);
+    expect(statuses.filter((code) => code === "200")).toHaveLength(CAP);
+    // Over the cap: told to come back, not closed without a word.
+    const over = streams.filter((s) => s.head.startsWith("HTTP/1.1 503 "));
+    expect(over).toHaveLength(STREAMS - CAP);
+    for (const s of over) expect(s.head.toLowerCase()).toContain("retry-after: 5");
     await waitFor(async () => (await readScriptedCalls(agent)).length >= 1, 10_000);
 
-    // The A2A port is full: a new request is told to come back, not closed without a word.
+    // Still full: a new request is refused the same way.
     const refused = await fetch(`${d.base()}/`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -194,8 +201,8 @@ describe("4: probes that cannot be starved", () => {
     // And only those: A2A is not served there.
     expect((await fetch(`http://127.0.0.1:${probePort}/`, { method: "POST", body: "{}" })).status).toBe(404);
 
-    // A held stream let go frees its slot: the A2A port serves again.
-    streams[0]?.socket.destroy();
+    // Held streams let go free their slots: the A2A port serves again.
+    for (const s of streams) s.socket.destroy();
     await waitFor(
       () =>
         fetch(`${d.base()}/livez`).then(
