@@ -61,7 +61,7 @@ describe("the real Claude Code CLI through the daemon, against the fake model AP
       expect(statuses).toContain(529);
       expect(statuses.at(-1)).toBe(200);
       // The CLI's own retry is reported as progress in the daemon's log.
-      expect(d.logs.some((l) => l.event === "turn.api_retry")).toBe(true);
+      expect(d.logs.some((l) => l.event === "turn.progress" && l.note === "model API retry 1")).toBe(true);
       await v.waitBeat((b) => b.active_tasks === 0, v.beats().length);
       expect(v.workspace()?.errorRate).toBe(0);
       expect(v.statusTrail()).not.toContain("degraded");

@@ -133,7 +133,7 @@ describe("3: a paused stream and a chatty agent", () => {
       expect(progressLines.length).toBeLessThanOrEqual(CHATTY_SECONDS + 3);
       const info = (event: string) => progressLines.filter((l) => l.event === event && l.level === "info").length;
       expect(info("turn.progress")).toBe(1);
-      expect(info("turn.api_retry")).toBeLessThanOrEqual(1);
+      expect(info("turn.api_retry")).toBe(0); // at debug: the one INFO line is the progress note's
       expect(turnLogs.length).toBeLessThan(60);
       // Measured: +27 to +50 MB while the daemon reads 700 000+ lines (the garbage of reading them),
       // whatever the stream's client does; the stream itself holds at most 1 MiB unread.

@@ -96,9 +96,9 @@ export function createClaudeCodeExecutor(options: ClaudeCodeExecutorOptions): Ex
         if (!line.includes('"api_retry"')) return;
         retriesSeen += 1;
         note(`model API retry ${retriesSeen}`);
-        // Once per turn: every retry is a progress note, and those are logged rate-limited (turns.ts).
+        // Once per turn, at debug: every retry is a progress note, which turns.ts logs (one INFO line a turn).
         if (retriesSeen === 1)
-          log?.info({ event: "turn.api_retry", attempt: retriesSeen }, "the agent is retrying the model API");
+          log?.debug?.({ event: "turn.api_retry", attempt: retriesSeen }, "the agent is retrying the model API");
       },
     },
     {

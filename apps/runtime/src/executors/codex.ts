@@ -110,9 +110,9 @@ export function createCodexExecutor(options: AgentExecutorOptions): Executor {
         if (attempt === undefined) return;
         retriesSeen += 1;
         note(attempt > 0 ? `model API retry ${attempt}` : "model API unreachable, retrying");
-        // Once per turn: every retry is a progress note, and those are logged rate-limited (turns.ts).
+        // Once per turn, at debug: every retry is a progress note, which turns.ts logs (one INFO line a turn).
         if (retriesSeen !== 1) return;
-        log?.info(
+        log?.debug?.(
           { event: "turn.api_retry", agent: NAME, attempt: retriesSeen },
           "the agent is retrying the model API",
         );
