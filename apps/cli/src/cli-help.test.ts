@@ -24,8 +24,8 @@ describe("molecule auth check --help", () => {
 });
 
 describe("molecule dev --help", () => {
-  it("offers the registry's agents for --agent, the registry's default first", async () => {
-    const choices = AGENTS.map((a) => `"${a.id}"`).join(", ");
+  it("offers the registry's agents for --agent, the registry's default first, then adapter", async () => {
+    const choices = [...AGENTS.map((a) => a.id), "adapter"].map((id) => `"${id}"`).join(", ");
     expect(await help(["dev", "--help"])).toContain(`(choices: ${choices}, default: "${DEFAULT_AGENT_ID}")`);
   });
 });
@@ -50,6 +50,14 @@ describe("molecule dev --agent (usage, before anything starts)", () => {
     const run = await dev(["--agent", other, "--live-model"]);
     expect(run.code).toBe(2);
     expect(run.err).toContain("--live-model uses your own Claude login; it drives the default agent only");
+  });
+
+  it("--agent adapter: the scenarios that need an agent say not applicable and exit 0 without starting anything", async () => {
+    for (const scenario of ["wedge", "stale-session", "logged-out", "empty-output"]) {
+      const run = await dev(["--agent", "adapter", "--scenario", scenario]);
+      expect(run).toMatchObject({ code: 0, err: "" });
+      expect(run.out).toContain(`--agent adapter --scenario ${scenario}: not applicable to adapter: `);
+    }
   });
 
   it("--scenario wedge with another agent says not applicable and exits 0 without starting anything", async () => {

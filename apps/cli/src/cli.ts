@@ -166,7 +166,7 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
 
   const devAgentOption = new Option(
     "--agent <id>",
-    "the agent CLI to drive, against a fake of its model API (a pinned Codex or Gemini CLI is installed on first use into $MOLECULE_CACHE_DIR, default ~/.cache/molecule); --scenario wedge is Claude Code's own: with another agent it prints not applicable and exits 0",
+    "the agent CLI to drive, against a fake of its model API (a pinned Codex or Gemini CLI is installed on first use into $MOLECULE_CACHE_DIR, default ~/.cache/molecule), or adapter: runtime: adapter with the template adapter package examples/adapter-package (an echo agent, no model API); --scenario wedge is Claude Code's own: with another agent it prints not applicable and exits 0",
   );
   program
     .command("dev")
@@ -192,9 +192,13 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
     });
 
   if (argv.includes("dev")) {
-    // --agent's choices and default are the registry's (loaded only for `dev`, like the auth help below).
-    const { AGENTS, DEFAULT_AGENT } = await import("@molecule/auth");
-    devAgentOption.choices(AGENTS.map((agent) => agent.id)).default(DEFAULT_AGENT);
+    // --agent's choices and default are the registry's, then the non-agent runtimes dev drives (preflight's
+    // list, filtered); loaded only for `dev`, like the auth help below.
+    const [{ AGENTS, DEFAULT_AGENT }, { DEV_RUNTIME_IDS }] = await Promise.all([
+      import("@molecule/auth"),
+      import("./commands/dev/adapter.js"),
+    ]);
+    devAgentOption.choices([...AGENTS.map((agent) => agent.id), ...DEV_RUNTIME_IDS]).default(DEFAULT_AGENT);
   }
   if (argv.includes("auth") && argv.some((arg) => arg === "--help" || arg === "-h" || arg === "help")) {
     // The agent ids come from the registry; loaded only for this help (it brings zod, which a plain

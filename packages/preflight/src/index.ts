@@ -9,6 +9,7 @@ export type { RenderOptions } from "./render.js";
 export { renderReport } from "./render.js";
 export type { CheckDefinitionBase, ConfiguredCheckDefinition, UnconfiguredCheckDefinition } from "./run.js";
 export { defineCheck, runPreflight } from "./run.js";
+export { NON_AGENT_RUNTIMES } from "./runtimes.js";
 export type {
   Check,
   CheckIssue,

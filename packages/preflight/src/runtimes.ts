@@ -6,7 +6,7 @@ export const COMMAND_RUNTIME = "command";
 /** The runtime that loads an adapter module (`runtime_config.module`, `MOLECULE_ADAPTER_MODULE`). @internal */
 export const ADAPTER_RUNTIME = "adapter";
 
-/** The known runtimes that are not agents of the registry: the one list every runtime list ends with. @internal */
+/** The known runtimes that are not agents of the registry (`command`, `adapter`): the one list every runtime list ends with. */
 export const NON_AGENT_RUNTIMES: readonly string[] = Object.freeze([COMMAND_RUNTIME, ADAPTER_RUNTIME]);
 
 /** The runtimes an install can run: every agent of the registry, then `command` and `adapter`. @internal */

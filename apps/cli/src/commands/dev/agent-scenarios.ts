@@ -116,3 +116,16 @@ export const AGENT_SCENARIOS: readonly Scenario[] = [
   platformOutage,
   emptyOutput,
 ];
+
+/** Why the other scenarios have no counterpart for the echo adapter. */
+export const ADAPTER_NOT_APPLICABLE: Readonly<Record<string, string>> = {
+  wedge:
+    "the wedge is Claude Code's start-up hang (`Control request timeout: initialize`); an adapter has no such handshake",
+  "stale-session": "the echo adapter keeps no session or transcript to lose",
+  "logged-out": "the echo adapter calls no model API and has no login to revoke",
+  "empty-output":
+    "the echo adapter always answers with the message it got (an empty message is refused as bad-request)",
+};
+
+/** The scenarios `molecule dev --agent adapter` plays: the ones that involve the daemon, not the agent. */
+export const ADAPTER_SCENARIOS: readonly Scenario[] = [tokenRotation, platformOutage];

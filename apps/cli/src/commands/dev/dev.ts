@@ -1,11 +1,13 @@
 import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { DEFAULT_AGENT } from "@molecule/auth";
 import { errorText } from "@molecule/internal";
 import { reportCliError } from "../../errors.js";
 import type { Io } from "../../io.js";
 import { colorEnabled, createStyle, type Style } from "../../style.js";
 import type { SendResult } from "../send.js";
-import { AGENT_SCENARIOS, NOT_APPLICABLE } from "./agent-scenarios.js";
+import { DEV_ADAPTER_RUNTIME, DEV_RUNTIME_IDS, exampleAdapterModule } from "./adapter.js";
+import { ADAPTER_NOT_APPLICABLE, ADAPTER_SCENARIOS, AGENT_SCENARIOS, NOT_APPLICABLE } from "./agent-scenarios.js";
 import { DEV_AGENT_IDS, devAgentHarness } from "./agents.js";
 import { createReporter, describeView, type Reporter, styledStatus } from "./report.js";
 import { SCENARIOS } from "./scenarios.js";
@@ -45,9 +47,13 @@ function header(setup: DevSetup, report: Reporter, live: boolean): void {
   const s = report.style;
   report.line(`  ${s.dim("platform:      ")} ${setup.platform.url} (testkit; workspace ${setup.workspaceId})`);
   const agent = setup.agent;
-  report.line(
-    `  ${s.dim("model:         ")} ${live ? "your own Claude login / ANTHROPIC_API_KEY (--live-model)" : agent ? `${agent.api.url} (fake ${agent.harness.apiName}; the real ${agent.label} talks to it)` : `${setup.modelApi?.url} (fake Anthropic API; the real Claude Code CLI talks to it)`}`,
-  );
+  if (setup.adapterModule !== undefined) {
+    report.line(`  ${s.dim("model:         ")} none: the echo adapter answers each message itself (no model API)`);
+    report.line(`  ${s.dim("adapter:       ")} ${setup.adapterModule} (runtime: adapter, runtime_config.module)`);
+  } else
+    report.line(
+      `  ${s.dim("model:         ")} ${live ? "your own Claude login / ANTHROPIC_API_KEY (--live-model)" : agent ? `${agent.api.url} (fake ${agent.harness.apiName}; the real ${agent.label} talks to it)` : `${setup.modelApi?.url} (fake Anthropic API; the real Claude Code CLI talks to it)`}`,
+    );
   if (agent) {
     const runs = agent.bin ?? "no CLI: the daemon posts each turn and keeps the history in its state dir";
     report.line(`  ${s.dim("agent:         ")} ${runs}${agent.bin ? ` (home ${agent.home})` : ""}`);
@@ -73,7 +79,11 @@ async function scripted(setup: DevSetup, report: Reporter, live: boolean): Promi
     await setup.nextBeat(Date.now()).catch(() => undefined);
     report.platform(setup.view());
   }
-  if (!live) {
+  if (setup.adapterModule !== undefined) {
+    report.line(
+      "  (the resume line does not apply: the echo adapter keeps no conversation, each message is answered on its own)",
+    );
+  } else if (!live) {
     const earlier = setup.earlierTurns(SCRIPT[1] ?? "") ?? 0;
     if (earlier > 0) {
       report.caught(
@@ -153,20 +163,21 @@ export async function devCommand(options: DevCommandOptions, io: Io): Promise<nu
   const report = createReporter((text) => io.stdout.write(text), style);
   // The agent: Claude Code (setup.ts's own path) unless --agent names one with a dev harness.
   const harness = options.agent === undefined ? undefined : devAgentHarness(options.agent);
-  if (options.agent !== undefined && options.agent !== DEFAULT_AGENT && harness === undefined) {
-    const drivable = [DEFAULT_AGENT, ...DEV_AGENT_IDS].join(", ");
+  const adapter = options.agent === DEV_ADAPTER_RUNTIME;
+  if (options.agent !== undefined && options.agent !== DEFAULT_AGENT && harness === undefined && !adapter) {
+    const drivable = [DEFAULT_AGENT, ...DEV_AGENT_IDS, ...DEV_RUNTIME_IDS].join(", ");
     io.stderr.write(
       `molecule dev: --agent ${options.agent} cannot be driven by molecule dev yet (it drives ${drivable})\n`,
     );
     return 1;
   }
-  const scenarios = harness ? AGENT_SCENARIOS : SCENARIOS;
+  const scenarios = adapter ? ADAPTER_SCENARIOS : harness ? AGENT_SCENARIOS : SCENARIOS;
   const scenario = options.scenario === undefined ? undefined : scenarios.find((s) => s.name === options.scenario);
-  if (harness && options.scenario !== undefined && scenario === undefined) {
-    const why = NOT_APPLICABLE[options.scenario] ?? "it has no counterpart for this agent";
-    report.line(
-      `molecule dev --agent ${harness.id} --scenario ${options.scenario}: not applicable to ${harness.id}: ${why}`,
-    );
+  if ((harness || adapter) && options.scenario !== undefined && scenario === undefined) {
+    const id = harness?.id ?? DEV_ADAPTER_RUNTIME;
+    const why =
+      (adapter ? ADAPTER_NOT_APPLICABLE : NOT_APPLICABLE)[options.scenario] ?? "it has no counterpart for this agent";
+    report.line(`molecule dev --agent ${id} --scenario ${options.scenario}: not applicable to ${id}: ${why}`);
     return 0;
   }
   const live = options.liveModel === true && scenario === undefined;
@@ -183,6 +194,7 @@ export async function devCommand(options: DevCommandOptions, io: Io): Promise<nu
         ...(options.config !== undefined ? { config: options.config } : {}),
         liveModel: live,
         keep: options.keep === true,
+        ...(adapter ? { adapterModule: exampleAdapterModule(fileURLToPath(import.meta.url)) } : {}),
         ...(harness
           ? { agent: harness, onProgress: (text: string) => report.step(text), signal: installAbort.signal }
           : {}),
@@ -200,7 +212,11 @@ export async function devCommand(options: DevCommandOptions, io: Io): Promise<nu
 
   try {
     if (scenario) {
-      const on = setup.agent ? ` --agent ${setup.agent.harness.id}` : "";
+      const on = setup.agent
+        ? ` --agent ${setup.agent.harness.id}`
+        : setup.adapterModule !== undefined
+          ? ` --agent ${DEV_ADAPTER_RUNTIME}`
+          : "";
       report.line(style.bold(`molecule dev${on} --scenario ${scenario.name}: ${scenario.title}`));
       header(setup, report, false);
       let timer: NodeJS.Timeout | undefined;
@@ -233,7 +249,9 @@ export async function devCommand(options: DevCommandOptions, io: Io): Promise<nu
 
     report.line(
       style.bold(
-        `molecule dev: the workspace daemon on the example workspace, driving the real ${setup.agent?.label ?? "Claude Code CLI"}, all on loopback`,
+        setup.adapterModule !== undefined
+          ? "molecule dev: the workspace daemon on the example workspace, runtime: adapter with the template adapter package (an echo agent), all on loopback"
+          : `molecule dev: the workspace daemon on the example workspace, driving the real ${setup.agent?.label ?? "Claude Code CLI"}, all on loopback`,
       ),
     );
     const boot = await Promise.race([setup.startDaemon(), interrupt.promise]);

@@ -32,6 +32,8 @@ export interface DevOptions {
   heartbeatSeconds?: number;
   /** drive this agent's real CLI instead of Claude Code's (`--agent`) */
   agent?: DevAgentHarness;
+  /** run `runtime: adapter` with this module (an absolute path) instead of an agent (`--agent adapter`) */
+  adapterModule?: string;
   /** one line of progress before anything runs (the agent CLI's first-run install) */
   onProgress?: (text: string) => void;
   /** aborts the agent CLI's install */
@@ -64,6 +66,8 @@ export interface DevSetup {
   readonly modelApi: FakeModelApi | undefined;
   /** the agent driven instead of Claude Code (`--agent`), with its fake model API */
   readonly agent: DevAgentRun | undefined;
+  /** the adapter module `runtime_config.module` names (`--agent adapter`); no model API then */
+  readonly adapterModule: string | undefined;
   readonly testkit: typeof import("@molecule/testkit");
   readonly runtimeModule: typeof import("@molecule/runtime");
   /** env the daemon (and its agent) run with */
@@ -142,8 +146,9 @@ export async function createDevSetup(
       message: `no example workspace found${example ? ` (${join(example, "config.yaml")} is missing)` : ""}; run from the repository, or pass --config DIR (a directory holding config.yaml)`,
     });
   }
-  const claude = options.agent ? undefined : findClaudeBinary();
-  if (!options.agent && claude === undefined) {
+  const noClaude = options.agent !== undefined || options.adapterModule !== undefined;
+  const claude = noClaude ? undefined : findClaudeBinary();
+  if (!noClaude && claude === undefined) {
     throw new CliError({
       code: "E_DEV_CLAUDE_MISSING",
       message:
@@ -199,13 +204,16 @@ export async function createDevSetup(
     if (agent.bin !== undefined) yaml = setYamlValue(yaml, "runtime_config", "command", JSON.stringify(agent.bin));
     if (agent.harness.model) yaml = setYamlValue(yaml, "runtime_config", "model", JSON.stringify(agent.harness.model));
     yaml = setYamlValue(yaml, "runtime_config", "base_url", JSON.stringify(agent.api.url));
+  } else if (options.adapterModule !== undefined) {
+    yaml = yaml.replace(/^runtime:.*$/m, "runtime: adapter");
+    yaml = setYamlValue(yaml, "runtime_config", "module", JSON.stringify(options.adapterModule));
   }
   await writeFile(configFile, yaml);
   const baseYaml = yaml;
 
   const platform = await testkit.startTestPlatform();
   const modelApi =
-    options.liveModel || agent
+    options.liveModel || agent || options.adapterModule !== undefined
       ? undefined
       : await testkit.startFakeModelApi({
           reply: (request) => {
@@ -235,8 +243,8 @@ export async function createDevSetup(
   let env: NodeJS.ProcessEnv;
   if (options.liveModel) {
     env = { ...parentEnv, ...common };
-  } else if (agent) {
-    env = { ...common, ...agent.harness.env, [agent.keyEnv]: "molecule-dev-fake-key" };
+  } else if (agent || options.adapterModule !== undefined) {
+    env = agent ? { ...common, ...agent.harness.env, [agent.keyEnv]: "molecule-dev-fake-key" } : { ...common };
     for (const name of PASS_THROUGH) {
       const value = parentEnv[name];
       if (value !== undefined) env[name] = value;
@@ -262,6 +270,7 @@ export async function createDevSetup(
     platform,
     modelApi,
     agent,
+    adapterModule: options.adapterModule,
     testkit,
     runtimeModule,
     env,
