@@ -52,6 +52,12 @@ describe("molecule dev --agent (usage, before anything starts)", () => {
     expect(run.err).toContain("--live-model uses your own Claude login; it drives the default agent only");
   });
 
+  it("--adapter without --agent adapter is a usage error", async () => {
+    const run = await dev(["--adapter", "./my-adapter.mjs"]);
+    expect(run.code).toBe(2);
+    expect(run.err).toContain("--adapter names the module for --agent adapter; add --agent adapter");
+  });
+
   it("--agent adapter: the scenarios that need an agent say not applicable and exit 0 without starting anything", async () => {
     for (const scenario of ["wedge", "stale-session", "logged-out", "empty-output"]) {
       const run = await dev(["--agent", "adapter", "--scenario", scenario]);

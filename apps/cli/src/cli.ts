@@ -177,6 +177,10 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
     .option("--live-model", "use your own Claude login or ANTHROPIC_API_KEY (and HOME) instead of the fake model API")
     .addOption(new Option("--scenario <name>", "run one failure scenario and exit").choices([...DEV_SCENARIOS]))
     .addOption(devAgentOption)
+    .option(
+      "--adapter <module>",
+      "with --agent adapter: the adapter module to load instead of the template examples/adapter-package (a path, or a package name installed beside the daemon)",
+    )
     .option("--keep", "keep the temp directory (configs, state, HOME, workspace) after exit")
     .action(async (options: DevCommandOptions, command: Command) => {
       if (options.scenario !== undefined && options.liveModel) {
@@ -184,6 +188,11 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
       }
       if (options.liveModel && options.agent !== undefined && options.agent !== devAgentOption.defaultValue) {
         command.error("error: --live-model uses your own Claude login; it drives the default agent only", {
+          exitCode: EXIT_USAGE,
+        });
+      }
+      if (options.adapter !== undefined && options.agent !== "adapter") {
+        command.error("error: --adapter names the module for --agent adapter; add --agent adapter", {
           exitCode: EXIT_USAGE,
         });
       }

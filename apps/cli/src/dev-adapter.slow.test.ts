@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -35,6 +35,21 @@ describe("molecule dev --agent adapter", () => {
     const log = run.stdout.match(/daemon log: +(\S+\.log)/)?.[1] ?? "";
     const text = await readFile(log, "utf8");
     expect(text).toContain("echo adapter ready"); // the template's own createExecutor ran in the daemon
+  }, 120_000);
+
+  it("--adapter ./module loads that module instead of the template (a path from the current directory)", async () => {
+    const module = [
+      "export function createExecutor() {",
+      '  return { name: "shout", checks: [], async runTurn(turn) { return { outcome: "ok", text: "SHOUT " + turn.text.toUpperCase() }; }, async close() {} };',
+      "}",
+    ].join("\n");
+    await writeFile(join(tmp, "shout.mjs"), `${module}\n`);
+    const run = await dev(["--agent", "adapter", "--adapter", "./shout.mjs"]);
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toContain("runtime: adapter with ./shout.mjs");
+    expect(run.stdout).toContain(`${join(tmp, "shout.mjs")} (runtime: adapter, runtime_config.module)`);
+    expect(run.stdout).toContain("← reply: SHOUT WHAT DID I JUST ASK YOU?");
+    expect(run.code).toBe(0);
   }, 120_000);
 
   it.each(["platform-outage", "token-rotation"])(

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { NON_AGENT_RUNTIMES } from "@molecule/preflight";
 import { CliError } from "../../errors.js";
 
@@ -24,8 +24,13 @@ export function findExampleAdapter(start: string): string | undefined {
   }
 }
 
-/** The template adapter package's absolute path, found beside this CLI or the current directory. */
-export function exampleAdapterModule(here: string): string {
+/**
+ * The module `runtime_config.module` names: `--adapter` (a path, made absolute from the current
+ * directory, or a package name the daemon resolves beside its own install), else the template
+ * adapter package's absolute path, found beside this CLI or the current directory.
+ */
+export function devAdapterModule(here: string, spec: string | undefined): string {
+  if (spec !== undefined) return isPathSpec(spec) ? resolve(spec) : spec;
   const found = findExampleAdapter(here) ?? findExampleAdapter(process.cwd());
   if (found === undefined) {
     throw new CliError({
@@ -34,4 +39,9 @@ export function exampleAdapterModule(here: string): string {
     });
   }
   return found;
+}
+
+/** A path rather than a package name, as the daemon's adapter resolution tells them apart. */
+function isPathSpec(spec: string): boolean {
+  return isAbsolute(spec) || spec === "." || spec === ".." || /^\.\.?[\\/]/.test(spec);
 }

@@ -6,7 +6,7 @@ import { reportCliError } from "../../errors.js";
 import type { Io } from "../../io.js";
 import { colorEnabled, createStyle, type Style } from "../../style.js";
 import type { SendResult } from "../send.js";
-import { DEV_ADAPTER_RUNTIME, DEV_RUNTIME_IDS, exampleAdapterModule } from "./adapter.js";
+import { DEV_ADAPTER_RUNTIME, DEV_RUNTIME_IDS, devAdapterModule } from "./adapter.js";
 import { ADAPTER_NOT_APPLICABLE, ADAPTER_SCENARIOS, AGENT_SCENARIOS, NOT_APPLICABLE } from "./agent-scenarios.js";
 import { DEV_AGENT_IDS, devAgentHarness } from "./agents.js";
 import { createReporter, describeView, type Reporter, styledStatus } from "./report.js";
@@ -18,8 +18,10 @@ export interface DevCommandOptions {
   liveModel?: boolean;
   scenario?: string;
   keep?: boolean;
-  /** the registry id of the agent to drive (default: the registry's default, Claude Code) */
+  /** the registry id of the agent to drive (default: the registry's default, Claude Code), or `adapter` */
   agent?: string;
+  /** with `--agent adapter`: the adapter module to load instead of the template adapter package */
+  adapter?: string;
 }
 
 /** A scenario must show its failure within this budget (the command's whole budget is 60 s). */
@@ -48,7 +50,9 @@ function header(setup: DevSetup, report: Reporter, live: boolean): void {
   report.line(`  ${s.dim("platform:      ")} ${setup.platform.url} (testkit; workspace ${setup.workspaceId})`);
   const agent = setup.agent;
   if (setup.adapterModule !== undefined) {
-    report.line(`  ${s.dim("model:         ")} none: the echo adapter answers each message itself (no model API)`);
+    report.line(
+      `  ${s.dim("model:         ")} none faked: the adapter module answers each message (the template is an echo agent)`,
+    );
     report.line(`  ${s.dim("adapter:       ")} ${setup.adapterModule} (runtime: adapter, runtime_config.module)`);
   } else
     report.line(
@@ -81,7 +85,7 @@ async function scripted(setup: DevSetup, report: Reporter, live: boolean): Promi
   }
   if (setup.adapterModule !== undefined) {
     report.line(
-      "  (the resume line does not apply: the echo adapter keeps no conversation, each message is answered on its own)",
+      "  (the resume line does not apply: there is no fake model API to count earlier turns, and the template echo adapter keeps no conversation)",
     );
   } else if (!live) {
     const earlier = setup.earlierTurns(SCRIPT[1] ?? "") ?? 0;
@@ -194,7 +198,7 @@ export async function devCommand(options: DevCommandOptions, io: Io): Promise<nu
         ...(options.config !== undefined ? { config: options.config } : {}),
         liveModel: live,
         keep: options.keep === true,
-        ...(adapter ? { adapterModule: exampleAdapterModule(fileURLToPath(import.meta.url)) } : {}),
+        ...(adapter ? { adapterModule: devAdapterModule(fileURLToPath(import.meta.url), options.adapter) } : {}),
         ...(harness
           ? { agent: harness, onProgress: (text: string) => report.step(text), signal: installAbort.signal }
           : {}),
@@ -250,7 +254,7 @@ export async function devCommand(options: DevCommandOptions, io: Io): Promise<nu
     report.line(
       style.bold(
         setup.adapterModule !== undefined
-          ? "molecule dev: the workspace daemon on the example workspace, runtime: adapter with the template adapter package (an echo agent), all on loopback"
+          ? `molecule dev: the workspace daemon on the example workspace, runtime: adapter with ${options.adapter ?? "the template adapter package (an echo agent)"}, all on loopback`
           : `molecule dev: the workspace daemon on the example workspace, driving the real ${setup.agent?.label ?? "Claude Code CLI"}, all on loopback`,
       ),
     );
