@@ -42,6 +42,8 @@ export interface CliAgentSpec {
   onLine?(line: string, note: (text: string) => void): void;
   /** The wedge reason for an `init-timeout` verdict. */
   readonly wedgeReason?: string;
+  /** After a successful turn, with its session id: tidy what the CLI left (never fails the turn). */
+  afterOk?(sessionId: string): Promise<void>;
 }
 
 /** The runtime side of an agent executor, the same for every agent. @internal */
@@ -165,9 +167,21 @@ export function createCliAgentExecutor(spec: CliAgentSpec, options: CliAgentOpti
       const plan: RunPlan = { resume, fresh: resume === undefined ? spec.newSessionId?.() : undefined };
       const verdict = await attempt(turn, plan, Number.isFinite(remaining) ? remaining : 0);
       switch (verdict.kind) {
-        case "ok":
-          await record(store, { sessionId: verdict.sessionId ?? plan.fresh, result: "ok" });
+        case "ok": {
+          const sessionId = verdict.sessionId ?? plan.fresh;
+          await record(store, { sessionId, result: "ok" });
+          if (sessionId && spec.afterOk) {
+            await spec
+              .afterOk(sessionId)
+              .catch((error: unknown) =>
+                log?.warn(
+                  { event: "turn.after_ok_failed", agent: spec.name, error: String(error) },
+                  "tidying after the turn failed",
+                ),
+              );
+          }
           return { outcome: "ok", text: verdict.text };
+        }
         case "session-missing":
         case "init-timeout":
           if (!freshRetried && (resume !== undefined || plan.fresh !== undefined)) {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { writeFileAtomic } from "@molecule/internal";
 import type { Executor } from "../executor.js";
@@ -21,6 +21,33 @@ const NAME = "gemini-cli";
 const MAX_ATTEMPTS = 2;
 
 type Json = Record<string, unknown>;
+
+/**
+ * Gemini CLI 0.61.0, resuming a session in a later minute than it started, writes a second chat
+ * file named with the new minute (`session-<minute>-<id8>.jsonl`) holding only the session's header,
+ * while the turn itself is appended to the first file. A later `--resume` may pick that stub and
+ * lose the conversation, so after each successful turn the stubs of the session (its header, no
+ * model reply) are removed. Measured: docs/AGENTS.md.
+ * @internal
+ */
+export async function removeResumeStubs(geminiDir: string, sessionId: string): Promise<void> {
+  const suffix = `-${sessionId.slice(0, 8).toLowerCase()}.jsonl`;
+  const tmp = join(geminiDir, "tmp");
+  const projects = await readdir(tmp).catch(() => [] as string[]);
+  for (const project of projects) {
+    const chats = join(tmp, project, "chats");
+    const names = (await readdir(chats).catch(() => [] as string[])).filter(
+      (name) => name.startsWith("session-") && name.toLowerCase().endsWith(suffix),
+    );
+    if (names.length < 2) continue;
+    for (const name of names) {
+      const text = await readFile(join(chats, name), "utf8").catch(() => undefined);
+      if (text === undefined || !text.includes(sessionId)) continue;
+      const hasReply = text.split("\n").some((line) => line.includes('"type":"gemini"'));
+      if (!hasReply) await rm(join(chats, name), { force: true });
+    }
+  }
+}
 
 const isObject = (value: unknown): value is Json =>
   typeof value === "object" && value !== null && !Array.isArray(value);
