@@ -232,3 +232,25 @@ export function classifyRun(
   if (run.signal && run.signal !== "SIGTERM") return { kind: "crash", detail: `the agent died of ${run.signal}` };
   return { kind: "agent-error", detail };
 }
+
+/**
+ * One agent's JSONL event schema as two readers: `line` parses a stdout line (noise, a malformed
+ * line or an unknown event type is `undefined`), `value` checks an already-parsed value (a long
+ * line parsed as it streamed). @internal
+ */
+export function eventParser<T>(schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } }) {
+  const value = (parsed: unknown): T | undefined => {
+    const result = schema.safeParse(parsed);
+    return result.success ? result.data : undefined;
+  };
+  const line = (raw: string): T | undefined => {
+    const text = raw.trim();
+    if (!text.startsWith("{")) return undefined;
+    try {
+      return value(JSON.parse(text));
+    } catch {
+      return undefined;
+    }
+  };
+  return { line, value };
+}

@@ -1,5 +1,13 @@
 import * as z from "zod";
-import { answerCap, EVIDENCE_CHARS, type LineReader, type RunReader, type RunVerdict, runReader } from "./classify.js";
+import {
+  answerCap,
+  EVIDENCE_CHARS,
+  eventParser,
+  type LineReader,
+  type RunReader,
+  type RunVerdict,
+  runReader,
+} from "./classify.js";
 import type { ProcessRun } from "./process.js";
 import { capReply, DEFAULT_MAX_REPLY_BYTES, LatestTexts } from "./reply-cap.js";
 
@@ -61,23 +69,7 @@ const EVENT = z.discriminatedUnion("type", [
 ]);
 type CodexEvent = z.infer<typeof EVENT>;
 
-/** One stdout line as a known event, or `undefined` (noise, an unknown type, a malformed line). */
-function parseLine(raw: string): CodexEvent | undefined {
-  const line = raw.trim();
-  if (!line.startsWith("{")) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  return asEvent(value);
-}
-
-function asEvent(value: unknown): CodexEvent | undefined {
-  const parsed = EVENT.safeParse(value);
-  return parsed.success ? parsed.data : undefined;
-}
+const events = eventParser<CodexEvent>(EVENT);
 
 const DETAIL_MAX = 2_000;
 /** The most of one failure message kept as evidence (its markers may come after a long preamble). */
@@ -125,10 +117,10 @@ export function createCodexReader(maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): Line
     }
   }
   return {
-    line: (text) => event(parseLine(text), false),
+    line: (text) => event(events.line(text), false),
     long: (line) =>
       event(
-        asEvent(line.value),
+        events.value(line.value),
         line.cuts.some((path) => path.join(".") === "item.text"),
       ),
     stringCap: answerCap(["item", "text"], maxReplyBytes),
@@ -151,7 +143,7 @@ const RETRY = /^Reconnecting\.\.\.\s*(\d+)\s*\//;
  */
 export function codexRetryOf(line: string): number | undefined {
   if (!line.includes("Reconnecting")) return undefined;
-  const event = parseLine(line);
+  const event = events.line(line);
   if (event?.type !== "error" || !event.message.startsWith("Reconnecting")) return undefined;
   return Number(RETRY.exec(event.message)?.[1] ?? 0);
 }

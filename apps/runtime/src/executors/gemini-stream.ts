@@ -1,5 +1,13 @@
 import * as z from "zod";
-import { answerCap, EVIDENCE_CHARS, type LineReader, type RunReader, type RunVerdict, runReader } from "./classify.js";
+import {
+  answerCap,
+  EVIDENCE_CHARS,
+  eventParser,
+  type LineReader,
+  type RunReader,
+  type RunVerdict,
+  runReader,
+} from "./classify.js";
 import type { ProcessRun } from "./process.js";
 import { DEFAULT_MAX_REPLY_BYTES, LatestTexts, ReplyPieces } from "./reply-cap.js";
 
@@ -53,22 +61,7 @@ const EVENT = z.discriminatedUnion("type", [
 ]);
 type GeminiEvent = z.infer<typeof EVENT>;
 
-function parseLine(raw: string): GeminiEvent | undefined {
-  const line = raw.trim();
-  if (!line.startsWith("{")) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  return asEvent(value);
-}
-
-function asEvent(value: unknown): GeminiEvent | undefined {
-  const parsed = EVENT.safeParse(value);
-  return parsed.success ? parsed.data : undefined;
-}
+const events = eventParser<GeminiEvent>(EVENT);
 
 const DETAIL_MAX = 2_000;
 /** The most of one failure message kept as evidence (its markers may come after a long preamble). */
@@ -110,10 +103,10 @@ export function createGeminiReader(maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): Lin
     }
   }
   return {
-    line: (text) => event(parseLine(text), false),
+    line: (text) => event(events.line(text), false),
     long: (line) =>
       event(
-        asEvent(line.value),
+        events.value(line.value),
         line.cuts.some((path) => path.join(".") === "content"),
       ),
     stringCap: answerCap(["content"], maxReplyBytes),
