@@ -24,6 +24,12 @@ export interface TurnRequest {
    */
   progress(note: string): void;
   /**
+   * Report what the agent does: a tool call, its result, thinking text. The daemon bounds and masks
+   * each summary and streams it to A2A callers as a `working` status update with a `data` part.
+   * Optional for callers that run an executor outside the daemon.
+   */
+  activity?(event: TurnActivity): void;
+  /**
    * The A2A context (conversation) this turn belongs to: the caller's `contextId`, or the
    * workspace's default context. Turns of one context never run at the same time.
    */
@@ -55,13 +61,33 @@ export interface TurnReply {
   usage?: TurnUsage;
 }
 
-/** A turn's token usage, with the field names every agent's usage is given in. */
+/**
+ * A turn's token usage as the agent reports it (its own estimate), with the field names every
+ * agent's usage is given in. For this turn only: a resumed conversation's earlier turns are not in it.
+ */
 export interface TurnUsage {
-  /** Tokens sent to the model (an OpenAI-compatible API's `prompt_tokens`). */
+  /** Tokens sent to the model (an OpenAI-compatible API's `prompt_tokens`), cache reads not included where the agent tells them apart. */
   input_tokens: number;
   /** Tokens the model produced (`completion_tokens`). */
   output_tokens: number;
+  /** Input tokens read from the model's prompt cache, where the agent reports them. */
+  cache_read_input_tokens?: number;
+  /** Input tokens written to the model's prompt cache, where the agent reports them. */
+  cache_creation_input_tokens?: number;
+  /** The turn's cost in US dollars, when the agent computes one (Claude Code's `total_cost_usd`). */
+  cost_usd?: number;
+  /** The model that did (most of) the work, as the agent names it. */
+  model?: string;
 }
+
+/**
+ * One thing the agent did during a turn, as its output tells it. `input` / `output` may be any JSON
+ * value or text: the daemon turns it into a short, secret-masked summary.
+ */
+export type TurnActivity =
+  | { kind: "tool_call"; tool: string; id?: string; input?: unknown }
+  | { kind: "tool_result"; tool?: string; id?: string; output?: unknown; error?: boolean }
+  | { kind: "thinking"; text: string };
 
 /** What adapter authors implement to run another agent inside the daemon. */
 export interface Executor {

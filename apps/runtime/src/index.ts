@@ -5,7 +5,7 @@ export type { RunDaemonOptions } from "./daemon.js";
 export { runDaemon } from "./daemon.js";
 export type { RuntimeErrorCode } from "./errors.js";
 export { RuntimeError } from "./errors.js";
-export type { Executor, TurnOutcome, TurnReply, TurnRequest, TurnUsage } from "./executor.js";
+export type { Executor, TurnActivity, TurnOutcome, TurnReply, TurnRequest, TurnUsage } from "./executor.js";
 export type { ClaudeCodeExecutorOptions } from "./executors/claude-code.js";
 export { createClaudeCodeExecutor } from "./executors/claude-code.js";
 export type { CommandExecutorOptions } from "./executors/command.js";

@@ -247,6 +247,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       log,
       timeoutSeconds,
       streaming: config.a2a.streaming,
+      streamThinking: config.a2a.stream_thinking,
       draining,
     }),
     card: (url) => agentCard(config, url),

@@ -3,7 +3,7 @@ import type { PreflightGate } from "@molecule/preflight";
 import type { SessionStore } from "@molecule/session";
 import { clearWedge, markWedged } from "@molecule/wedge";
 import { errorText } from "./errors.js";
-import { type Executor, safeError, type TurnOutcome, type TurnReply } from "./executor.js";
+import { type Executor, safeError, type TurnActivity, type TurnOutcome, type TurnReply } from "./executor.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import type { Secrets } from "./redact.js";
@@ -25,6 +25,53 @@ export interface TurnInput {
   session?: SessionStore;
   /** Hears each progress note the executor reports (the task's status updates). */
   onProgress?(note: string): void;
+  /** Hears what the agent did (tool calls, results, thinking), bounded and masked. */
+  onActivity?(activity: ActivitySummary): void;
+}
+
+/** A TurnActivity as it leaves the daemon: its input, output or text cut to ACTIVITY_SUMMARY_CHARS and masked. @internal */
+export interface ActivitySummary {
+  kind: TurnActivity["kind"];
+  tool?: string;
+  id?: string;
+  summary: string;
+  error?: boolean;
+}
+
+/** The most of a tool's input or output (or of thinking text) one activity event carries. */
+export const ACTIVITY_SUMMARY_CHARS = 1_000;
+
+/** Text for any JSON value, cut to `max` characters with a marker saying how much was left out. */
+function summarize(value: unknown, max: number): string {
+  let text: string;
+  if (typeof value === "string") text = value;
+  else if (value === undefined) text = "";
+  else {
+    try {
+      text = JSON.stringify(value) ?? "";
+    } catch {
+      text = String(value);
+    }
+  }
+  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
+}
+
+/** Bounds and masks one activity; the masking runs on the cut text (a secret cut in half is masked by its pattern or not at all: cut first, then mask the whole). */
+function summarizeActivity(event: TurnActivity, mask: (text: string) => string): ActivitySummary {
+  const clip = (text: string) => text.slice(0, 200);
+  if (event.kind === "thinking")
+    return { kind: "thinking", summary: mask(summarize(event.text, ACTIVITY_SUMMARY_CHARS)) };
+  const base = {
+    kind: event.kind,
+    ...(event.tool !== undefined ? { tool: clip(mask(event.tool)) } : {}),
+    ...(event.id !== undefined ? { id: clip(event.id) } : {}),
+  };
+  if (event.kind === "tool_call") return { ...base, summary: mask(summarize(event.input, ACTIVITY_SUMMARY_CHARS)) };
+  return {
+    ...base,
+    summary: mask(summarize(event.output, ACTIVITY_SUMMARY_CHARS)),
+    ...(event.error ? { error: true } : {}),
+  };
 }
 
 /** What the turn runner uses, and nothing more. @internal */
@@ -89,7 +136,15 @@ export function createTurnRunner(options: TurnRunnerOptions): TurnRunner {
   const now = options.now ?? Date.now;
   let lastOutcome: TurnOutcome | undefined;
 
-  async function run({ taskId, text, signal, contextId, session, onProgress }: TurnInput): Promise<TurnReply> {
+  async function run({
+    taskId,
+    text,
+    signal,
+    contextId,
+    session,
+    onProgress,
+    onActivity,
+  }: TurnInput): Promise<TurnReply> {
     const done = tracker.start(firstLine(text) || "task");
     const t0 = Date.now();
     let reply: TurnReply;
@@ -121,6 +176,9 @@ export function createTurnRunner(options: TurnRunnerOptions): TurnRunner {
           const note = secrets.maskText(raw);
           logProgress(note);
           onProgress?.(note);
+        },
+        activity: (event) => {
+          if (onActivity) onActivity(summarizeActivity(event, secrets.maskText));
         },
       });
     } catch (error) {

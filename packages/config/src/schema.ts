@@ -86,6 +86,13 @@ const a2aSchema = z.looseObject({
    * `MOLECULE_A2A_ALLOW_UNAUTHENTICATED=1`): anyone who reaches the port runs the agent.
    */
   allow_unauthenticated: z.boolean().default(false),
+  /**
+   * Task records (ids, state, reply or safe error, usage) kept in the state dir, so `tasks/get` still
+   * answers after a restart (a task that was running then is failed as interrupted). false: memory only.
+   */
+  persist_tasks: z.boolean().default(true),
+  /** Stream the agent's thinking text as status updates (default false: tool calls and results only). */
+  stream_thinking: z.boolean().default(false),
 });
 
 const sessionsSchema = z.looseObject({

@@ -1,5 +1,21 @@
-import { historyOf, type Protocol, parseSendParams, parseTaskQuery, resultMetadata } from "./protocol.js";
-import { type TaskEvent, type TaskRecord, type TaskState, type TaskText, TERMINAL } from "./task-registry.js";
+import {
+  activityData,
+  activityMetadata,
+  eventMetadata,
+  historyOf,
+  type Protocol,
+  parseSendParams,
+  parseTaskQuery,
+  resultMetadata,
+} from "./protocol.js";
+import {
+  type TaskActivity,
+  type TaskEvent,
+  type TaskRecord,
+  type TaskState,
+  type TaskText,
+  TERMINAL,
+} from "./task-registry.js";
 
 /** A2A v0.3 JSON (`kind` discriminators, lower-case roles and states). */
 function message(task: TaskRecord, text: TaskText, role: "user" | "agent") {
@@ -17,8 +33,21 @@ function status(task: TaskRecord, state: TaskState = task.state) {
   const text = state === "completed" ? task.reply : task.note;
   return {
     state,
-    ...(text ? { message: message(task, text, "agent") } : {}),
+    ...(text ? { message: { ...message(task, text, "agent"), ...resultMetadata(task) } } : {}),
     timestamp: task.timestamp,
+  };
+}
+
+/** An activity (tool call, result, thinking) as a `working` status update's message: one `data` part. */
+function activityMessage(task: TaskRecord, activity: TaskActivity) {
+  return {
+    kind: "message" as const,
+    role: "agent" as const,
+    messageId: activity.messageId,
+    taskId: task.id,
+    contextId: task.contextId,
+    parts: [{ kind: "data" as const, data: activityData(activity) }],
+    metadata: activityMetadata(activity),
   };
 }
 
@@ -42,28 +71,38 @@ function taskJson(task: TaskRecord, historyLength?: number) {
   };
 }
 
-function statusUpdate(task: TaskRecord, final: boolean, note?: TaskText) {
+function statusUpdate(task: TaskRecord, event: TaskEvent, final: boolean) {
+  const working = (message: unknown) => ({ state: "working" as const, message, timestamp: task.timestamp });
   return {
     kind: "status-update" as const,
     taskId: task.id,
     contextId: task.contextId,
-    status: note
-      ? { state: "working" as const, message: message(task, note, "agent"), timestamp: task.timestamp }
-      : status(task),
+    status:
+      event.type === "progress"
+        ? working(message(task, event.note, "agent"))
+        : event.type === "activity"
+          ? working(activityMessage(task, event.activity))
+          : status(task),
     final,
-    ...(final ? resultMetadata(task) : {}),
+    ...eventMetadata(task, event, final),
   };
 }
 
 function streamEvents(task: TaskRecord, event: TaskEvent): unknown[] {
-  if (event.type === "progress") return [statusUpdate(task, false, event.note)];
-  if (!TERMINAL.has(event.state)) return [statusUpdate(task, false)];
+  if (event.type !== "state" || !TERMINAL.has(event.state)) return [statusUpdate(task, event, false)];
   const events: unknown[] = [];
   if (task.state === "completed") {
     const [artifact] = artifacts(task);
-    events.push({ kind: "artifact-update", taskId: task.id, contextId: task.contextId, artifact, lastChunk: true });
+    events.push({
+      kind: "artifact-update",
+      taskId: task.id,
+      contextId: task.contextId,
+      artifact,
+      lastChunk: true,
+      metadata: { sequence: event.sequence - 1 },
+    });
   }
-  events.push(statusUpdate(task, true));
+  events.push(statusUpdate(task, event, true));
   return events;
 }
 

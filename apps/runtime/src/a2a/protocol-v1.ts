@@ -1,5 +1,21 @@
-import { historyOf, type Protocol, parseSendParams, parseTaskQuery, resultMetadata } from "./protocol.js";
-import { type TaskEvent, type TaskRecord, type TaskState, type TaskText, TERMINAL } from "./task-registry.js";
+import {
+  activityData,
+  activityMetadata,
+  eventMetadata,
+  historyOf,
+  type Protocol,
+  parseSendParams,
+  parseTaskQuery,
+  resultMetadata,
+} from "./protocol.js";
+import {
+  type TaskActivity,
+  type TaskEvent,
+  type TaskRecord,
+  type TaskState,
+  type TaskText,
+  TERMINAL,
+} from "./task-registry.js";
 
 /** A2A v1.0 JSON (the protobuf JSON mapping: payloads by name, `ROLE_*` and `TASK_STATE_*` enums). */
 const STATE: Record<TaskState, string> = {
@@ -22,9 +38,26 @@ function message(task: TaskRecord, text: TaskText, role: "ROLE_USER" | "ROLE_AGE
 
 function status(task: TaskRecord, note?: TaskText) {
   const text = note ?? (task.state === "completed" ? task.reply : task.note);
+  const meta = note ? {} : resultMetadata(task);
   return {
     state: note ? STATE.working : STATE[task.state],
-    ...(text ? { message: message(task, text, "ROLE_AGENT") } : {}),
+    ...(text ? { message: { ...message(task, text, "ROLE_AGENT"), ...meta } } : {}),
+    timestamp: task.timestamp,
+  };
+}
+
+/** An activity (tool call, result, thinking) as a `working` status update's message: one `data` part. */
+function activityStatus(task: TaskRecord, activity: TaskActivity) {
+  return {
+    state: STATE.working,
+    message: {
+      messageId: activity.messageId,
+      contextId: task.contextId,
+      taskId: task.id,
+      role: "ROLE_AGENT",
+      parts: [{ data: activityData(activity), mediaType: "application/json" }],
+      metadata: activityMetadata(activity),
+    },
     timestamp: task.timestamp,
   };
 }
@@ -48,19 +81,35 @@ function taskJson(task: TaskRecord, historyLength?: number) {
   };
 }
 
-const statusUpdate = (task: TaskRecord, note?: TaskText) => ({
-  statusUpdate: { taskId: task.id, contextId: task.contextId, status: status(task, note), ...resultMetadata(task) },
-});
+function statusUpdate(task: TaskRecord, event: TaskEvent) {
+  const final = event.type === "state" && TERMINAL.has(event.state);
+  const current =
+    event.type === "progress"
+      ? status(task, event.note)
+      : event.type === "activity"
+        ? activityStatus(task, event.activity)
+        : status(task);
+  return {
+    statusUpdate: { taskId: task.id, contextId: task.contextId, status: current, ...eventMetadata(task, event, final) },
+  };
+}
 
 function streamEvents(task: TaskRecord, event: TaskEvent): unknown[] {
-  if (event.type === "progress") return [statusUpdate(task, event.note)];
-  if (!TERMINAL.has(event.state)) return [statusUpdate(task)];
+  if (event.type !== "state" || !TERMINAL.has(event.state)) return [statusUpdate(task, event)];
   const events: unknown[] = [];
   const [artifact] = artifacts(task);
   if (task.state === "completed" && artifact) {
-    events.push({ artifactUpdate: { taskId: task.id, contextId: task.contextId, artifact, lastChunk: true } });
+    events.push({
+      artifactUpdate: {
+        taskId: task.id,
+        contextId: task.contextId,
+        artifact,
+        lastChunk: true,
+        metadata: { sequence: event.sequence - 1 },
+      },
+    });
   }
-  events.push(statusUpdate(task)); // the stream ends after a terminal state (v1.0 has no `final` flag)
+  events.push(statusUpdate(task, event)); // the stream ends after a terminal state (v1.0 has no `final` flag)
   return events;
 }
 

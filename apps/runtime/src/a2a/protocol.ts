@@ -1,6 +1,6 @@
 import * as z from "zod";
 import { invalidParams, PUSH_NOT_SUPPORTED, type RpcError } from "./rpc.js";
-import type { TaskEvent, TaskRecord } from "./task-registry.js";
+import type { TaskActivity, TaskEvent, TaskRecord } from "./task-registry.js";
 
 /** The longest contextId a caller may choose (it names a conversation; it is kept in the state dir). */
 export const MAX_CONTEXT_ID = 256;
@@ -112,7 +112,33 @@ export function isRpcError(value: unknown): value is RpcError {
  */
 export function resultMetadata(task: TaskRecord): { metadata?: Record<string, unknown> } {
   if (task.error) return errorMetadata(task);
-  return task.usage ? { metadata: { usage: task.usage } } : {};
+  return task.usage ? { metadata: { usage: usageJson(task) } } : {};
+}
+
+/** What `metadata.usage` says: the agent's own figures, labelled as its estimate (`source: "agent-estimate"`). */
+export function usageJson(task: TaskRecord): Record<string, unknown> | undefined {
+  return task.usage ? { ...task.usage, source: "agent-estimate" } : undefined;
+}
+
+/** A stream event's `metadata`: what it is about and its `sequence` (plus the result's metadata on the last one). */
+export function eventMetadata(
+  task: TaskRecord,
+  event: TaskEvent,
+  final: boolean,
+): { metadata: Record<string, unknown> } {
+  const activity = event.type === "activity" ? activityMetadata(event.activity) : {};
+  return { metadata: { ...(final ? resultMetadata(task).metadata : {}), ...activity, sequence: event.sequence } };
+}
+
+/** The `data` part of an activity event (kind, tool, id, bounded summary, error). */
+export function activityData(activity: TaskActivity): Record<string, unknown> {
+  const { messageId: _messageId, ...data } = activity;
+  return data;
+}
+
+/** What an activity event's metadata names: its kind (`tool_call`, `tool_result`, `thinking`) and tool. */
+export function activityMetadata(activity: TaskActivity): Record<string, unknown> {
+  return { kind: activity.kind, ...(activity.tool !== undefined ? { tool: activity.tool } : {}) };
 }
 
 /** A failed or canceled task's `metadata` (its outcome and error code), spread into the task and its last status update. */

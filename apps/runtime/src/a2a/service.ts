@@ -39,6 +39,8 @@ export interface A2AServiceOptions {
   timeoutSeconds: number;
   /** `a2a.streaming` from the config. */
   streaming: boolean;
+  /** `a2a.stream_thinking` from the config: thinking text is streamed only when true. */
+  streamThinking?: boolean;
   /** Whether shutdown has begun (a busy refusal then says so). */
   draining(): boolean;
 }
@@ -165,6 +167,9 @@ export function createA2AService(options: A2AServiceOptions): A2AService {
               contextId,
               ...(session ? { session } : {}),
               onProgress: (note) => taskRegistry.progress(id, note),
+              onActivity: (activity) => {
+                if (activity.kind !== "thinking" || options.streamThinking) taskRegistry.activity(id, activity);
+              },
             });
           },
         })

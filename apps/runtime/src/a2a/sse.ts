@@ -103,11 +103,11 @@ export function streamTask(
       else if (!flushTimer) flushTimer = setTimeout(flushProgress, wait);
       return;
     }
-    // A state change goes out at once, after the note it follows (never dropped).
+    // A state change or an activity goes out at once, after the note it follows (never dropped).
     if (flushTimer) clearTimeout(flushTimer);
     flushProgress();
     emit(event);
-    if (TERMINAL.has(event.state)) {
+    if (event.type === "state" && TERMINAL.has(event.state)) {
       close();
       if (res.destroyed) return;
       res.end();
@@ -121,5 +121,5 @@ export function streamTask(
   // The task as it started (a turn may already have ended by now: its end follows at once).
   const { reply: _reply, note: _note, error: _error, ...started } = task;
   write(protocol.streamStart(TERMINAL.has(task.state) ? { ...started, state: "working" } : task));
-  if (TERMINAL.has(task.state)) onEvent({ type: "state", state: task.state });
+  if (TERMINAL.has(task.state)) onEvent({ type: "state", state: task.state, sequence: task.sequence });
 }

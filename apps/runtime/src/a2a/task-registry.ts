@@ -29,10 +29,37 @@ export interface TaskRecord {
   usage?: TurnUsage;
   /** ISO time of the last state change. */
   timestamp: string;
+  /** ISO time the task was created. */
+  readonly createdAt: string;
+  /** The credential digest that created it (`a2a.auth: bearer`); undefined with `none`. */
+  owner?: string;
+  /**
+   * The number of the task's latest event (0 before the first): every event a subscriber hears
+   * carries the next one, and a stream's snapshot carries the current one, so a client that
+   * resubscribes can tell what it missed and what it already has.
+   */
+  sequence: number;
 }
 
-/** What subscribers hear: a progress note while working, a state change, the end. */
-export type TaskEvent = { type: "progress"; note: TaskText } | { type: "state"; state: TaskState };
+/** One thing the agent did (a tool call, its result, thinking), bounded and masked: a stream's `data` part. */
+export interface TaskActivity {
+  readonly messageId: string;
+  readonly kind: "tool_call" | "tool_result" | "thinking";
+  /** The tool's name (tool calls; tool results when the agent names it). */
+  readonly tool?: string;
+  /** The agent's id of the call, which links a result to its call. */
+  readonly id?: string;
+  /** The input (call), output (result) or text (thinking): bounded and secret-masked. */
+  readonly summary: string;
+  /** A tool result that reports a failure. */
+  readonly error?: boolean;
+}
+
+/** What subscribers hear: a progress note or an activity while working, a state change, the end. Each carries its `sequence`. */
+export type TaskEvent =
+  | { type: "progress"; note: TaskText; sequence: number }
+  | { type: "activity"; activity: TaskActivity; sequence: number }
+  | { type: "state"; state: TaskState; sequence: number };
 
 /**
  * How many ended tasks `tasks/get` still knows (running and queued ones are always kept); a send that
@@ -58,8 +85,11 @@ export function createTaskRegistry(options: { max?: number; now?: () => number }
   const byMessage = new Map<string, string>();
   const iso = () => new Date(now()).toISOString();
 
-  function emit(id: string, event: TaskEvent) {
-    for (const listener of [...(listeners.get(id) ?? [])]) listener(event);
+  type Unsequenced = TaskEvent extends infer E ? (E extends TaskEvent ? Omit<E, "sequence"> : never) : never;
+  function emit(task: TaskRecord, event: Unsequenced) {
+    task.sequence += 1;
+    const sequenced = { ...event, sequence: task.sequence } as TaskEvent;
+    for (const listener of [...(listeners.get(task.id) ?? [])]) listener(sequenced);
   }
 
   function evict() {
@@ -84,13 +114,17 @@ export function createTaskRegistry(options: { max?: number; now?: () => number }
       return id === undefined ? undefined : records.get(id);
     },
 
-    create(input: { id: string; contextId: string; text: string; messageId: string }): TaskRecord {
+    create(input: { id: string; contextId: string; text: string; messageId: string; owner?: string }): TaskRecord {
+      const at = iso();
       const task: TaskRecord = {
         id: input.id,
         contextId: input.contextId,
         user: { messageId: input.messageId, text: input.text },
         state: "submitted",
-        timestamp: iso(),
+        timestamp: at,
+        createdAt: at,
+        sequence: 0,
+        ...(input.owner !== undefined ? { owner: input.owner } : {}),
       };
       records.set(task.id, task);
       byMessage.set(messageKey(task.contextId, task.user.messageId), task.id);
@@ -115,7 +149,9 @@ export function createTaskRegistry(options: { max?: number; now?: () => number }
         task.error = detail.error;
         task.note = { messageId: randomUUID(), text: detail.error.message };
       }
-      emit(id, { type: "state", state });
+      // A completed task's end is two stream events (the reply's artifact, then the final status): one number each.
+      if (state === "completed") task.sequence += 1;
+      emit(task, { type: "state", state });
       if (TERMINAL.has(state)) {
         ends.get(id)?.resolve();
         listeners.delete(id);
@@ -128,7 +164,15 @@ export function createTaskRegistry(options: { max?: number; now?: () => number }
       if (!task || TERMINAL.has(task.state)) return;
       task.note = { messageId: randomUUID(), text };
       task.timestamp = iso();
-      emit(id, { type: "progress", note: task.note });
+      emit(task, { type: "progress", note: task.note });
+    },
+
+    /** Tells subscribers what the agent did (not kept: `tasks/get` shows the latest note only). */
+    activity(id: string, activity: Omit<TaskActivity, "messageId">) {
+      const task = records.get(id);
+      if (!task || TERMINAL.has(task.state)) return;
+      task.timestamp = iso();
+      emit(task, { type: "activity", activity: { messageId: randomUUID(), ...activity } });
     },
 
     /** Resolves when the task has ended (at once for an ended or unknown one). */
