@@ -5,7 +5,7 @@ import {
   recordTurn,
   type SessionStore,
 } from "@molecule/session";
-import type { Executor, TurnReply, TurnRequest } from "../executor.js";
+import type { Executor, TurnActivity, TurnReply, TurnRequest } from "../executor.js";
 import type { Logger } from "../logger.js";
 import type { RunReader, RunVerdict } from "./classify.js";
 import { type AgentGroupListener, runProcess } from "./process.js";
@@ -38,8 +38,11 @@ export interface CliAgentSpec {
    * non-empty answer: exit 0 alone is never enough.
    */
   read(maxReplyBytes: number): RunReader;
-  /** Each stdout line as it arrives; `note` reports progress to the caller (e.g. a model API retry). */
-  onLine?(line: string, note: (text: string) => void): void;
+  /**
+   * Each stdout line as it arrives; `note` reports progress to the caller (e.g. a model API retry),
+   * `activity` what the agent did (a tool call, its result, thinking).
+   */
+  onLine?(line: string, note: (text: string) => void, activity: (event: TurnActivity) => void): void;
   /** The wedge reason for an `init-timeout` verdict. */
   readonly wedgeReason?: string;
   /** After a successful turn, with its session id: tidy what the CLI left (never fails the turn). */
@@ -95,6 +98,7 @@ export function createCliAgentExecutor(spec: CliAgentSpec, options: CliAgentOpti
 
   async function attempt(turn: TurnRequest, plan: RunPlan, timeoutMs: number): Promise<RunVerdict> {
     const note = (text: string) => turn.progress(text);
+    const activity = (event: TurnActivity) => turn.activity?.(event);
     const reader = spec.read(maxReplyBytes);
     const run = await runProcess({
       command: options.command,
@@ -109,7 +113,7 @@ export function createCliAgentExecutor(spec: CliAgentSpec, options: CliAgentOpti
       // Every line, however far into the output: the answer may come after MBs of tool output.
       onStdoutLine(line: string) {
         reader.line(line);
-        spec.onLine?.(line, note);
+        spec.onLine?.(line, note, activity);
       },
       onLongStdoutLine: (line) => reader.long?.(line),
       maxStringChars: maxReplyBytes,
