@@ -36,6 +36,18 @@ export function createMetrics() {
       labelNames: ["direction"] as const,
       registers: [registry],
     }),
+    tokens: new Counter({
+      name: `${prefix}tokens_total`,
+      help: "Model tokens of turns whose agent reports usage (its own estimate), by kind (input, output, cache_read, cache_creation), model and outcome",
+      labelNames: ["kind", "model", "outcome"] as const,
+      registers: [registry],
+    }),
+    costUsd: new Counter({
+      name: `${prefix}cost_usd_total`,
+      help: "The cost in US dollars of turns whose agent computes one (its own estimate), by model and outcome",
+      labelNames: ["model", "outcome"] as const,
+      registers: [registry],
+    }),
     turnDuration: new Histogram({
       name: `${prefix}turn_duration_seconds`,
       help: "Turn duration in seconds",

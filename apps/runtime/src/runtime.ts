@@ -265,6 +265,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     registered,
     draining,
     lastOutcome: turns.lastOutcome,
+    lastUsage: turns.lastUsage,
     heartbeatStats,
     tracker,
     scheduler,

@@ -2,6 +2,7 @@ import type { HeartbeatStats, TaskTracker, TurnOutcome } from "@molecule/heartbe
 import type { PreflightGate } from "@molecule/preflight";
 import { wedgeState } from "@molecule/wedge";
 import type { AdminStatus } from "./admin/protocol.js";
+import type { TurnUsage } from "./executor.js";
 import type { Scheduler } from "./scheduler.js";
 
 /**
@@ -20,11 +21,15 @@ export interface StatusInputs {
   registered(): boolean;
   draining(): boolean;
   lastOutcome(): TurnOutcome | undefined;
+  /** The last turn's usage, when its agent reported one. */
+  lastUsage?(): TurnUsage | undefined;
   heartbeatStats(): Pick<HeartbeatStats, "platformStatus" | "beatsOk" | "beatsFailed"> | undefined;
   tracker: Pick<TaskTracker, "snapshot">;
   scheduler: Pick<Scheduler, "stats">;
   gate: Pick<PreflightGate, "lastReport">;
 }
+
+const usageOf = (usage: TurnUsage | undefined) => (usage ? { lastUsage: { ...usage } } : {});
 
 /** @internal */
 export function createStatus(inputs: StatusInputs): () => RuntimeStatus {
@@ -52,6 +57,7 @@ export function createStatus(inputs: StatusInputs): () => RuntimeStatus {
       activeTasks: snap.active,
       queuedTasks: counts.queued,
       lastOutcome: inputs.lastOutcome(),
+      ...usageOf(inputs.lastUsage?.()),
       beats: { ok: hb?.beatsOk ?? 0, failed: hb?.beatsFailed ?? 0 },
       uptimeSeconds: Math.floor((Date.now() - inputs.started) / 1000),
     };

@@ -6,7 +6,7 @@ import type { Executor, TurnReply, TurnRequest } from "./executor.js";
 import { createMetrics } from "./metrics.js";
 import { createSecrets } from "./redact.js";
 import { createStateDirHealth, type StateDirHealth } from "./state-dir-health.js";
-import { createTurnRunner } from "./turns.js";
+import { ACTIVITY_SUMMARY_CHARS, createTurnRunner } from "./turns.js";
 
 /** An executor that answers each turn with `answer` (a seam: the daemon's built-in ones run an agent). */
 function executor(answer: (turn: TurnRequest) => Promise<TurnReply>): Executor & { turns: TurnRequest[] } {
@@ -150,5 +150,75 @@ describe("createTurnRunner", () => {
     expect(runner.lastOutcome()).toBe("busy");
     expect(await turnCounts(metrics)).toEqual({ busy: 1, cancelled: 1 });
     expect(exec.turns).toHaveLength(0);
+  });
+});
+
+describe("usage and activity", () => {
+  const KEY = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz";
+
+  it("counts a turn's tokens by kind, model and outcome, its cost, and keeps it as the last usage", async () => {
+    const usage = {
+      input_tokens: 100,
+      output_tokens: 20,
+      cache_read_input_tokens: 300,
+      cache_creation_input_tokens: 40,
+      cost_usd: 0.25,
+      model: "claude-test",
+    };
+    const { runner, metrics } = setup(async () => ({ outcome: "ok", text: "done", usage }));
+    expect(runner.lastUsage()).toBeUndefined();
+    await runner.run(turn("one"));
+    await runner.run(turn("two"));
+    const tokens = (await metrics.tokens.get()).values.map((v) => [
+      v.labels.kind,
+      v.labels.model,
+      v.labels.outcome,
+      v.value,
+    ]);
+    expect(tokens).toEqual(
+      expect.arrayContaining([
+        ["input", "claude-test", "ok", 200],
+        ["output", "claude-test", "ok", 40],
+        ["cache_read", "claude-test", "ok", 600],
+        ["cache_creation", "claude-test", "ok", 80],
+      ]),
+    );
+    const cost = (await metrics.costUsd.get()).values;
+    expect(cost).toEqual([expect.objectContaining({ labels: { model: "claude-test", outcome: "ok" }, value: 0.5 })]);
+    expect(runner.lastUsage()).toEqual(usage);
+  });
+
+  it("a turn that reports no usage clears the last usage, and a model with no name counts as unknown", async () => {
+    let answer: TurnReply = { outcome: "agent-error", usage: { input_tokens: 5, output_tokens: 0 } };
+    const { runner, metrics } = setup(async () => answer);
+    await runner.run(turn("one"));
+    expect(runner.lastUsage()).toEqual({ input_tokens: 5, output_tokens: 0 });
+    const values = (await metrics.tokens.get()).values;
+    expect(values).toEqual([
+      expect.objectContaining({ labels: { kind: "input", model: "unknown", outcome: "agent-error" }, value: 5 }),
+    ]);
+    answer = { outcome: "ok", text: "x" };
+    await runner.run(turn("two"));
+    expect(runner.lastUsage()).toBeUndefined();
+  });
+
+  it("an activity's input and output are cut to ACTIVITY_SUMMARY_CHARS and masked before they leave", async () => {
+    const seen: unknown[] = [];
+    const { runner } = setup(async (t) => {
+      t.activity?.({ kind: "tool_call", tool: "Bash", id: "toolu_1", input: { command: `echo ${KEY}` } });
+      t.activity?.({ kind: "tool_result", id: "toolu_1", output: "x".repeat(5_000), error: true });
+      t.activity?.({ kind: "thinking", text: `thinking about ${KEY}` });
+      return { outcome: "ok", text: "done" };
+    });
+    await runner.run({ ...turn("go"), onActivity: (a) => seen.push(a) });
+    expect(seen).toHaveLength(3);
+    const [call, result, thinking] = seen as Array<{ summary: string; kind: string; tool?: string; error?: boolean }>;
+    expect(call).toMatchObject({ kind: "tool_call", tool: "Bash", id: "toolu_1" });
+    expect(call?.summary).toContain("echo ");
+    expect(JSON.stringify(seen)).not.toContain(KEY);
+    expect(result).toMatchObject({ kind: "tool_result", error: true });
+    expect(result?.summary.startsWith("x".repeat(ACTIVITY_SUMMARY_CHARS))).toBe(true);
+    expect(result?.summary).toContain("(4000 more characters)");
+    expect(thinking).toMatchObject({ kind: "thinking" });
   });
 });

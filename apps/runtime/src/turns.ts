@@ -3,7 +3,14 @@ import type { PreflightGate } from "@molecule/preflight";
 import type { SessionStore } from "@molecule/session";
 import { clearWedge, markWedged } from "@molecule/wedge";
 import { errorText } from "./errors.js";
-import { type Executor, safeError, type TurnActivity, type TurnOutcome, type TurnReply } from "./executor.js";
+import {
+  type Executor,
+  safeError,
+  type TurnActivity,
+  type TurnOutcome,
+  type TurnReply,
+  type TurnUsage,
+} from "./executor.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 import type { Secrets } from "./redact.js";
@@ -37,6 +44,9 @@ export interface ActivitySummary {
   summary: string;
   error?: boolean;
 }
+
+/** Distinct `model` label values on the token and cost counters; later names count as "other". */
+export const MAX_MODEL_LABELS = 16;
 
 /** The most of a tool's input or output (or of thinking text) one activity event carries. */
 export const ACTIVITY_SUMMARY_CHARS = 1_000;
@@ -82,7 +92,7 @@ export interface TurnRunnerOptions {
   /** Readiness bookkeeping: an ok turn clears an auth failure, a crash re-runs the checks. */
   gate: Pick<PreflightGate, "noteAgentSuccess" | "noteAgentOutput" | "reset">;
   log: Logger;
-  metrics: Pick<Metrics, "turns" | "turnDuration" | "modelTokens">;
+  metrics: Pick<Metrics, "turns" | "turnDuration" | "modelTokens" | "tokens" | "costUsd">;
   secrets: Pick<Secrets, "refresh" | "maskText" | "maskReply">;
   /** The heartbeat's task tracker: the current task's label, active count and error rate. */
   tracker: Pick<TaskTracker, "start">;
@@ -111,6 +121,8 @@ export interface TurnRunner {
   notRun(outcome: "busy" | "cancelled"): void;
   /** The last turn's outcome; undefined before the first. */
   lastOutcome(): TurnOutcome | undefined;
+  /** The last turn's usage (its agent's own estimate); undefined before the first or when it reported none. */
+  lastUsage(): TurnUsage | undefined;
 }
 
 /**
@@ -135,6 +147,33 @@ export function createTurnRunner(options: TurnRunnerOptions): TurnRunner {
   const { executor, gate, log, metrics, secrets, tracker, timeoutSeconds, stateDirHealth } = options;
   const now = options.now ?? Date.now;
   let lastOutcome: TurnOutcome | undefined;
+  let lastUsage: TurnUsage | undefined;
+  const models = new Set<string>();
+
+  /** The `model` label: the agent's name for it, bounded (beyond MAX_MODEL_LABELS distinct names: "other"). */
+  function modelLabel(model: string | undefined): string {
+    const name = (model ?? "unknown").slice(0, 100);
+    if (models.has(name)) return name;
+    if (models.size >= MAX_MODEL_LABELS) return "other";
+    models.add(name);
+    return name;
+  }
+
+  function countUsage(usage: TurnUsage, outcome: TurnOutcome) {
+    metrics.modelTokens.inc({ direction: "input" }, usage.input_tokens);
+    metrics.modelTokens.inc({ direction: "output" }, usage.output_tokens);
+    const model = modelLabel(usage.model);
+    const count = (kind: string, n: number | undefined) => {
+      if (n !== undefined && Number.isFinite(n) && n > 0) metrics.tokens.inc({ kind, model, outcome }, n);
+    };
+    count("input", usage.input_tokens);
+    count("output", usage.output_tokens);
+    count("cache_read", usage.cache_read_input_tokens);
+    count("cache_creation", usage.cache_creation_input_tokens);
+    if (usage.cost_usd !== undefined && Number.isFinite(usage.cost_usd) && usage.cost_usd > 0) {
+      metrics.costUsd.inc({ model, outcome }, usage.cost_usd);
+    }
+  }
 
   async function run({
     taskId,
@@ -207,10 +246,8 @@ export function createTurnRunner(options: TurnRunnerOptions): TurnRunner {
     done(reply.outcome, failure);
     metrics.turns.inc({ outcome: reply.outcome });
     metrics.turnDuration.observe((Date.now() - t0) / 1000);
-    if (reply.usage) {
-      metrics.modelTokens.inc({ direction: "input" }, reply.usage.input_tokens);
-      metrics.modelTokens.inc({ direction: "output" }, reply.usage.output_tokens);
-    }
+    lastUsage = reply.usage ? { ...reply.usage } : undefined;
+    if (reply.usage) countUsage(reply.usage, reply.outcome);
     const logLine = {
       event: "turn.finished",
       taskId,
@@ -235,5 +272,6 @@ export function createTurnRunner(options: TurnRunnerOptions): TurnRunner {
       metrics.turns.inc({ outcome });
     },
     lastOutcome: () => lastOutcome,
+    lastUsage: () => lastUsage,
   };
 }

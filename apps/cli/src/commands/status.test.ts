@@ -46,6 +46,17 @@ describe("renderStatus", () => {
     expect(text).toContain("Last turn    no turn yet");
   });
 
+  it("shows the last turn's usage and cost, labelled as the agent's estimate; none when it reported none", () => {
+    const withUsage = {
+      ...STATUS,
+      lastOutcome: "ok",
+      lastUsage: { input_tokens: 120, output_tokens: 7, cache_read_input_tokens: 50, cost_usd: 0.00123, model: "m-1" },
+    };
+    const text = renderStatus(adminStatusSchema.parse(withUsage), createStyle(false));
+    expect(text).toContain("Last usage   120 in, 7 out, 50 cache read tokens, $0.0012 (m-1), the agent's estimate");
+    expect(renderStatus(adminStatusSchema.parse(STATUS), createStyle(false))).not.toContain("Last usage");
+  });
+
   it("colours only when asked", () => {
     const parsed = adminStatusSchema.parse(STATUS);
     expect(renderStatus(parsed, createStyle(true))).toContain("\u001b[31m");

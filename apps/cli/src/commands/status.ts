@@ -8,6 +8,17 @@ export interface StatusCommandOptions extends DaemonTarget {
   json?: boolean;
 }
 
+/** The last turn's usage on one line: tokens in and out, cache, cost and model where reported (the agent's estimate). */
+export function usageText(u: NonNullable<AdminStatus["lastUsage"]>): string {
+  const parts = [`${u.input_tokens} in`, `${u.output_tokens} out`];
+  if (u.cache_read_input_tokens) parts.push(`${u.cache_read_input_tokens} cache read`);
+  if (u.cache_creation_input_tokens) parts.push(`${u.cache_creation_input_tokens} cache write`);
+  const tokens = `${parts.join(", ")} tokens`;
+  const cost = u.cost_usd !== undefined ? `, $${u.cost_usd.toFixed(4)}` : "";
+  const model = u.model ? ` (${u.model})` : "";
+  return `${tokens}${cost}${model}, the agent's estimate`;
+}
+
 /** Renders the daemon's status as aligned `name  value` lines. */
 export function renderStatus(s: AdminStatus, style: Style): string {
   const platform = s.platformStatus ?? "not seen yet";
@@ -30,6 +41,7 @@ export function renderStatus(s: AdminStatus, style: Style): string {
     ["Wedge", wedge],
     ["Current task", task],
     ["Last turn", s.lastOutcome === undefined || s.lastOutcome === "ok" ? outcome : style.red(outcome)],
+    ...(s.lastUsage ? ([["Last usage", usageText(s.lastUsage)]] as [string, string][]) : []),
     ["Beats", `${s.beats.ok} ok, ${s.beats.failed} failed`],
     ["Uptime", `${s.uptimeSeconds} s`],
   ];

@@ -41,6 +41,21 @@ export const adminStatusSchema = z.object({
   queuedTasks: z.number(),
   /** The last turn's outcome (a `TurnOutcome` of the daemon's version); absent before the first turn. */
   lastOutcome: z.string().optional(),
+  /**
+   * The last turn's token usage and cost as its agent reported them (the agent's own estimate):
+   * `input_tokens`, `output_tokens`, and where reported `cache_read_input_tokens`,
+   * `cache_creation_input_tokens`, `cost_usd`, `model`. Absent when the last turn reported none.
+   */
+  lastUsage: z
+    .object({
+      input_tokens: z.number(),
+      output_tokens: z.number(),
+      cache_read_input_tokens: z.number().optional(),
+      cache_creation_input_tokens: z.number().optional(),
+      cost_usd: z.number().optional(),
+      model: z.string().optional(),
+    })
+    .optional(),
   beats: z.object({ ok: z.number(), failed: z.number() }),
   uptimeSeconds: z.number(),
 });
