@@ -1,5 +1,6 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createTokenStore } from "@molecule/auth";
 import { removeDir, sinkLogger, tempDir } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createSecrets, maskingLogger } from "./redact.js";
@@ -96,6 +97,48 @@ describe("the daemon's secrets", () => {
     expect(secrets.maskReply("a oauth-access-AAAAAAAAAAAAAAAA b oauth-refresh-RRRRRRRRRRRRRRR c user:inference")).toBe(
       "a [redacted] b [redacted] c user:inference",
     );
+  });
+
+  it("refresh asks the token store only when its file changed; a token rewritten on disk is masked at the next refresh", async () => {
+    const store = createTokenStore({ configsDir: home, env: {} });
+    await store.save("platform-token-first-000000");
+    let reads = 0;
+    const tokens = {
+      file: store.file,
+      onRotated: store.onRotated,
+      get: () => {
+        reads += 1;
+        return store.get();
+      },
+    };
+    const secrets = createSecrets({ HOME: home });
+    secrets.track({ tokens, runtime: "claude-code" });
+    await secrets.refresh();
+    await secrets.refresh();
+    await secrets.refresh();
+    expect(reads).toBe(1); // unchanged file: one stat, no read
+    // Another process rotates the token (an atomic rename: a new inode), with no watcher running.
+    await writeFile(join(home, "next"), "platform-token-second-11111\n", { mode: 0o600 });
+    await rename(join(home, "next"), store.file);
+    await secrets.refresh();
+    expect(reads).toBe(2);
+    expect(secrets.maskText("a platform-token-second-11111 b platform-token-first-000000")).toBe(
+      "a [redacted] b [redacted]",
+    );
+    store.close();
+  });
+
+  it("a credentials file that appears later (a login after boot) is read at the next refresh", async () => {
+    const secrets = createSecrets({ HOME: home });
+    secrets.track({ runtime: "claude-code" });
+    await secrets.refresh(); // no file yet
+    await mkdir(join(home, ".claude"), { recursive: true });
+    await writeFile(
+      join(home, ".claude", ".credentials.json"),
+      JSON.stringify({ claudeAiOauth: { accessToken: "oauth-late-login-LLLLLLLLLLLLLL" } }),
+    );
+    await secrets.refresh();
+    expect(secrets.maskReply("x oauth-late-login-LLLLLLLLLLLLLL y")).toBe("x [redacted] y");
   });
 
   it("maskingLogger masks every string of a line: nested fields, arrays, errors and the message", () => {

@@ -1,4 +1,5 @@
-import { readFile, stat } from "node:fs/promises";
+import { type BigIntStats, statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { AGENTS, getAgent } from "@molecule/auth";
 import { createMasker } from "@molecule/internal";
@@ -27,8 +28,15 @@ export interface Secrets {
 }
 
 export interface SecretSources {
-  /** The platform token store. */
-  tokens?: { get(): Promise<string | undefined>; onRotated(listener: (token: string) => void): () => void };
+  /**
+   * The platform token store. With its `file`, a refresh asks the store only when that file changed
+   * since the last time (one cheap stat; a store's `get` costs an async stat per call).
+   */
+  tokens?: {
+    readonly file?: string;
+    get(): Promise<string | undefined>;
+    onRotated(listener: (token: string) => void): () => void;
+  };
   /** The agent (`config.runtime`) whose credentials file is read. */
   runtime?: string;
 }
@@ -68,6 +76,7 @@ export function createSecrets(env: NodeJS.ProcessEnv): Secrets {
   const logMasker = createMasker({ values, minLength: MIN_LOG, names: CREDENTIAL_NAMES });
   const replyMasker = createMasker({ values, minLength: MIN_REPLY, shapes: false });
   const credentialFiles = new Map<string, string>(); // file → stat key of the last read
+  let tokenKey: string | undefined; // the token file's stat key at the last read through the store
   const add = (value: string | undefined) => {
     const v = value?.trim();
     if (!v || v.length < MIN_LOG || values.has(v)) return;
@@ -87,7 +96,10 @@ export function createSecrets(env: NodeJS.ProcessEnv): Secrets {
 
   const readCredentials = async (file: string) => {
     try {
-      const st = await stat(file);
+      // A synchronous stat, run before every turn: a few µs, where an async one of a missing file
+      // (the usual case) costs ~100 µs of CPU building its ENOENT error.
+      const st = statSync(file, { throwIfNoEntry: false });
+      if (!st) return;
       const key = `${st.ino}:${st.size}:${st.mtimeMs}`;
       if (credentialFiles.get(file) === key || st.size > MAX_CREDENTIALS_BYTES) return;
       credentialFiles.set(file, key);
@@ -108,14 +120,31 @@ export function createSecrets(env: NodeJS.ProcessEnv): Secrets {
       next.tokens?.onRotated((token) => add(token));
     },
     async refresh() {
-      try {
-        add(await sources.tokens?.get());
-      } catch {
-        // an unreadable token file is the token store's to report
+      const tokens = sources.tokens;
+      // The store re-reads only on a change of its file's stat key: skipped when the file is as it was
+      // at the last read (its rotations reach `add` through onRotated anyway).
+      const key = tokens?.file ? tokenFileKey(tokens.file) : undefined;
+      if (tokens && (key === undefined || key !== tokenKey)) {
+        try {
+          add(await tokens.get());
+          tokenKey = key;
+        } catch {
+          // an unreadable token file is the token store's to report
+        }
       }
       for (const file of files()) await readCredentials(file);
     },
   };
+}
+
+/** The token file's stat key (the token store's own), or undefined when it cannot be stat'ed. */
+function tokenFileKey(file: string): string | undefined {
+  try {
+    const st: BigIntStats | undefined = statSync(file, { bigint: true, throwIfNoEntry: false });
+    return st ? `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function maskDeep(value: unknown, mask: (text: string) => string, depth: number): unknown {
