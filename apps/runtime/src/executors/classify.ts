@@ -1,13 +1,20 @@
+import type { TurnUsage } from "../executor.js";
+import { ASK_USER_TOOL, askedUserError, claudeResultFacts } from "./claude-events.js";
 import type { ProcessRun } from "./process.js";
 import { capReply, DEFAULT_MAX_REPLY_BYTES, LatestTexts } from "./reply-cap.js";
 import type { JsonPath, LongLine } from "./stdout-lines.js";
 
 /**
  * How one agent process run ended, before the executor's retries:
- * the daemon's outcomes plus two that only trigger a retry.
+ * the daemon's outcomes plus two that only trigger a retry. Any verdict may carry the run's
+ * `usage` when the agent's output reports it (every agent's reader fills it the same way; the
+ * runner hands it to the reply, whatever the outcome).
  * @internal
  */
-export type RunVerdict =
+export type RunVerdict = RunEnd & { usage?: TurnUsage };
+
+/** @internal */
+export type RunEnd =
   /** `cut`: the answer was longer than max_reply_bytes; `text` is its start and the marker. */
   | { kind: "ok"; text: string; sessionId?: string; cut?: boolean }
   | { kind: "session-missing" }
@@ -16,7 +23,8 @@ export type RunVerdict =
   | { kind: "init-timeout" }
   | { kind: "auth"; detail: string }
   | { kind: "rate-limited"; retryable: boolean; detail: string; retryAfterMs?: number }
-  | { kind: "agent-error"; detail: string }
+  /** `error`: safe for the caller (the reply's `error`), when the run knows better than the generic text. */
+  | { kind: "agent-error"; detail: string; error?: string }
   | { kind: "timeout" }
   | { kind: "cancelled" }
   | { kind: "crash"; detail: string };
@@ -43,6 +51,12 @@ export interface StreamFacts {
   assistantText: string[];
   /** Lines that are not JSON events, the latest 32 (each cut at 16 000 characters): for text markers. */
   otherText: string[];
+  /** The last `result` line's usage (this invocation's), cost and model. */
+  usage?: TurnUsage;
+  /** The tools the last `result` says were denied: headless, the agent stopped to ask for permission. */
+  permissionDenials: string[];
+  /** The model called the ask-the-user tool, which a headless turn cannot answer. */
+  askedUser: boolean;
 }
 
 /** An incremental reader of one run's stdout: fed every line, keeping only the facts. @internal */
@@ -99,6 +113,9 @@ export function createStreamReader(maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): Lin
   let result: StreamFacts["result"];
   let sessionId: string | undefined;
   let apiRetries = 0;
+  let usage: TurnUsage | undefined;
+  let permissionDenials: string[] = [];
+  let askedUser = false;
   const errorKinds = new LatestTexts(32, 200);
   const assistantText = new LatestTexts();
   const otherText = new LatestTexts();
@@ -112,6 +129,7 @@ export function createStreamReader(maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): Lin
         for (const part of content) {
           const text = record(part)?.text;
           if (typeof text === "string") assistantText.add(text);
+          if (record(part)?.type === "tool_use" && record(part)?.name === ASK_USER_TOOL) askedUser = true;
         }
       }
     } else if (e.type === "system" && e.subtype === "api_retry") {
@@ -119,6 +137,7 @@ export function createStreamReader(maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): Lin
     } else if (e.type === "result") {
       const status = e.api_error_status;
       const reply = capReply(typeof e.result === "string" ? e.result : "", maxReplyBytes, resultCut);
+      ({ usage, permissionDenials } = claudeResultFacts(e));
       result = {
         isError: e.is_error === true,
         text: reply.text,
@@ -163,6 +182,9 @@ export function createStreamReader(maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): Lin
       ...(sessionId !== undefined ? { sessionId } : {}),
       assistantText: assistantText.list(),
       otherText: otherText.list(),
+      ...(usage ? { usage } : {}),
+      permissionDenials,
+      askedUser,
     }),
   };
 }
@@ -186,6 +208,11 @@ export function classifyRun(
   matchers: TextMatchers,
   facts: StreamFacts = readStream(run.stdout),
 ): RunVerdict {
+  const verdict = classifyEnd(run, matchers, facts);
+  return facts.usage ? { ...verdict, usage: facts.usage } : verdict;
+}
+
+function classifyEnd(run: ProcessRun, matchers: TextMatchers, facts: StreamFacts): RunEnd {
   if (run.spawnError)
     return { kind: "crash", detail: `could not start the agent: ${run.spawnError.code ?? run.spawnError.message}` };
   if (run.cancelled) return { kind: "cancelled" };
@@ -204,6 +231,12 @@ export function classifyRun(
 
   const failed = run.exitCode !== 0 || facts.result?.isError === true || facts.errorKinds.length > 0;
   if (!failed) {
+    // Headless, a permission prompt is auto-denied and the question tool is not enabled: the model
+    // goes on without, and its "answer" is most likely a request the caller cannot grant here.
+    if (facts.permissionDenials.length > 0 || facts.askedUser) {
+      const error = askedUserError(facts);
+      return { kind: "agent-error", detail: error, error };
+    }
     const text = facts.result?.text.trim() ?? "";
     if (facts.result && text) {
       return {

@@ -3,6 +3,7 @@ import { isMissingSessionError, type SessionStore } from "@molecule/session";
 import type { Executor } from "../executor.js";
 import type { Logger } from "../logger.js";
 import { classifyRun, createStreamReader, runReader } from "./classify.js";
+import { createClaudeActivityReader } from "./claude-events.js";
 import { createCliAgentExecutor } from "./cli-agent.js";
 import type { AgentGroupListener } from "./process.js";
 
@@ -68,6 +69,8 @@ export function createClaudeCodeExecutor(options: ClaudeCodeExecutorOptions): Ex
   };
 
   let retriesSeen = 0;
+  // Tool calls, their results and thinking, as the stream-json tells them (shared by the turns: ids are unique).
+  const activities = createClaudeActivityReader();
   return createCliAgentExecutor(
     {
       name: "claude-code",
@@ -92,13 +95,17 @@ export function createClaudeCodeExecutor(options: ClaudeCodeExecutorOptions): Ex
         runReader(createStreamReader(maxReplyBytes), (run, facts) =>
           classifyRun(run, { isAuthFailureText, isMissingSessionError }, facts),
         ),
-      onLine(line, note) {
+      onLine(line, note, activity) {
+        for (const event of activities.line(line)) activity(event);
         if (!line.includes('"api_retry"')) return;
         retriesSeen += 1;
         note(`model API retry ${retriesSeen}`);
         // Once per turn, at debug: every retry is a progress note, which turns.ts logs (one INFO line a turn).
         if (retriesSeen === 1)
           log?.debug?.({ event: "turn.api_retry", attempt: retriesSeen }, "the agent is retrying the model API");
+      },
+      onLongLine(value, _note, activity) {
+        for (const event of activities.value(value)) activity(event);
       },
     },
     {

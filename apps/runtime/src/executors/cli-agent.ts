@@ -43,6 +43,8 @@ export interface CliAgentSpec {
    * `activity` what the agent did (a tool call, its result, thinking).
    */
   onLine?(line: string, note: (text: string) => void, activity: (event: TurnActivity) => void): void;
+  /** A stdout line too long to hold whole (e.g. a tool's huge output), as bounded JSON: like `onLine`. */
+  onLongLine?(value: unknown, note: (text: string) => void, activity: (event: TurnActivity) => void): void;
   /** The wedge reason for an `init-timeout` verdict. */
   readonly wedgeReason?: string;
   /** After a successful turn, with its session id: tidy what the CLI left (never fails the turn). */
@@ -115,7 +117,10 @@ export function createCliAgentExecutor(spec: CliAgentSpec, options: CliAgentOpti
         reader.line(line);
         spec.onLine?.(line, note, activity);
       },
-      onLongStdoutLine: (line) => reader.long?.(line),
+      onLongStdoutLine(line) {
+        reader.long?.(line);
+        spec.onLongLine?.(line.value, note, activity);
+      },
       maxStringChars: maxReplyBytes,
       stringCap: reader.stringCap?.bind(reader),
     });
@@ -170,6 +175,8 @@ export function createCliAgentExecutor(spec: CliAgentSpec, options: CliAgentOpti
       if (remaining <= 0) return { outcome: "timeout" };
       const plan: RunPlan = { resume, fresh: resume === undefined ? spec.newSessionId?.() : undefined };
       const verdict = await attempt(turn, plan, Number.isFinite(remaining) ? remaining : 0);
+      // The run's usage as its agent reported it (the reader's verdict carries it), whatever the outcome.
+      const usage = verdict.usage ? { usage: verdict.usage } : {};
       switch (verdict.kind) {
         case "ok": {
           const sessionId = verdict.sessionId ?? plan.fresh;
@@ -184,7 +191,7 @@ export function createCliAgentExecutor(spec: CliAgentSpec, options: CliAgentOpti
                 ),
               );
           }
-          return { outcome: "ok", text: verdict.text };
+          return { outcome: "ok", text: verdict.text, ...usage };
         }
         case "session-missing":
         case "init-timeout":
@@ -219,6 +226,7 @@ export function createCliAgentExecutor(spec: CliAgentSpec, options: CliAgentOpti
             detail: verdict.detail,
             error:
               "the conversation no longer fits the model's context window; the next message starts a new conversation",
+            ...usage,
           };
         case "rate-limited":
           if (verdict.retryable && rateRetries < retries) {
@@ -230,14 +238,19 @@ export function createCliAgentExecutor(spec: CliAgentSpec, options: CliAgentOpti
             continue;
           }
           await record(store, { result: "failed" });
-          return { outcome: "rate-limited", detail: verdict.detail };
+          return { outcome: "rate-limited", detail: verdict.detail, ...usage };
         case "timeout":
         case "cancelled":
           await record(store, { result: "failed" });
           return { outcome: verdict.kind };
         default:
           await record(store, { result: "failed" });
-          return { outcome: verdict.kind, detail: verdict.detail };
+          return {
+            outcome: verdict.kind,
+            detail: verdict.detail,
+            ...(verdict.kind === "agent-error" && verdict.error ? { error: verdict.error } : {}),
+            ...usage,
+          };
       }
     }
   }
