@@ -137,7 +137,8 @@ function service(): A2AService {
     async start(request) {
       const id = randomUUID();
       const contextId = request.contextId ?? "workspace-default";
-      const task = registry.create({ id, contextId, text: request.text, messageId: request.messageId ?? id });
+      const owner = request.owner !== undefined ? { owner: request.owner } : {};
+      const task = registry.create({ id, contextId, text: request.text, messageId: request.messageId ?? id, ...owner });
       registry.transition(id, "working");
       registry.transition(id, "completed", { reply: `echo: ${request.text}` });
       return { ok: true, task };

@@ -7,6 +7,7 @@ import {
   parseSendParams,
   parseTaskQuery,
   resultMetadata,
+  withSequence,
 } from "./protocol.js";
 import {
   type TaskActivity,
@@ -117,6 +118,6 @@ export const protocolV03: Protocol = {
   }),
   immediateResult: (task) => taskJson(task),
   task: taskJson,
-  streamStart: (task) => taskJson(task),
+  streamStart: (task) => withSequence(taskJson(task), task.sequence),
   streamEvents,
 };

@@ -7,6 +7,7 @@ import {
   parseSendParams,
   parseTaskQuery,
   resultMetadata,
+  withSequence,
 } from "./protocol.js";
 import {
   type TaskActivity,
@@ -126,6 +127,6 @@ export const protocolV1: Protocol = {
   }),
   immediateResult: (task) => ({ task: taskJson(task) }),
   task: taskJson,
-  streamStart: (task) => ({ task: taskJson(task) }),
+  streamStart: (task) => ({ task: withSequence(taskJson(task), task.sequence) }),
   streamEvents,
 };

@@ -14,6 +14,8 @@ export interface SendRequest {
   /** false: answer with the task at once (v0.3 `blocking: false`, v1.0 `returnImmediately: true`). */
   blocking: boolean;
   historyLength: number | undefined;
+  /** The caller's credential digest (`a2a.auth: bearer`), set by the server, never parsed: the task's owner. */
+  owner?: string;
 }
 
 export interface TaskQuery {
@@ -32,7 +34,10 @@ export interface Protocol {
   immediateResult(task: TaskRecord): unknown;
   /** `tasks/get`, `tasks/cancel` and their v1.0 names. */
   task(task: TaskRecord, historyLength?: number): unknown;
-  /** The stream's first event. */
+  /**
+   * A stream's first event: the task (v0.3 `kind: "task"`, v1.0 `{ task }`) with `metadata.sequence`
+   * (the task's `sequence`), for `message/stream` and as the snapshot `tasks/resubscribe` starts with.
+   */
   streamStart(task: TaskRecord): unknown;
   /** The stream events for one task event (the last ones of a task that ended). */
   streamEvents(task: TaskRecord, event: TaskEvent): unknown[];
@@ -128,6 +133,11 @@ export function eventMetadata(
 ): { metadata: Record<string, unknown> } {
   const activity = event.type === "activity" ? activityMetadata(event.activity) : {};
   return { metadata: { ...(final ? resultMetadata(task).metadata : {}), ...activity, sequence: event.sequence } };
+}
+
+/** A task's JSON with its `sequence` (the number of its latest event) in its `metadata`: a stream's first event. */
+export function withSequence<T extends { metadata?: Record<string, unknown> }>(task: T, sequence: number) {
+  return { ...task, metadata: { ...task.metadata, sequence } };
 }
 
 /** The `data` part of an activity event (kind, tool, id, bounded summary, error). */

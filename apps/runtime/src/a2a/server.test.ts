@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { answerRpc, handleRpc, RPC, type RpcAnswer } from "./server.js";
 import type { A2AService } from "./service.js";
@@ -21,7 +21,13 @@ function service(turn: Turn = async (text) => ({ text: `echo: ${text}` }), strea
     async start(request) {
       const id = request.taskId ?? request.messageId ?? randomUUID();
       const contextId = request.contextId ?? "default-ctx";
-      const task = taskRegistry.create({ id, contextId, text: request.text, messageId: request.messageId ?? "m" });
+      const task = taskRegistry.create({
+        id,
+        contextId,
+        text: request.text,
+        messageId: request.messageId ?? "m",
+        ...(request.owner !== undefined ? { owner: request.owner } : {}),
+      });
       started.push({ id, contextId, text: request.text });
       taskRegistry.transition(id, "working");
       void turn(request.text, (note) => taskRegistry.progress(id, note)).then((r) =>
@@ -44,7 +50,7 @@ function service(turn: Turn = async (text) => ({ text: `echo: ${text}` }), strea
     ended: (id) => taskRegistry.ended(id),
     subscribe: (id, listener) => taskRegistry.subscribe(id, listener),
   };
-  return Object.assign(svc, { started });
+  return Object.assign(svc, { started, taskRegistry });
 }
 
 const rpc = (method: string, params: unknown, id: unknown = "1") =>
@@ -127,7 +133,8 @@ describe("handleRpc", () => {
     const s = service();
     expect(json(await handleRpc("{nope", s)).error?.code).toBe(RPC.PARSE_ERROR);
     expect(json(await handleRpc(JSON.stringify({ id: 1, method: "x" }), s)).error?.code).toBe(RPC.INVALID_REQUEST);
-    expect(json(await handleRpc(rpc("tasks/resubscribe", {}), s)).error?.code).toBe(RPC.METHOD_NOT_FOUND);
+    expect(json(await handleRpc(rpc("tasks/subscribe", {}), s)).error?.code).toBe(RPC.METHOD_NOT_FOUND);
+    expect(json(await handleRpc(rpc("tasks/resubscribe", {}), s)).error?.code).toBe(RPC.INVALID_PARAMS);
     expect(json(await handleRpc(rpc("toString", {}), s)).error?.code).toBe(RPC.METHOD_NOT_FOUND);
     expect(json(await handleRpc(rpc("message/send", { message: { parts: [] } }), s)).error?.code).toBe(
       RPC.INVALID_PARAMS,
@@ -212,6 +219,11 @@ describe("handleRpc", () => {
       expect(json(await handleRpc(rpc(method, params), s)).error?.code).toBe(RPC.UNSUPPORTED_OPERATION);
     }
     expect(s.started).toEqual([]);
+    // resubscribe is a stream too: off with streaming, even for a task that exists
+    await handleRpc(rpc("message/send", { message: { messageId: "t-off", parts: [{ text: "hi" }] } }), s);
+    for (const method of ["tasks/resubscribe", "SubscribeToTask"]) {
+      expect(json(await handleRpc(rpc(method, { id: "t-off" }), s)).error?.code).toBe(RPC.UNSUPPORTED_OPERATION);
+    }
   });
 });
 
@@ -286,5 +298,225 @@ describe("answerRpc streams over SSE", () => {
     const res = await fetch(url, { method: "POST", body: rpc("message/stream", { message: { parts: [] } }) });
     expect(res.headers.get("content-type")).toBe("application/json");
     expect(((await res.json()) as { error: { code: number } }).error.code).toBe(RPC.INVALID_PARAMS);
+  });
+});
+
+type Frame = Record<string, unknown>;
+
+/** An SSE stream read as it arrives: `next()` is its next event's result (undefined once it ended). */
+async function openStream(url: string, body: string) {
+  const abort = new AbortController();
+  const res = await fetch(url, { method: "POST", body, signal: abort.signal });
+  if (!res.body) throw new Error("expected a stream");
+  expect(res.headers.get("content-type")).toBe("text/event-stream");
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let ended = false;
+  async function next(): Promise<Frame | undefined> {
+    for (;;) {
+      const cut = buffer.indexOf("\n\n");
+      if (cut >= 0) {
+        const chunk = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        if (chunk.startsWith("data: ")) return (JSON.parse(chunk.slice(6)) as { result: Frame }).result;
+        continue;
+      }
+      if (ended) return undefined;
+      const { value, done } = await reader.read();
+      if (done) ended = true;
+      else buffer += decoder.decode(value, { stream: true });
+    }
+  }
+  async function rest(): Promise<Frame[]> {
+    const frames: Frame[] = [];
+    for (let frame = await next(); frame !== undefined; frame = await next()) frames.push(frame);
+    return frames;
+  }
+  return { next, rest, cut: () => abort.abort() };
+}
+
+/** An event's `metadata.sequence`, in either version's shape. */
+function sequenceOf(frame: Frame | undefined): unknown {
+  const inner = (frame?.task ?? frame?.statusUpdate ?? frame?.artifactUpdate ?? frame) as
+    | { metadata?: { sequence?: unknown } }
+    | undefined;
+  return inner?.metadata?.sequence;
+}
+
+describe("tasks/resubscribe and SubscribeToTask", () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    const closed = new Promise<void>((done) => (server ? server.close(() => done()) : done()));
+    server?.closeAllConnections(); // the clients' idle keep-alive connections too
+    await closed;
+    server = undefined;
+  });
+
+  async function serve(s: A2AService): Promise<string> {
+    server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => {
+        body += c.toString("utf8");
+      });
+      req.on("end", () => void answerRpc(res, body, s));
+    });
+    await new Promise<void>((done) => server?.listen(0, "127.0.0.1", done));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  }
+
+  const usage = { input_tokens: 5, output_tokens: 2 };
+
+  it("a stream cut mid-turn, then resubscribe: the snapshot, the live events, the end; no sequence twice", async () => {
+    const gate = deferred<void>();
+    const s = service(async (text) => {
+      await gate.promise;
+      return { text: `echo: ${text}`, usage };
+    });
+    const url = await serve(s);
+    const first = await openStream(
+      url,
+      rpc("message/stream", { message: { messageId: "r-1", parts: [{ kind: "text", text: "hi" }] } }),
+    );
+    const start = await first.next();
+    expect(start).toMatchObject({ kind: "task", id: "r-1", status: { state: "working" }, metadata: { sequence: 1 } });
+    s.taskRegistry.activity("r-1", { kind: "tool_call", tool: "Bash", id: "c1", summary: "ls" });
+    const call = await first.next();
+    expect(call).toMatchObject({ kind: "status-update", metadata: { kind: "tool_call", tool: "Bash", sequence: 2 } });
+    first.cut();
+    s.taskRegistry.progress("r-1", "said while nobody listened");
+
+    const second = await openStream(url, rpc("tasks/resubscribe", { id: "r-1" }, "2"));
+    const snapshot = await second.next();
+    expect(snapshot).toMatchObject({
+      kind: "task",
+      id: "r-1",
+      status: { state: "working", message: { parts: [{ kind: "text", text: "said while nobody listened" }] } },
+      history: [{ role: "user" }],
+      metadata: { sequence: 3 },
+    });
+    s.taskRegistry.activity("r-1", { kind: "tool_result", tool: "Bash", id: "c1", summary: "a b" });
+    gate.resolve();
+    const rest = await second.rest();
+    expect(rest).toMatchObject([
+      { kind: "status-update", final: false, metadata: { kind: "tool_result", sequence: 4 } },
+      { kind: "artifact-update", artifact: { parts: [{ kind: "text", text: "echo: hi" }] }, metadata: { sequence: 5 } },
+      {
+        kind: "status-update",
+        final: true,
+        status: { state: "completed" },
+        metadata: { usage: { ...usage, source: "agent-estimate" }, sequence: 6 },
+      },
+    ]);
+    const seen = [start, call, snapshot, ...rest].map(sequenceOf);
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it("two subscribers at once, each on its own: one that stops reading is cut off, the other gets every event", async () => {
+    const gate = deferred<void>();
+    const s = service(async () => {
+      await gate.promise;
+      return { text: "done" };
+    });
+    const url = await serve(s);
+    await handleRpc(
+      rpc("SendMessage", {
+        message: { messageId: "r-2", parts: [{ text: "hi" }] },
+        configuration: { returnImmediately: true },
+      }),
+      s,
+    );
+    const body = rpc("SubscribeToTask", { id: "r-2" });
+    // A subscriber that reads its first bytes (the snapshot is sent: it is subscribed), then nothing.
+    const stalled = connect(Number(new URL(url).port), "127.0.0.1");
+    stalled.on("error", () => undefined);
+    const subscribed = new Promise<void>((done) =>
+      stalled.once("data", () => {
+        stalled.pause();
+        done();
+      }),
+    );
+    stalled.write(`POST / HTTP/1.1\r\nhost: x\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    await subscribed;
+    const reading = await openStream(url, body);
+    expect(await reading.next()).toMatchObject({
+      task: { id: "r-2", status: { state: "TASK_STATE_WORKING" }, metadata: { sequence: 1 } },
+    });
+    // 20 MB of events, far beyond one stream's buffer and the kernel's socket buffers.
+    const summary = "x".repeat(64 * 1024);
+    const events = 320;
+    for (let i = 0; i < events; i += 1) {
+      s.taskRegistry.activity("r-2", { kind: "tool_result", summary: `${summary} ${i}` });
+      expect(sequenceOf(await reading.next())).toBe(2 + i);
+    }
+    gate.resolve();
+    expect(await reading.rest()).toMatchObject([
+      { artifactUpdate: { metadata: { sequence: events + 2 } } },
+      { statusUpdate: { status: { state: "TASK_STATE_COMPLETED" }, metadata: { sequence: events + 3 } } },
+    ]);
+    // The stalled one was disconnected on the way: what reached it ends before the task did.
+    let received = "";
+    stalled.on("data", (chunk: Buffer) => {
+      received += chunk.toString("utf8");
+    });
+    await new Promise<void>((done) => {
+      stalled.once("close", () => done());
+      stalled.resume();
+    });
+    expect(received).not.toContain("TASK_STATE_COMPLETED");
+    expect(received.split("\ndata: ").length - 1).toBeLessThan(events);
+  });
+
+  it("an ended task: its snapshot and the end at once, in both versions", async () => {
+    const s = service(async (text) => (text === "fail" ? { failed: "agent is not logged in" } : { text: "ok", usage }));
+    const url = await serve(s);
+    await handleRpc(rpc("message/send", { message: { messageId: "r-3", parts: [{ kind: "text", text: "hi" }] } }), s);
+    await handleRpc(rpc("SendMessage", { message: { messageId: "r-4", parts: [{ text: "fail" }] } }), s);
+    const v03 = await (await openStream(url, rpc("tasks/resubscribe", { id: "r-3" }))).rest();
+    expect(v03).toHaveLength(1);
+    expect(v03[0]).toMatchObject({
+      kind: "task",
+      id: "r-3",
+      status: { state: "completed", message: { parts: [{ kind: "text", text: "ok" }] } },
+      artifacts: [{ parts: [{ kind: "text", text: "ok" }] }],
+      metadata: { usage: { ...usage, source: "agent-estimate" }, sequence: 3 },
+    });
+    const v1 = await (await openStream(url, rpc("SubscribeToTask", { id: "r-4" }))).rest();
+    expect(v1).toEqual([
+      {
+        task: expect.objectContaining({
+          id: "r-4",
+          status: expect.objectContaining({ state: "TASK_STATE_FAILED" }),
+          metadata: { outcome: "auth", code: RPC.TURN_FAILED, sequence: 2 },
+        }),
+      },
+    ]);
+  });
+
+  it("an unknown task, or another caller's, is not found; the owner is the record's (a restored task too)", async () => {
+    const gate = deferred<void>();
+    const s = service(async () => {
+      await gate.promise;
+      return { text: "done" };
+    });
+    const send = rpc("message/send", {
+      message: { messageId: "r-5", parts: [{ kind: "text", text: "hi" }] },
+      configuration: { blocking: false },
+    });
+    expect(json(await handleRpc(send, s, "alice")).result).toMatchObject({ id: "r-5" });
+    expect(s.get("r-5")?.owner).toBe("alice");
+    s.taskRegistry.create({ id: "restored", contextId: "c", text: "hi", messageId: "m-r", owner: "alice" });
+    for (const id of ["r-5", "restored"]) {
+      for (const method of ["tasks/resubscribe", "SubscribeToTask"]) {
+        expect(json(await handleRpc(rpc(method, { id }), s, "bob")).error?.code).toBe(RPC.TASK_NOT_FOUND);
+        expect(json(await handleRpc(rpc(method, { id }), s)).error?.code).toBe(RPC.TASK_NOT_FOUND);
+        expect(await handleRpc(rpc(method, { id }), s, "alice")).toMatchObject({ kind: "stream", resubscribe: true });
+      }
+      expect(json(await handleRpc(rpc("tasks/get", { id }), s, "bob")).error?.code).toBe(RPC.TASK_NOT_FOUND);
+      expect(json(await handleRpc(rpc("GetTask", { id }), s, "alice")).result).toMatchObject({ id });
+    }
+    expect(json(await handleRpc(rpc("tasks/resubscribe", { id: "nope" }), s)).error?.code).toBe(RPC.TASK_NOT_FOUND);
+    expect(json(await handleRpc(rpc("SubscribeToTask", {}), s)).error?.code).toBe(RPC.INVALID_PARAMS);
+    gate.resolve();
   });
 });

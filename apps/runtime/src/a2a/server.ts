@@ -9,6 +9,7 @@ import {
   Envelope,
   PUSH_NOT_SUPPORTED,
   RPC,
+  type RpcError,
   type RpcId,
   type RpcResponse,
   rpcError,
@@ -22,12 +23,15 @@ import type { TaskRecord } from "./task-registry.js";
 export { RPC, type RpcResponse } from "./rpc.js";
 export type { A2AService } from "./service.js";
 
-/** What one JSON-RPC request comes to: a JSON answer, or a task to stream as SSE. */
+/**
+ * What one JSON-RPC request comes to: a JSON answer, or a task to stream as SSE (`resubscribe`: a
+ * snapshot of a task that may have ended, not the start of a new one).
+ */
 export type RpcAnswer =
   | { kind: "json"; response: RpcResponse }
-  | { kind: "stream"; id: RpcId; protocol: Protocol; task: TaskRecord };
+  | { kind: "stream"; id: RpcId; protocol: Protocol; task: TaskRecord; resubscribe?: boolean };
 
-type Kind = "send" | "stream" | "get" | "cancel" | "push";
+type Kind = "send" | "stream" | "resubscribe" | "get" | "cancel" | "push";
 
 /** Every method answered, by name: v0.3's and v1.0's, each in its own version's shapes. */
 const METHODS: Record<string, { kind: Kind; protocol: Protocol }> = {
@@ -35,6 +39,7 @@ const METHODS: Record<string, { kind: Kind; protocol: Protocol }> = {
   "message/stream": { kind: "stream", protocol: protocolV03 },
   "tasks/get": { kind: "get", protocol: protocolV03 },
   "tasks/cancel": { kind: "cancel", protocol: protocolV03 },
+  "tasks/resubscribe": { kind: "resubscribe", protocol: protocolV03 },
   "tasks/pushNotificationConfig/set": { kind: "push", protocol: protocolV03 },
   "tasks/pushNotificationConfig/get": { kind: "push", protocol: protocolV03 },
   "tasks/pushNotificationConfig/list": { kind: "push", protocol: protocolV03 },
@@ -43,6 +48,7 @@ const METHODS: Record<string, { kind: Kind; protocol: Protocol }> = {
   SendStreamingMessage: { kind: "stream", protocol: protocolV1 },
   GetTask: { kind: "get", protocol: protocolV1 },
   CancelTask: { kind: "cancel", protocol: protocolV1 },
+  SubscribeToTask: { kind: "resubscribe", protocol: protocolV1 },
   CreateTaskPushNotificationConfig: { kind: "push", protocol: protocolV1 },
   GetTaskPushNotificationConfig: { kind: "push", protocol: protocolV1 },
   ListTaskPushNotificationConfigs: { kind: "push", protocol: protocolV1 },
@@ -51,10 +57,17 @@ const METHODS: Record<string, { kind: Kind; protocol: Protocol }> = {
 
 const json = (response: RpcResponse): RpcAnswer => ({ kind: "json", response });
 
-/** The credential each task was created with (`a2a.auth: bearer`); a task is visible to it alone. */
-const owners = new WeakMap<TaskRecord, Caller>();
+/**
+ * A task is visible to the credential it was created with alone (`TaskRecord.owner`, kept with the
+ * record, so a task restored at boot is still its creator's); with `a2a.auth: none` both are undefined.
+ */
 const visible = (task: TaskRecord | undefined, caller: Caller): task is TaskRecord =>
-  task !== undefined && owners.get(task) === caller;
+  task !== undefined && task.owner === caller;
+
+const STREAMING_OFF: RpcError = {
+  code: RPC.UNSUPPORTED_OPERATION,
+  message: "Unsupported operation: streaming is turned off for this workspace (a2a.streaming: false)",
+};
 
 /** The caller each conversation (contextId) belongs to, with `bearer`: in memory, the newest kept. */
 const contextOwners = new Map<string, string>();
@@ -74,7 +87,7 @@ function ownContext(request: SendRequest, caller: Caller): SendRequest | undefin
   contextOwners.delete(contextId);
   contextOwners.set(contextId, caller);
   if (contextOwners.size > MAX_CONTEXT_OWNERS) contextOwners.delete(contextOwners.keys().next().value as string);
-  return { ...request, contextId };
+  return { ...request, contextId, owner: caller };
 }
 
 /** The id of a request that is not a valid envelope, when it has a usable one. */
@@ -115,14 +128,7 @@ export async function handleRpc(body: string, service: A2AService, caller?: Call
   switch (kind) {
     case "send":
     case "stream": {
-      if (kind === "stream" && !service.streaming) {
-        return json(
-          rpcError(id, {
-            code: RPC.UNSUPPORTED_OPERATION,
-            message: "Unsupported operation: streaming is turned off for this workspace (a2a.streaming: false)",
-          }),
-        );
-      }
+      if (kind === "stream" && !service.streaming) return json(rpcError(id, STREAMING_OFF));
       const parsed = protocol.parseSend(params);
       if (isRpcError(parsed)) return json(rpcError(id, parsed));
       const request = ownContext(parsed, caller);
@@ -137,8 +143,7 @@ export async function handleRpc(body: string, service: A2AService, caller?: Call
       const started = await service.start(request);
       if (!started.ok) return json(rpcError(id, started.error));
       const { task } = started;
-      if (!owners.has(task)) owners.set(task, caller);
-      else if (!visible(task, caller)) {
+      if (!visible(task, caller)) {
         // A repeated messageId answers its earlier task: never another caller's.
         return json(
           rpcError(id, { code: RPC.INVALID_PARAMS, message: "Invalid params: messageId already used; send a new one" }),
@@ -162,6 +167,15 @@ export async function handleRpc(body: string, service: A2AService, caller?: Call
       const task = service.get(query.id);
       if (!visible(task, caller)) return json(rpcError(id, TASK_NOT_FOUND));
       return json(rpcResult(id, protocol.task(task, query.historyLength)));
+    }
+    case "resubscribe": {
+      // The task's snapshot, then its live events and its end; an ended one's snapshot and the end at once.
+      if (!service.streaming) return json(rpcError(id, STREAMING_OFF));
+      const query = protocol.parseTaskQuery(params);
+      if (isRpcError(query)) return json(rpcError(id, query));
+      const task = service.get(query.id);
+      if (!visible(task, caller)) return json(rpcError(id, TASK_NOT_FOUND));
+      return { kind: "stream", id, protocol, task, resubscribe: true };
     }
     case "push":
       return json(rpcError(id, PUSH_NOT_SUPPORTED));

@@ -152,6 +152,7 @@ export function createA2AService(options: A2AServiceOptions): A2AService {
         contextId,
         text: request.text,
         messageId: request.messageId ?? randomUUID(),
+        ...(request.owner !== undefined ? { owner: request.owner } : {}),
       });
       const session = conversations.sessionFor(contextId, defaultId);
       scheduler

@@ -24,7 +24,7 @@ afterEach(async () => {
 });
 
 /** Serves one task as a stream on a real loopback server; resolves its URL and the stream's response. */
-async function serveStream(limits: StreamLimits) {
+async function serveStream(limits: StreamLimits, resubscribe = false) {
   const { registry, service } = registryService();
   const task = registry.create({ id: "t1", contextId: "c1", text: "hi", messageId: "m1" });
   registry.transition(task.id, "working");
@@ -33,7 +33,7 @@ async function serveStream(limits: StreamLimits) {
     resolveOpened = resolve;
   });
   const listener = createServer((_req, res) => {
-    streamTask(res, { id: "1", protocol: protocolV03, task }, service, limits);
+    streamTask(res, { id: "1", protocol: protocolV03, task, resubscribe }, service, limits);
     resolveOpened(res);
   });
   server = listener;
@@ -46,6 +46,7 @@ type Frame = {
   kind: string;
   final?: boolean;
   status?: { state: string; message?: { parts: Array<{ text: string }> } };
+  metadata?: { sequence?: number };
 };
 
 async function readFrames(port: number): Promise<Frame[]> {
@@ -141,5 +142,44 @@ describe("streamTask", () => {
     s.registry.transition(s.task.id, "failed", { error: { code: -32000, message: "agent failed" } });
     const states = (await frames).map((f) => f.status?.message?.parts[0]?.text ?? f.kind);
     expect(states).toEqual(["task", "note 1", "note 2", "note 3", "agent failed"]);
+  });
+
+  it("resubscribe: the snapshot carries the task's sequence, the events after it the numbers after", async () => {
+    const s = await serveStream({ progressIntervalMs: 0 }, true);
+    s.registry.progress(s.task.id, "before the subscriber came");
+    const frames = readFrames(s.port);
+    await s.opened;
+    s.registry.activity(s.task.id, { kind: "tool_call", tool: "Read", summary: "a.txt" });
+    s.registry.transition(s.task.id, "completed", { reply: "done" });
+    const got = await frames;
+    expect(got.map((f) => [f.kind, f.metadata?.sequence])).toEqual([
+      ["task", 2],
+      ["status-update", 3],
+      ["artifact-update", 4],
+      ["status-update", 5],
+    ]);
+    expect(got[0]?.status).toMatchObject({
+      state: "working",
+      message: { parts: [{ text: "before the subscriber came" }] },
+    });
+  });
+
+  it("resubscribe to an ended task: its snapshot (the reply in it) and the end, nothing else", async () => {
+    const s = await serveStream({}, true);
+    s.registry.transition(s.task.id, "completed", { reply: "done" });
+    const got = await readFrames(s.port);
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatchObject({ kind: "task", status: { state: "completed" }, metadata: { sequence: 3 } });
+  });
+
+  it("message/stream for a task that ended before its stream began: the start's number is below its end's", async () => {
+    const s = await serveStream({});
+    s.registry.transition(s.task.id, "completed", { reply: "done" });
+    const got = await readFrames(s.port);
+    expect(got.map((f) => [f.kind, f.status?.state, f.metadata?.sequence])).toEqual([
+      ["task", "working", 1],
+      ["artifact-update", undefined, 2],
+      ["status-update", "completed", 3],
+    ]);
   });
 });

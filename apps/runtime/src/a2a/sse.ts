@@ -33,15 +33,19 @@ export interface StreamLimits {
 
 /**
  * Streams one task as Server-Sent Events: the task at once (state `working`, or `submitted` while it
- * waits for its context), status updates for its progress notes, then the final events; each `data:`
- * is a JSON-RPC response with the request's id. Progress notes are coalesced (at most one per
- * PROGRESS_INTERVAL_MS, the latest wins); state events are never dropped. A client that goes away,
- * or stops reading until STREAM_BUFFER_BYTES are waiting, is only disconnected: the turn goes on
- * (`tasks/get` fetches it, `tasks/cancel` cancels it). @internal
+ * waits for its context), status updates for its progress notes and activities, then the final
+ * events; each `data:` is a JSON-RPC response with the request's id, each event carries its
+ * `metadata.sequence` (increasing; a coalesced note leaves a gap). With `resubscribe` the first event
+ * is the task as it is now (its `metadata.sequence` is the latest event it reflects), then the events
+ * after it; a task that has ended is its snapshot and the end at once. Progress notes are coalesced
+ * (at most one per PROGRESS_INTERVAL_MS, the latest wins); state events are never dropped. Each
+ * stream has its own buffer: a client that goes away, or stops reading until STREAM_BUFFER_BYTES are
+ * waiting, is only disconnected, and delays no other stream of the task: the turn goes on
+ * (`tasks/get` fetches it, `tasks/resubscribe` follows it again, `tasks/cancel` cancels it). @internal
  */
 export function streamTask(
   res: ServerResponse,
-  stream: { id: RpcId; protocol: Protocol; task: TaskRecord },
+  stream: { id: RpcId; protocol: Protocol; task: TaskRecord; resubscribe?: boolean },
   service: A2AService,
   limits: StreamLimits = {},
 ) {
@@ -107,19 +111,31 @@ export function streamTask(
     if (flushTimer) clearTimeout(flushTimer);
     flushProgress();
     emit(event);
-    if (event.type === "state" && TERMINAL.has(event.state)) {
-      close();
-      if (res.destroyed) return;
-      res.end();
-      const deadline = setTimeout(() => res.destroy(), limits.finalFlushMs ?? FINAL_FLUSH_MS);
-      deadline.unref();
-      res.once("close", () => clearTimeout(deadline));
-    }
+    if (event.type === "state" && TERMINAL.has(event.state)) end();
   };
+  /** The end of the stream: the final events have been written. */
+  function end() {
+    close();
+    if (res.destroyed) return;
+    res.end();
+    const deadline = setTimeout(() => res.destroy(), limits.finalFlushMs ?? FINAL_FLUSH_MS);
+    deadline.unref();
+    res.once("close", () => clearTimeout(deadline));
+  }
   res.on("close", close);
-  off = service.subscribe(task.id, onEvent);
-  // The task as it started (a turn may already have ended by now: its end follows at once).
+  const ended = TERMINAL.has(task.state);
+  if (stream.resubscribe) {
+    // The snapshot: everything up to its sequence is in it; the live events carry the numbers after.
+    write(protocol.streamStart(task), ended);
+    if (ended) end();
+    else off = service.subscribe(task.id, onEvent);
+    return;
+  }
+  if (!ended) off = service.subscribe(task.id, onEvent);
+  // The task as it started (a turn may already have ended by now: its end follows at once, with the
+  // numbers after the start's).
   const { reply: _reply, note: _note, error: _error, ...started } = task;
-  write(protocol.streamStart(TERMINAL.has(task.state) ? { ...started, state: "working" } : task));
-  if (TERMINAL.has(task.state)) onEvent({ type: "state", state: task.state, sequence: task.sequence });
+  const before = task.sequence - (task.state === "completed" ? 2 : 1);
+  write(protocol.streamStart(ended ? { ...started, state: "working", sequence: Math.max(0, before) } : task));
+  if (ended) onEvent({ type: "state", state: task.state, sequence: task.sequence });
 }
