@@ -132,6 +132,15 @@ describe("createCliAgentExecutor", () => {
     expect(await store.get()).toBeUndefined();
   });
 
+  it("the verdict's usage reaches the reply whatever the outcome; an agent error's safe error reaches the caller", async () => {
+    const usage = { input_tokens: 12, output_tokens: 3, cost_usd: 0.5, model: "m" };
+    expect(await executor([{ kind: "ok", text: "hi", usage }]).turn()).toEqual({ outcome: "ok", text: "hi", usage });
+    const failed = await executor([
+      { kind: "agent-error", detail: "log only", error: "tell the caller", usage },
+    ]).turn();
+    expect(failed).toEqual({ outcome: "agent-error", detail: "log only", error: "tell the caller", usage });
+  });
+
   it("a retryable rate limit is retried twice (with backoff), then reported", async () => {
     const x = executor([
       { kind: "rate-limited", retryable: true, detail: "429" },
