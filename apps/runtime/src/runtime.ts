@@ -15,6 +15,7 @@ import { createSessionStore } from "@molecule/session";
 import { createConversations } from "./a2a/contexts.js";
 import { assertInboundPolicy, createInboundAuth } from "./a2a/inbound-auth.js";
 import { createA2AService } from "./a2a/service.js";
+import { openTaskRecords } from "./a2a/task-store.js";
 import { bootAdapter } from "./adapter/boot.js";
 import { ADAPTER_RUNTIME } from "./adapter/load.js";
 import { listenAdmin } from "./admin/server.js";
@@ -162,6 +163,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   await secrets.refresh();
   // Before serving: end agents a kill -9'd daemon left running; a full state volume never fails a turn.
   const prepared = await prepareStateDir({ stateDir, log, metrics });
+  // The A2A task records (a2a.persist_tasks): last run's tasks, the running ones marked interrupted.
+  const taskRecords = config.a2a.persist_tasks
+    ? await openTaskRecords({ stateDir, log, health: prepared.stateDirHealth })
+    : undefined;
   const sessionStore = rememberingSessionStore(
     createSessionStore({ file: join(stateDir, "session.json"), logger: log }),
   );
@@ -249,6 +254,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       streaming: config.a2a.streaming,
       streamThinking: config.a2a.stream_thinking,
       draining,
+      ...(taskRecords ? { tasks: taskRecords.registry } : {}),
     }),
     card: (url) => agentCard(config, url),
     advertiseUrl: (boundPort) => resolveAdvertiseUrl(settings, boundPort),
@@ -289,6 +295,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     stopPrompts: () => prompts?.stop(),
     stopPlatformLoops: async () => loops?.stop(),
     closeRest: async () => {
+      await taskRecords?.store.close(); // every queued record is written before the daemon stops
       prepared.stateDirHealth.stop();
       tokens.close();
       await executor.close?.();

@@ -7,7 +7,7 @@ import type { TurnRunner } from "../turns.js";
 import type { Conversations } from "./contexts.js";
 import type { SendRequest } from "./protocol.js";
 import { RPC, type RpcError, TASK_NOT_FOUND } from "./rpc.js";
-import { createTaskRegistry, type TaskEvent, type TaskRecord, TERMINAL } from "./task-registry.js";
+import { createTaskRegistry, type TaskEvent, type TaskRecord, type TaskRegistry, TERMINAL } from "./task-registry.js";
 
 export type Started = { ok: true; task: TaskRecord } | { ok: false; error: RpcError };
 
@@ -43,6 +43,8 @@ export interface A2AServiceOptions {
   streamThinking?: boolean;
   /** Whether shutdown has begun (a busy refusal then says so). */
   draining(): boolean;
+  /** The task registry (the daemon's keeps its tasks across restarts: `task-store.ts`); default: a memory-only one. */
+  tasks?: TaskRegistry;
 }
 
 const BUSY_DATA = { busy: true, retry_after: 30, outcome: "busy" };
@@ -60,7 +62,7 @@ const CANCELLED: RpcError = {
  */
 export function createA2AService(options: A2AServiceOptions): A2AService {
   const { turns, scheduler, conversations, log, timeoutSeconds } = options;
-  const taskRegistry = createTaskRegistry();
+  const taskRegistry = options.tasks ?? createTaskRegistry();
 
   function finish(task: TaskRecord, reply: TurnReply) {
     if (reply.outcome === "ok") {

@@ -70,14 +70,27 @@ export const RECENT_TASKS = 100;
 /** The key of a user message in a context (`messageId`s are the caller's: unique per context, not globally). */
 const messageKey = (contextId: string, messageId: string) => JSON.stringify([contextId, messageId]);
 
+export interface TaskRegistryOptions {
+  /** How many ended tasks are kept (default {@link RECENT_TASKS}); running and queued ones always are. */
+  max?: number;
+  now?: () => number;
+  /**
+   * Called when a task is created and on each of its state changes (not on progress notes or
+   * activities, which are not kept): the task records (`task-store.ts`) queue it for the disk.
+   */
+  onChange?: (task: TaskRecord) => void;
+}
+
 /**
- * The recent tasks, in memory only (a restart forgets them): what `tasks/get` answers, what a
- * stream follows, what a blocking send waits for, and which task a user message (context and
- * `messageId`) started. Bounded: beyond `max` the oldest ended tasks are forgotten. @internal
+ * The recent tasks: what `tasks/get` answers, what a stream follows, what a blocking send waits
+ * for, and which task a user message (context and `messageId`) started. Bounded: beyond `max` the
+ * oldest ended tasks are forgotten. In memory; `onChange` and `restore` let the task records keep
+ * them across a restart. @internal
  */
-export function createTaskRegistry(options: { max?: number; now?: () => number } = {}) {
+export function createTaskRegistry(options: TaskRegistryOptions = {}) {
   const max = options.max ?? RECENT_TASKS;
   const now = options.now ?? Date.now;
+  const changed = options.onChange ?? (() => undefined);
   const records = new Map<string, TaskRecord>();
   const listeners = new Map<string, Set<(event: TaskEvent) => void>>();
   const ends = new Map<string, { promise: Promise<void>; resolve: () => void }>();
@@ -107,6 +120,30 @@ export function createTaskRegistry(options: { max?: number; now?: () => number }
   return {
     has: (id: string) => records.has(id),
     get: (id: string) => records.get(id),
+    /** Every task it holds, oldest first (what the task records keep when they compact). */
+    list: (): TaskRecord[] => [...records.values()],
+
+    /**
+     * At boot, the tasks the records file kept (oldest first; a running one there was already marked
+     * failed): `tasks/get` answers them, a repeated send finds its task, `ended` resolves at once.
+     * Not reported to `onChange` (they are on disk); the eviction rules apply.
+     */
+    restore(restored: Iterable<TaskRecord>) {
+      for (const task of restored) {
+        records.delete(task.id);
+        records.set(task.id, task);
+        byMessage.set(messageKey(task.contextId, task.user.messageId), task.id);
+        ends.delete(task.id);
+        if (!TERMINAL.has(task.state)) {
+          let resolve = () => {};
+          const promise = new Promise<void>((r) => {
+            resolve = r;
+          });
+          ends.set(task.id, { promise, resolve });
+        }
+      }
+      evict();
+    },
 
     /** The latest task the user message `messageId` started in `contextId`, while it is remembered. */
     findByMessage(contextId: string, messageId: string): TaskRecord | undefined {
@@ -133,6 +170,7 @@ export function createTaskRegistry(options: { max?: number; now?: () => number }
         resolve = r;
       });
       ends.set(task.id, { promise, resolve });
+      changed(task);
       evict();
       return task;
     },
@@ -152,6 +190,7 @@ export function createTaskRegistry(options: { max?: number; now?: () => number }
       // A completed task's end is two stream events (the reply's artifact, then the final status): one number each.
       if (state === "completed") task.sequence += 1;
       emit(task, { type: "state", state });
+      changed(task);
       if (TERMINAL.has(state)) {
         ends.get(id)?.resolve();
         listeners.delete(id);
