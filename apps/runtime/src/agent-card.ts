@@ -7,8 +7,11 @@ export const PROTOCOL_VERSIONS = { v03: "0.3.0", v1: "1.0" } as const;
  * The agent card served at `/.well-known/agent-card.json` (and the legacy `/.well-known/agent.json`)
  * and sent with register. Valid for both versions: the v0.3 fields (`url`, `protocolVersion`,
  * `preferredTransport`) and v1.0's `supportedInterfaces` (one JSON-RPC endpoint, both versions).
- * `capabilities` claims only what is implemented: streaming follows `a2a.streaming`; push
- * notifications are not implemented (preflight warns when `a2a.push_notifications` asks for them).
+ * `capabilities` claims only what is implemented: streaming follows `a2a.streaming` (with it the
+ * stream methods and `tasks/resubscribe` / `SubscribeToTask` are served, without it none of them);
+ * push notifications are not implemented, whatever the config says (a caller's webhook URL would have
+ * the daemon POST wherever it is told, from inside the cluster; preflight warns when
+ * `a2a.push_notifications` asks for them).
  * With `a2a.auth: bearer` the card declares the scheme for both versions at once: v0.3's
  * `securitySchemes.bearer` (`type: http`, `scheme: bearer`) and `security`, v1.0's
  * `httpAuthSecurityScheme` in the same entry and `securityRequirements` (each SDK reads its own keys).
