@@ -44,6 +44,20 @@ async function start(mode: ModelApiMode = "ok", reply = "hello world") {
 }
 
 describe("startFakeModelApi", () => {
+  it("records the usage each answer reported (streamed: the message_delta's output tokens); none for an error", async () => {
+    const { url } = await start("ok", "hello world");
+    const streamed = events(await (await post(url, messagesBody(true))).text());
+    const json = (await (await post(url, messagesBody(false))).json()) as { usage: unknown };
+    api?.setMode("status:529");
+    await post(url, messagesBody(false));
+    const [first, second, third] = api?.messages() ?? [];
+    const delta = streamed.find(([e]) => e === "message_delta")?.[1];
+    expect(first?.usage).toMatchObject({ output_tokens: (delta?.usage as { output_tokens: number }).output_tokens });
+    expect(first?.usage?.input_tokens).toBeGreaterThan(0);
+    expect(second?.usage).toEqual(json.usage);
+    expect(third?.usage).toBeUndefined();
+  });
+
   it("answers HEAD / with 200", async () => {
     const { url } = await start();
     expect((await fetch(url, { method: "HEAD" })).status).toBe(200);

@@ -45,6 +45,16 @@ export interface ModelApiRequest {
   readonly mode: string;
   /** the status answered; 0 when dropped or still hanging */
   status: number;
+  /** the token usage the answer reported (a successful `POST /v1/messages` only): sum them to check an agent's usage */
+  usage?: ModelApiUsage;
+}
+
+/** The token usage an answer reports, as the Messages API names it. */
+export interface ModelApiUsage {
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  readonly cache_creation_input_tokens: number;
+  readonly cache_read_input_tokens: number;
 }
 
 export interface FakeModelApiOptions {
@@ -132,12 +142,13 @@ export async function startFakeModelApi(options: FakeModelApiOptions = {}): Prom
     const id = `msg_fake_${randomBytes(8).toString("hex")}`;
     const inputTokens = estimateTokens(field(rec.body, "messages"));
     const outputTokens = Math.max(1, Math.ceil(blocks.reduce((n, b) => n + blockLength(b), 0) / 4));
-    const usage = {
+    const usage: ModelApiUsage = {
       input_tokens: inputTokens,
       output_tokens: outputTokens,
       cache_creation_input_tokens: 0,
       cache_read_input_tokens: 0,
     };
+    if (!stall) rec.usage = usage;
     if (!rec.stream) {
       if (stall) return; // a JSON answer cannot stall half-way: it hangs
       sendJson(

@@ -20,7 +20,13 @@ export type {
   GeminiApiRequest,
 } from "./fake-gemini-api.js";
 export { startFakeGeminiApi } from "./fake-gemini-api.js";
-export type { FakeModelApi, FakeModelApiOptions, ModelApiMode, ModelApiRequest } from "./fake-model-api.js";
+export type {
+  FakeModelApi,
+  FakeModelApiOptions,
+  ModelApiMode,
+  ModelApiRequest,
+  ModelApiUsage,
+} from "./fake-model-api.js";
 export { startFakeModelApi } from "./fake-model-api.js";
 export type { ModelApiBarrier, ModelApiBarrierOptions } from "./fake-model-barrier.js";
 export type { FakeModelReply, FakeToolUse } from "./fake-model-tools.js";
