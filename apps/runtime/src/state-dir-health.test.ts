@@ -120,7 +120,7 @@ describe("the claude-code executor with a session store that cannot be written",
       progress: () => undefined,
     });
     // Before: recordTurn threw and the turn was a `crash` — the answer thrown away.
-    expect(reply).toEqual({ outcome: "ok", text: "the answer" });
+    expect(reply).toMatchObject({ outcome: "ok", text: "the answer" });
     expect(reported).toEqual([{ what: "session", code: "E_SESSION_STORE_WRITE" }]);
     const sessionId = (await readFakeAgentCalls(cli)).at(-1)?.sessionId;
     expect(sessionId).toMatch(/^[0-9a-f-]{36}$/);
@@ -152,7 +152,7 @@ describe("the claude-code executor with a session store that cannot be written",
           signal: new AbortController().signal,
           progress: () => undefined,
         });
-        expect(reply).toEqual({ outcome: "ok", text: "the answer" });
+        expect(reply).toMatchObject({ outcome: "ok", text: "the answer" });
         expect(health.warnings()).toEqual(["state volume failing: session (ENOSPC)"]);
         const sessionId = (await readFakeAgentCalls(cli)).at(-1)?.sessionId;
         expect(sessionId).toMatch(/^[0-9a-f-]{36}$/);
