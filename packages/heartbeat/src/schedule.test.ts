@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelayMs, nextBeatDelayMs, parseRetryAfterMs } from "./schedule.js";
+import { backoffDelayMs, checkPhase, nextBeatDelayMs, parseRetryAfterMs, spreadDelayMs } from "./schedule.js";
 import { seeded } from "./test-support.js";
 
 describe("nextBeatDelayMs", () => {
@@ -24,6 +24,31 @@ describe("nextBeatDelayMs", () => {
     expect(nextBeatDelayMs(2, 30_000, 0.1, () => 0)).toBe(27_000);
     expect(nextBeatDelayMs(2, 30_000, 0.1, () => 0.5)).toBe(30_000);
     expect(nextBeatDelayMs(7, 30_000, 0.1, () => 0.999_999)).toBeCloseTo(33_000, 0);
+  });
+});
+
+describe("spreadDelayMs and checkPhase", () => {
+  it("jitter 0 is exact timing: no offset, check phase 0", () => {
+    expect(spreadDelayMs(30_000, 0, () => 0.7)).toBe(0);
+    expect(checkPhase(5, 0, () => 0.7)).toBe(0);
+    expect(checkPhase(1, 0.1, () => 0.7)).toBe(0);
+  });
+
+  it("1,000 loops' offsets cover [0, interval) and their check phases cover [0, n)", () => {
+    const random = seeded(9);
+    const tenths = new Array<number>(10).fill(0);
+    const phases = new Array<number>(5).fill(0);
+    for (let i = 0; i < 1_000; i += 1) {
+      const delay = spreadDelayMs(30_000, 0.1, random);
+      expect(delay).toBeGreaterThanOrEqual(0);
+      expect(delay).toBeLessThan(30_000);
+      tenths[Math.floor(delay / 3_000)] = (tenths[Math.floor(delay / 3_000)] ?? 0) + 1;
+      const phase = checkPhase(5, 0.1, random);
+      expect(Number.isInteger(phase) && phase >= 0 && phase < 5).toBe(true);
+      phases[phase] = (phases[phase] ?? 0) + 1;
+    }
+    for (const count of tenths) expect(count).toBeGreaterThan(60);
+    for (const count of phases) expect(count).toBeGreaterThan(140);
   });
 });
 

@@ -22,6 +22,26 @@ export function nextBeatDelayMs(beat: number, intervalMs: number, jitter: number
 }
 
 /**
+ * A per-loop offset in [0, intervalMs) for work that may wait up to one interval without harm (a
+ * re-register after a long outage, the platform check after a recovery): a fleet that recovers
+ * together spreads it over the interval instead of sending it all at once. `jitter: 0` is exact
+ * timing: no offset.
+ */
+export function spreadDelayMs(intervalMs: number, jitter: number, random: () => number): number {
+  if (jitter <= 0) return 0;
+  return unit(random) * intervalMs;
+}
+
+/**
+ * Which of every `every` successful beats carries this loop's platform check: a per-loop phase in
+ * [0, every), drawn once, so loops started together do not check on the same beat. `jitter: 0`: 0.
+ */
+export function checkPhase(every: number, jitter: number, random: () => number): number {
+  if (jitter <= 0 || every <= 1) return 0;
+  return Math.floor(unit(random) * every);
+}
+
+/**
  * Wait after the n-th consecutive 5xx / 429 / transport failure (n ≥ 1):
  * `min(intervalMs, 1_000 × 2^(n−1)) × (1 ± jitter)`, or the `Retry-After` if that is larger — a
  * Retry-After is honoured up to `intervalMs`, never beyond.

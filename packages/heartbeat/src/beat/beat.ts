@@ -38,6 +38,8 @@ export interface BeatInput {
   ttlMs: number;
   /** Check the platform's view on every n-th successful beat. */
   checkEvery: number;
+  /** This loop's phase in [0, checkEvery): which of every n successful beats carries the check. */
+  checkPhase: number;
   tokens: PlatformTokens;
   tracker: Pick<TaskTracker, "snapshot">;
   metadata: () => RuntimeMetadata;
@@ -45,12 +47,14 @@ export interface BeatInput {
   logger: HeartbeatLogger;
   http: HttpClient;
   counters: Counters;
+  /** Called (by the heartbeat, at this loop's spread offset) after an outage longer than the TTL. */
   emitOutageRecovered: HeartbeatEvents["emitOutageRecovered"];
   emitUnauthorizedStreak: HeartbeatEvents["emitUnauthorizedStreak"];
   emitWorkspaceUnknown: HeartbeatEvents["emitWorkspaceUnknown"];
   /** The slowest beat while the platform has not known us for longer than the TTL, ms. */
   lostCapMs: number;
-  checkPlatform: () => void;
+  /** `afterOutage`: the first good beat after failures (the heartbeat spreads that check over an interval). */
+  checkPlatform: (afterOutage: boolean) => void;
   /** Started and not stopping. */
   running: () => boolean;
 }
@@ -255,10 +259,11 @@ export function createBeat(input: BeatInput): Beat {
         input.emitOutageRecovered({ reason: "outage", downMs: now - since });
       }
       // The platform can lose us in any outage, even one shorter than its TTL (it restarted, say):
-      // its view is checked on the first good beat after one, and on every n-th beat besides.
+      // its view is checked after the first good beat after one, and on every n-th beat besides (at
+      // this loop's phase, so loops started together do not check together).
       const afterOutage = hadFailures && !pastTtl;
-      if (input.running() && (afterOutage || successes % input.checkEvery === 0)) {
-        input.checkPlatform();
+      if (input.running() && (afterOutage || (successes + input.checkPhase) % input.checkEvery === 0)) {
+        input.checkPlatform(afterOutage);
       }
       return;
     }

@@ -4,6 +4,7 @@ import { HeartbeatError } from "../errors.js";
 import { holdOpen } from "../hold-open.js";
 import { createHttpClient } from "../http.js";
 import { positive, validateBase } from "../options.js";
+import { checkPhase, spreadDelayMs } from "../schedule.js";
 import { errorText, realClock, silentLogger } from "../types.js";
 import { createBeat } from "./beat.js";
 import { createPlatformCheck } from "./check.js";
@@ -86,6 +87,20 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
   const isStopping = () => stopping !== undefined;
   const aborter = new AbortController();
 
+  // Work that may wait up to one interval (the re-register after a long outage, the check after a
+  // recovery) goes at this loop's spread offset: a fleet that recovers together does not herd.
+  // Wedges, tokens and task changes never wait (they are immediate beats).
+  const deferred = new Set<unknown>();
+  const spread = (work: () => void) => {
+    const delayMs = spreadDelayMs(intervalMs, jitter, random);
+    if (delayMs <= 0) return work();
+    const handle = clock.setTimeout(() => {
+      deferred.delete(handle);
+      if (running()) work();
+    }, delayMs);
+    deferred.add(handle);
+  };
+
   const counters = createCounters();
   const events = createEvents(counters, logger);
   const check = createPlatformCheck({
@@ -105,6 +120,7 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
     beatUrl: `${base}/registry/heartbeat`,
     ttlMs,
     checkEvery,
+    checkPhase: checkPhase(checkEvery, jitter, random),
     tokens,
     tracker,
     metadata: () => options.metadata(),
@@ -112,11 +128,11 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
     logger,
     http,
     counters,
-    emitOutageRecovered: events.emitOutageRecovered,
+    emitOutageRecovered: (event) => spread(() => events.emitOutageRecovered(event)),
     emitUnauthorizedStreak: events.emitUnauthorizedStreak,
     emitWorkspaceUnknown: events.emitWorkspaceUnknown,
     lostCapMs,
-    checkPlatform: () => void check.run(),
+    checkPlatform: (afterOutage) => (afterOutage ? spread(() => void check.run()) : void check.run()),
     running,
   });
   const loop = createBeatLoop({
@@ -161,6 +177,8 @@ export function createHeartbeat(options: HeartbeatOptions): Heartbeat {
       if (stopping) return stopping;
       stopping = (async () => {
         for (const off of unsubscribers.splice(0)) off();
+        for (const handle of deferred) clock.clearTimeout(handle);
+        deferred.clear();
         loop.cancel();
         // Whatever is in flight carries state the final beat supersedes.
         aborter.abort();

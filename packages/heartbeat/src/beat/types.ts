@@ -11,7 +11,14 @@ export interface HeartbeatOptions {
   tokens: PlatformTokens;
   /** Period between beats, ms. Default 30 000. */
   intervalMs?: number;
-  /** Relative spread of each period, 0 ≤ jitter < 1. Default 0.1. */
+  /**
+   * Relative spread of each period, 0 ≤ jitter < 1. Default 0.1. Above 0 the loop is also de-phased:
+   * the second beat lands at a random offset within the interval, the every-n-th platform check on
+   * a per-loop one of those n beats, and the re-register call (`onOutageRecovered` after an outage
+   * longer than the TTL) and the platform check after a recovery at a random offset within one
+   * interval. Immediate beats (a wedge, a rotated token, a task change) never wait. `0` is exact
+   * timing: no phase, no spread.
+   */
   jitter?: number;
   /**
    * Called for every beat; sent as `runtime_metadata`. `start()` rejects when its first result fails
@@ -129,7 +136,11 @@ export interface Heartbeat {
   /** A beat now (coalesced with other immediate beats, at most one per 250 ms). */
   beatNow(reason: string): Promise<BeatResult>;
   stats(): HeartbeatStats;
-  /** The daemon re-registers on it. Returns an unsubscribe. */
+  /**
+   * The daemon re-registers on it. After an outage longer than the TTL the listeners are called at a
+   * random offset within one interval (with `jitter > 0`), so a fleet does not re-register at once.
+   * Returns an unsubscribe.
+   */
   onOutageRecovered(listener: (event: OutageRecoveredEvent) => void): () => void;
   /** Fires with the ERROR log: 3 consecutive 401s, then every 20 more. Returns an unsubscribe. */
   onUnauthorizedStreak(listener: (event: UnauthorizedStreakEvent) => void): () => void;
