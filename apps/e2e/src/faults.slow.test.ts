@@ -11,6 +11,7 @@ import {
   metricValue,
   onCleanup,
   plantTranscript,
+  postRaw,
   processesIn,
   replyText,
   sendMessage,
@@ -100,10 +101,11 @@ describe.runIf(IS_ROOT)(
       expect(failed.code).toBe("ENOSPC");
       const readyz = await getJson<{ ready: boolean; warnings?: string[] }>(d, "/readyz");
       expect(readyz.status).toBe(200); // still answering: it must not drop out of its Service
-      // The session store, and the agent-group record (written when the agent started), both refused.
-      expect(readyz.json.warnings).toEqual([
+      // The session store, the agent-group record (written when the agent started) and the task records all refused.
+      expect(readyz.json.warnings?.sort()).toEqual([
         "state volume failing: agent record (ENOSPC)",
         "state volume failing: session (ENOSPC)",
+        "state volume failing: task records (ENOSPC)",
       ]);
       const metrics = (await getJson(d, "/metrics")).text;
       expect(metricValue(metrics, "molecule_state_write_failures_total", 'what="session"')).toBeGreaterThanOrEqual(1);
@@ -133,7 +135,7 @@ describe("kill -9 of the daemon mid-turn", () => {
     expect(replyText(await sendMessage(a, "first"))).toBe("done");
     const s1 = (await readFakeAgentCalls(cli)).at(-1)?.sessionId;
     await plantTranscript(a, String(s1));
-    void sendMessage(a, "second: hangs").catch(() => undefined);
+    void sendMessage(a, "second: hangs", { messageId: "m-hangs" }).catch(() => undefined);
     await waitFor(async () => (await readFakeAgentCalls(cli)).filter((c) => c.kind === "turn").length === 2, 10_000);
     const hanging = (await readFakeAgentCalls(cli)).at(-1)?.pid ?? 0;
     a.child.kill("SIGKILL");
@@ -159,6 +161,59 @@ describe("kill -9 of the daemon mid-turn", () => {
     expect((await readFakeAgentCalls(cli)).at(-1)?.resume).toBe(s1);
     const metrics = (await getJson(b, "/metrics")).text;
     expect(metricValue(metrics, "molecule_agents_reaped_total")).toBe(1);
+    // The task the kill cut off is remembered: failed, interrupted, in both protocol versions.
+    for (const method of ["tasks/get", "GetTask"]) {
+      const got = await rpc(b, method, { id: "m-hangs" });
+      expect(got.error).toBeUndefined();
+      expect(got.result).toMatchObject({ id: "m-hangs", metadata: { outcome: "interrupted" } });
+      expect(JSON.stringify(got.result)).toContain("interrupted: the workspace restarted");
+    }
+    // Not a turn outcome: the restarted daemon counted only the third turn.
+    expect(metrics.split("\n").filter((l) => l.startsWith("molecule_turns_total{"))).toEqual([
+      'molecule_turns_total{outcome="ok"} 1',
+    ]);
+  });
+});
+
+/** One JSON-RPC call to the daemon's A2A endpoint. */
+async function rpc(d: Daemon, method: string, params: unknown): Promise<{ result?: unknown; error?: unknown }> {
+  const res = await postRaw(d, JSON.stringify({ jsonrpc: "2.0", id: randomUUID(), method, params }));
+  return res.json as { result?: unknown; error?: unknown };
+}
+
+describe.runIf(IS_ROOT)("the task records on a full state volume (a 64 KiB tmpfs; root)", () => {
+  it("1c: an append torn by ENOSPC is cut back; turns answer from memory; once space is back the records heal and a restart knows every task", async () => {
+    const cli = await fake();
+    const state = smallStateVolume();
+    const d = await startDaemon({
+      platform: e2e.platform,
+      config: { runtime_config: { command: cli } },
+      beforeStart: state.beforeStart,
+    });
+    await ready(d);
+    const file = join(d.stateDir, "tasks.jsonl");
+    expect(replyText(await sendMessage(d, "first", { messageId: "m-1" }))).toBe("done");
+    await waitFor(async () => (await readFile(file, "utf8").catch(() => "")).includes('"completed"'), 10_000);
+    await state.volume().fill(); // only the slack of the records file's last page is left
+    // A record larger than that slack: the append is torn by ENOSPC.
+    expect(replyText(await sendMessage(d, `second ${"x".repeat(8_000)}`, { messageId: "m-2" }))).toBe("done");
+    const failed = await d.waitForLog((l) => l.event === "state.write_failed" && l.what === "task records");
+    expect(failed.code).toBe("ENOSPC");
+    // Served from memory meanwhile; the file has no torn line.
+    expect((await rpc(d, "tasks/get", { id: "m-2" })).result).toMatchObject({ status: { state: "completed" } });
+    for (const line of (await readFile(file, "utf8")).split("\n").filter((l) => l !== "")) JSON.parse(line);
+    await state.volume().free();
+    expect(replyText(await sendMessage(d, "third", { messageId: "m-3" }))).toBe("done");
+    await d.waitForLog((l) => l.event === "state.write_recovered" && l.what === "task records", 10_000);
+    d.child.kill("SIGTERM");
+    await d.exited;
+
+    const b = await startDaemon({ platform: e2e.platform, config: { runtime_config: { command: cli } }, restartOf: d });
+    await ready(b);
+    expect(b.logs.some((l) => l.code === "W_TASKS_FILE_CORRUPT")).toBe(false);
+    for (const id of ["m-1", "m-2", "m-3"]) {
+      expect((await rpc(b, "tasks/get", { id })).result).toMatchObject({ id, status: { state: "completed" } });
+    }
   });
 });
 
