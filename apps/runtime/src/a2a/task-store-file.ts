@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { open, rename, stat } from "node:fs/promises";
+import { open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { errnoCode } from "@molecule/internal";
 import * as z from "zod";
@@ -120,6 +121,16 @@ async function setAside(file: string, now: number, log: Logger): Promise<string 
   }
 }
 
+/** Removes the temp files of a compaction a crash cut short (`.<file>.<pid>.<random>.tmp`, see `writeFileAtomic`). */
+async function removeLeftoverTemps(file: string): Promise<void> {
+  const prefix = `.${basename(file)}.`;
+  const names = await readdir(dirname(file)).catch(() => [] as string[]);
+  for (const name of names) {
+    if (name.startsWith(prefix) && name.endsWith(".tmp"))
+      await unlink(join(dirname(file), name)).catch(() => undefined);
+  }
+}
+
 /**
  * Reads the records file line by line (a line may be megabytes: an 8 MiB reply): later lines of a
  * task win, a bad line is skipped and counted, never a crash. A file with a corrupt line, or one
@@ -135,6 +146,7 @@ export async function loadRecordsFile(file: string, log: Logger, now: () => numb
   let total = 0;
   let endsClean = true;
   let bytes = 0;
+  await removeLeftoverTemps(file);
   try {
     const info = await stat(file);
     if (!info.isFile()) throw Object.assign(new Error(`${file} is not a regular file`), { code: "EISDIR" });

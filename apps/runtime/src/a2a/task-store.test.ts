@@ -134,6 +134,30 @@ describe("task records: a restart", () => {
   });
 });
 
+describe("task records: group commit", () => {
+  it("a change only queues (off the reply path); one flush writes each task's latest state once; close loses nothing", async () => {
+    const sink = sinkLogger();
+    const records = await openTaskRecords({ stateDir: dir, log: sink.logger, delayMs: 3_600_000 });
+    const { registry, store } = records;
+    for (const id of ["a", "b"]) {
+      registry.create({ id, contextId: "c", text: id, messageId: id });
+      registry.transition(id, "working");
+      registry.transition(id, "completed", { reply: `re ${id}` });
+    }
+    await new Promise((r) => setImmediate(r));
+    expect(store.stats()).toMatchObject({ flushes: 0, bytesWritten: 0 }); // nothing written yet
+    await store.flush();
+    expect(store.stats().flushes).toBe(1);
+    expect((await fileLines()).map((l) => [JSON.parse(l).id, JSON.parse(l).state])).toEqual([
+      ["a", "completed"],
+      ["b", "completed"],
+    ]);
+    registry.create({ id: "c", contextId: "c", text: "c", messageId: "c" });
+    await store.close(); // a clean stop writes what is queued
+    expect((await fileLines()).map((l) => JSON.parse(l).id)).toEqual(["a", "b", "c"]);
+  });
+});
+
 describe("task records: a damaged file", () => {
   const line = (id: string, state = "completed") =>
     recordLine({
@@ -149,12 +173,13 @@ describe("task records: a damaged file", () => {
 
   it("a torn last line (a crash mid-append) is skipped with one warning; the good lines are kept", async () => {
     await writeFile(file(), `${line("a")}${line("b")}${line("c").slice(0, 40)}`);
+    await writeFile(join(dir, `.${TASKS_FILE}.1234.0123456789ab.tmp`), line("x")); // a compaction a crash cut short
     const { sink, opened } = open();
     const records = await opened;
     expect(records.registry.list().map((t) => t.id)).toEqual(["a", "b"]);
     const warnings = sink.lines.filter((l) => l.level === "warn");
     expect(warnings.map((l) => [l.obj.code, l.obj.torn, l.obj.corrupt])).toEqual([["W_TASKS_FILE_CORRUPT", 1, 0]]);
-    expect((await readdir(dir)).filter((f) => f.includes("corrupt"))).toEqual([]); // nothing worth keeping aside
+    expect((await readdir(dir)).filter((f) => f.includes("corrupt") || f.endsWith(".tmp"))).toEqual([]); // nothing worth keeping aside, no temp left
     expect(await fileLines()).toEqual([line("a").trim(), line("b").trim()]); // rewritten clean
     await records.store.close();
   });
