@@ -76,7 +76,8 @@ describe("A2A JSON-RPC", () => {
       ["[1,2,3]", -32600],
       [JSON.stringify({ jsonrpc: "1.0", id: 1, method: "message/send" }), -32600],
       [JSON.stringify({ jsonrpc: "2.0", id: 2 }), -32600],
-      [JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tasks/resubscribe", params: {} }), -32601],
+      [JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tasks/subscribe", params: {} }), -32601],
+      [JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tasks/resubscribe", params: {} }), -32602],
       [JSON.stringify({ jsonrpc: "2.0", id: 4, method: "message/send", params: {} }), -32602],
       [JSON.stringify({ jsonrpc: "2.0", id: 5, method: "message/send", params: { message: { parts: [] } } }), -32602],
       [
