@@ -44,6 +44,29 @@ async function start(mode: ModelApiMode = "ok", reply = "hello world") {
 }
 
 describe("startFakeModelApi", () => {
+  it("a reply with thinking streams a thinking block (thinking and signature deltas) before the text", async () => {
+    api = await startFakeModelApi({ reply: { thinking: "hmm, let me see", text: "the answer" } });
+    const got = events(await (await post(api.url, messagesBody(true))).text());
+    const deltas = got.filter(([e]) => e === "content_block_delta").map(([, d]) => d.delta);
+    expect(got.find(([e]) => e === "content_block_start")?.[1]).toMatchObject({
+      index: 0,
+      content_block: { type: "thinking" },
+    });
+    expect(deltas).toEqual([
+      { type: "thinking_delta", thinking: "hmm, let" },
+      { type: "thinking_delta", thinking: " me see" },
+      { type: "signature_delta", signature: expect.any(String) },
+      { type: "text_delta", text: "the a" },
+      { type: "text_delta", text: "nswer" },
+    ]);
+    const json = (await (await post(api.url, messagesBody(false))).json()) as { content: unknown; stop_reason: string };
+    expect(json.content).toEqual([
+      { type: "thinking", thinking: "hmm, let me see", signature: expect.any(String) },
+      { type: "text", text: "the answer" },
+    ]);
+    expect(json.stop_reason).toBe("end_turn");
+  });
+
   it("records the usage each answer reported (streamed: the message_delta's output tokens); none for an error", async () => {
     const { url } = await start("ok", "hello world");
     const streamed = events(await (await post(url, messagesBody(true))).text());

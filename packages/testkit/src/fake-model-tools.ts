@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { halves } from "./fake-api-common.js";
 
 /** A tool call the fake model makes: the agent runs the tool and sends its result in the next request. */
 export interface FakeToolUse {
@@ -12,19 +13,31 @@ export interface FakeToolUse {
 
 /**
  * What the fake model answers: a text, or a tool call (optionally preceded by a text) with
- * `stop_reason: "tool_use"`.
+ * `stop_reason: "tool_use"`; either may open with a `thinking` block (extended thinking's shape,
+ * with a fake signature).
  */
-export type FakeModelReply = string | { toolUse: FakeToolUse; text?: string };
+export type FakeModelReply =
+  | string
+  | { toolUse: FakeToolUse; text?: string; thinking?: string }
+  | { text: string; thinking: string };
 
 /** One content block of the answer, in the Messages API's shape. */
 export type AnswerBlock =
+  | { type: "thinking"; thinking: string; signature: string }
   | { type: "text"; text: string }
   | { type: "tool_use"; id: string; name: string; input: Record<string, unknown> };
+
+const FAKE_SIGNATURE = "ZmFrZS10aGlua2luZy1zaWduYXR1cmU=";
 
 /** The content blocks and stop reason of a reply. @internal */
 export function answerBlocks(reply: FakeModelReply): { blocks: AnswerBlock[]; stopReason: "end_turn" | "tool_use" } {
   if (typeof reply === "string") return { blocks: [{ type: "text", text: reply }], stopReason: "end_turn" };
   const blocks: AnswerBlock[] = [];
+  if (reply.thinking) blocks.push({ type: "thinking", thinking: reply.thinking, signature: FAKE_SIGNATURE });
+  if (!("toolUse" in reply)) {
+    blocks.push({ type: "text", text: reply.text });
+    return { blocks, stopReason: "end_turn" };
+  }
   if (reply.text) blocks.push({ type: "text", text: reply.text });
   blocks.push({
     type: "tool_use",
@@ -58,6 +71,23 @@ export function blockEvents(block: AnswerBlock, index: number): Array<[string, R
       ["content_block_stop", { type: "content_block_stop", index }],
     ];
   }
+  if (block.type === "thinking") {
+    return [
+      [
+        "content_block_start",
+        { type: "content_block_start", index, content_block: { type: "thinking", thinking: "", signature: "" } },
+      ],
+      ...halves(block.thinking).map((piece): [string, Record<string, unknown>] => [
+        "content_block_delta",
+        { type: "content_block_delta", index, delta: { type: "thinking_delta", thinking: piece } },
+      ]),
+      [
+        "content_block_delta",
+        { type: "content_block_delta", index, delta: { type: "signature_delta", signature: block.signature } },
+      ],
+      ["content_block_stop", { type: "content_block_stop", index }],
+    ];
+  }
   const half = Math.ceil(block.text.length / 2);
   return [
     ["content_block_start", { type: "content_block_start", index, content_block: { type: "text", text: "" } }],
@@ -73,6 +103,7 @@ export function blockEvents(block: AnswerBlock, index: number): Array<[string, R
 
 /** The length the token estimate uses for a block. @internal */
 export function blockLength(block: AnswerBlock): number {
+  if (block.type === "thinking") return block.thinking.length;
   return block.type === "text" ? block.text.length : JSON.stringify(block.input).length;
 }
 

@@ -109,6 +109,16 @@ describe("the Claude Code executor with the real CLI", { timeout: 120_000 }, () 
     expect(second.usage?.input_tokens).toBeLessThan(reported([...turnOne, ...turnTwo]).input_tokens);
   });
 
+  it("the model's thinking before its answer becomes a thinking activity", async () => {
+    fake = await startFakeModelApi({ reply: { thinking: "the user wants it short", text: "short answer" } });
+    const activities: TurnActivity[] = [];
+    expect(await turn(executor(fake), "think first", activities)).toMatchObject({
+      outcome: "ok",
+      text: "short answer",
+    });
+    expect(activities).toEqual([{ kind: "thinking", text: "the user wants it short" }]);
+  });
+
   it("a tool that needs permission fails the turn with a safe error naming it, at once; allowed, the turn answers", async () => {
     const command = { command: 'node -e "console.log(6*7)"', description: "print a number" };
     fake = await startFakeModelApi({ reply: callsOnce("Bash", command) });

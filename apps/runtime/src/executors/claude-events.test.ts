@@ -8,7 +8,8 @@ import { StdoutLines } from "./stdout-lines.js";
 
 // Transcripts captured from the real Claude Code CLI 2.1.197 (`-p --output-format stream-json
 // --verbose`) against the testkit's fake model API: the model reads a file with `Read`; calls
-// `Bash` without `--allowedTools` (auto-denied headless); calls `AskUserQuestion` (not enabled headless).
+// `Bash` without `--allowedTools` (auto-denied headless); calls `AskUserQuestion` (not enabled
+// headless); thinks before it answers (the CLI passes the thinking block on).
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}.jsonl`, import.meta.url), "utf8");
 
 const matchers = { isAuthFailureText: () => false, isMissingSessionError: () => false };
@@ -41,6 +42,12 @@ describe("Claude Code activities (real transcripts)", () => {
     const events = activitiesOf(fixture("claude-permission-denied"));
     expect(events.map((e) => e.kind)).toEqual(["tool_call", "tool_result"]);
     expect(events[1]).toMatchObject({ tool: "Bash", error: true, output: "This command requires approval" });
+  });
+
+  it("a thinking block before the answer: one thinking activity with its text", () => {
+    expect(activitiesOf(fixture("claude-thinking"))).toEqual([
+      { kind: "thinking", text: "the user wants a plain answer; keep it short" },
+    ]);
   });
 
   it("thinking blocks of the assistant; a result's blocks joined; a result of an unknown call has no name", () => {
