@@ -20,6 +20,9 @@ const TURN_TIMEOUT = 180_000;
 const API_KEY = `sk-ant-api03-${randomUUID()}`;
 const FILE = "release-notes.txt";
 const TOOL_TURN = /\[\[TOOL-[A-Za-z0-9-]+\]\]/;
+const ASK_TURN = /\[\[ASK-[A-Za-z0-9-]+\]\]/;
+const THINK_TURN = /\[\[THINK-[A-Za-z0-9-]+\]\]/;
+const THOUGHT = "the notes are in the workspace; a shell would be quickest";
 
 let api: FakeModelApi;
 let workspaceDir = "";
@@ -32,6 +35,11 @@ function reply(request: ModelApiRequest) {
   if (TOOL_TURN.test(body) && body.includes('"name":"Read"')) {
     return { toolUse: { name: "Read", input: { file_path: join(workspaceDir, FILE) } } };
   }
+  // A command headless Claude Code may not run without --allowedTools: it is auto-denied.
+  if (ASK_TURN.test(body) && body.includes('"name":"Bash"')) {
+    return { thinking: THOUGHT, toolUse: { name: "Bash", input: { command: `node -e "console.log(6*7)"` } } };
+  }
+  if (THINK_TURN.test(body)) return { thinking: THOUGHT, text: answerLastMarker(request) };
   return answerLastMarker(request);
 }
 
@@ -40,10 +48,10 @@ beforeAll(async () => {
 });
 afterAll(() => api.close());
 
-async function start(): Promise<Daemon> {
+async function start(a2a: Record<string, unknown> = {}): Promise<Daemon> {
   const d = await startDaemon({
     platform: e2e.platform,
-    config: { runtime_config: { timeout: 90 } },
+    config: { runtime_config: { timeout: 90 }, a2a },
     env: { ANTHROPIC_BASE_URL: api.url, ANTHROPIC_API_KEY: API_KEY },
   });
   await d.waitForLog((l) => l.event === "runtime.ready", 30_000);
@@ -222,6 +230,78 @@ describe("@a2a-js/sdk 1.3.0 (A2A v1.0): a turn that calls a tool", () => {
       const cost = Number((end?.metadata.usage as { cost_usd?: number } | undefined)?.cost_usd);
       expect(cost).toBeGreaterThan(0);
       await expectCounted(d, { ...usage, cost_usd: cost });
+    },
+    TURN_TIMEOUT,
+  );
+});
+
+describe("a turn that stops to ask, and the model's thinking", () => {
+  it(
+    "a tool that needs permission: the turn fails at once with an error naming it (both versions); no thinking streamed by default",
+    async () => {
+      const d = await start();
+      const v03 = await new ClientFactoryV03().createFromUrl(d.base());
+      const events: Array<Record<string, unknown>> = [];
+      const started = Date.now();
+      for await (const event of v03.sendMessageStream({
+        message: {
+          kind: "message",
+          role: "user",
+          messageId: randomUUID(),
+          parts: [{ kind: "text", text: `${marker("ASK-1")} run the numbers` }],
+        },
+      })) {
+        events.push(event as unknown as Record<string, unknown>);
+      }
+      expect(Date.now() - started).toBeLessThan(60_000);
+      const error =
+        'the agent stopped to ask for permission to use Bash; a headless turn cannot answer — allow the tool (runtime_config.args: ["--allowedTools=Bash"]) or rephrase the task';
+      const kinds = events.map((e) => (e.metadata as { kind?: string } | undefined)?.kind).filter(Boolean);
+      expect(kinds).toEqual(["tool_call", "tool_result"]); // no "thinking": a2a.stream_thinking is false
+      expect(JSON.stringify(events)).not.toContain(THOUGHT);
+      expect(events.find((e) => (e.metadata as { kind?: string } | undefined)?.kind === "tool_result")).toMatchObject({
+        status: { message: { parts: [{ kind: "data", data: { tool: "Bash", error: true } }] } },
+      });
+      const end = events.at(-1) as { taskId: string };
+      expect(end).toMatchObject({
+        kind: "status-update",
+        final: true,
+        status: { state: "failed", message: { parts: [{ kind: "text", text: error }] } },
+      });
+      expect(await v03.getTask({ id: end.taskId })).toMatchObject({
+        status: { state: "failed", message: { parts: [{ kind: "text", text: error }] } },
+      });
+      const v1 = await new ClientFactoryV1().createFromUrl(d.base());
+      const got = await v1.getTask({ tenant: "", id: end.taskId, historyLength: undefined });
+      expect(got.status?.state).toBe(TaskState.TASK_STATE_FAILED);
+      expect(got.status?.message?.parts.map((p) => (p.content?.$case === "text" ? p.content.value : "")).join("")).toBe(
+        error,
+      );
+      const metrics = (await getJson(d, "/metrics")).text;
+      expect(metricSum(metrics, "molecule_turns_total", 'outcome="agent-error"')).toBe(1);
+      expect(metricSum(metrics, "molecule_tokens_total", 'outcome="agent-error"')).toBeGreaterThan(0);
+    },
+    TURN_TIMEOUT,
+  );
+
+  it(
+    "with a2a.stream_thinking: true the model's thinking streams as a thinking event before the answer",
+    async () => {
+      const d = await start({ stream_thinking: true });
+      const client = await new ClientFactoryV1().createFromUrl(d.base());
+      const updates: Array<{ metadata: Record<string, unknown>; data?: Record<string, unknown> }> = [];
+      for await (const event of client.sendMessageStream(v1Request(`${marker("THINK-1")} think first`))) {
+        const payload = event.payload;
+        if (payload?.$case !== "statusUpdate") continue;
+        const part = payload.value.status?.message?.parts[0]?.content;
+        updates.push({
+          metadata: (payload.value.metadata ?? {}) as Record<string, unknown>,
+          ...(part?.$case === "data" ? { data: part.value as Record<string, unknown> } : {}),
+        });
+      }
+      expect(updates.filter((u) => typeof u.metadata.kind === "string")).toEqual([
+        { metadata: expect.objectContaining({ kind: "thinking" }), data: { kind: "thinking", summary: THOUGHT } },
+      ]);
     },
     TURN_TIMEOUT,
   );
