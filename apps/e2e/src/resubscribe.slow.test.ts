@@ -15,7 +15,7 @@ import type { MessageSendParams } from "a2a-sdk-v03";
 import { ClientFactory as ClientFactoryV03 } from "a2a-sdk-v03/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { answerLastMarker, answerTo, marker, startClaudeDaemon } from "./support/a2a.js";
-import type { Daemon } from "./support/daemon.js";
+import { type Daemon, startDaemon } from "./support/daemon.js";
 import { e2eSuite } from "./support/suite.js";
 
 // A2A tasks that outlive a connection and a restart (issue 22), with the official SDK clients
@@ -256,6 +256,72 @@ describe("a daemon killed mid-turn and restarted on the same state dir", () => {
       expect(v1Snapshots.map((e) => e.payload?.$case)).toEqual(["task"]);
       expect(v1Snapshots[0]?.payload?.value.metadata).toMatchObject({ outcome: "interrupted" });
       await expect(v1.resubscribeTask({ tenant: "", id: "no-such-task" }).next()).rejects.toThrow(/not found/i);
+    },
+    TURN_TIMEOUT,
+  );
+});
+
+describe("with a2a.auth: bearer, across a restart", () => {
+  const tokenA = `a2a-token-a-${randomUUID()}`;
+  const tokenB = `a2a-token-b-${randomUUID()}`;
+
+  async function bearerDaemon(restartOf?: Daemon): Promise<Daemon> {
+    const d = await startDaemon({
+      platform: e2e.platform,
+      config: { runtime_config: { timeout: 90 }, a2a: { auth: "bearer", auth_token_file: "a2a-tokens" } },
+      env: {
+        ANTHROPIC_BASE_URL: api.url,
+        ANTHROPIC_API_KEY: "test-key",
+        MOLECULE_A2A_ALLOW_UNAUTHENTICATED: undefined,
+      },
+      beforeStart: ({ root }) => writeFile(join(root, "configs", "a2a-tokens"), `${tokenA}\n${tokenB}\n`),
+      ...(restartOf ? { restartOf } : {}),
+    });
+    await d.waitForLog((l) => l.event === "runtime.ready", 30_000);
+    return d;
+  }
+
+  /** One JSON-RPC call with `Authorization: Bearer <token>`. */
+  async function call(d: Daemon, token: string, method: string, params: unknown) {
+    const res = await fetch(d.base(), {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    });
+    return (await res.json()) as { result?: Record<string, unknown>; error?: { code: number } };
+  }
+
+  it(
+    "a restored task is still its creator's alone: get and resubscribe with another token are not found",
+    async () => {
+      const a = await bearerDaemon();
+      const held = holdTurn("KILL-2");
+      const sent = await call(a, tokenA, "message/send", {
+        message: { messageId: randomUUID(), parts: [{ kind: "text", text: `${marker("KILL-2")} cut off` }] },
+        configuration: { blocking: false },
+      });
+      const taskId = String(sent.result?.id);
+      await arrived(held);
+      a.child.kill("SIGKILL");
+      await a.exited;
+      held.release();
+
+      const b = await bearerDaemon(a);
+      expect((await call(b, tokenA, "GetTask", { id: taskId })).result).toMatchObject({
+        id: taskId,
+        status: { state: "TASK_STATE_FAILED" },
+        metadata: { outcome: "interrupted" },
+      });
+      for (const method of ["tasks/get", "GetTask", "tasks/resubscribe", "SubscribeToTask"]) {
+        expect((await call(b, tokenB, method, { id: taskId })).error?.code, method).toBe(-32001);
+      }
+      const own = await fetch(b.base(), {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${tokenA}` },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "SubscribeToTask", params: { id: taskId } }),
+      });
+      expect(own.headers.get("content-type")).toBe("text/event-stream");
+      expect(await own.text()).toContain("TASK_STATE_FAILED");
     },
     TURN_TIMEOUT,
   );
