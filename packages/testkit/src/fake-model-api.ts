@@ -51,9 +51,13 @@ export interface ModelApiRequest {
 
 /** The token usage an answer reports, as the Messages API names it. */
 export interface ModelApiUsage {
+  /** the request's `messages` estimated at 4 characters a token */
   readonly input_tokens: number;
+  /** the answer's blocks estimated at 4 characters a token (at least 1) */
   readonly output_tokens: number;
+  /** always 0: the fake has no prompt cache */
   readonly cache_creation_input_tokens: number;
+  /** always 0: the fake has no prompt cache */
   readonly cache_read_input_tokens: number;
 }
 
