@@ -157,6 +157,38 @@ describe("startFakeGeminiApi", () => {
     expect(got.map(textOf).join("")).toBe("echo ping");
   });
 
+  it("answers a function call, then a text once the request carries its functionResponse", async () => {
+    api = await startFakeGeminiApi({
+      reply: (r) =>
+        r.functionResponses.length === 0
+          ? { functionCall: { name: "read_file", args: { file_path: "a.txt" } } }
+          : `read ${JSON.stringify(r.functionResponses[0]?.response)}`,
+    });
+    const first = chunks(await (await stream(api.url, turnBody([{ role: "user", text: "read it" }]))).text());
+    const parts = first.flatMap(
+      (c) => (c as { candidates: Array<{ content: { parts: unknown[] } }> }).candidates[0]?.content.parts ?? [],
+    );
+    expect(parts).toEqual([{ functionCall: { name: "read_file", args: { file_path: "a.txt" } } }]);
+    expect(first.at(-1)).toMatchObject({
+      candidates: [{ finishReason: "STOP" }],
+      usageMetadata: { candidatesTokenCount: expect.any(Number) },
+    });
+
+    const body = {
+      ...turnBody([{ role: "user", text: "read it" }]),
+      contents: [
+        { role: "user", parts: [{ text: "read it" }] },
+        { role: "model", parts: [{ functionCall: { name: "read_file", args: { file_path: "a.txt" } } }] },
+        { role: "user", parts: [{ functionResponse: { id: "c1", name: "read_file", response: { output: "A" } } }] },
+      ],
+    };
+    const second = chunks(await (await stream(api.url, body)).text());
+    expect(second.map(textOf).join("")).toBe('read {"output":"A"}');
+    expect(api.generations()[1]?.functionResponses).toEqual([
+      { id: "c1", name: "read_file", response: { output: "A" } },
+    ]);
+  });
+
   it.each([
     [401, "UNAUTHENTICATED"],
     [403, "PERMISSION_DENIED"],

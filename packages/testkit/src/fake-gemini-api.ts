@@ -9,6 +9,7 @@ import {
   type ResolvedMode,
   startLoopback,
 } from "./fake-api-common.js";
+import { contentsOf, functionResponsesOf, jsonSchemaOf, sample } from "./fake-gemini-api-parts.js";
 import { parseJson, readBody, sendJson } from "./http-util.js";
 
 /**
@@ -43,6 +44,26 @@ export interface GeminiApiMessage {
   readonly text: string;
 }
 
+/** A function call the fake model makes: the agent runs the tool and sends a `functionResponse` in the next request. */
+export interface GeminiFunctionCall {
+  /** the tool's name as the agent declared it, e.g. Gemini CLI's `read_file` */
+  name: string;
+  args: Record<string, unknown>;
+  /** the call's id; none by default (the Gemini API sends none) */
+  id?: string;
+}
+
+/** What the fake model answers: a text, or a function call (optionally preceded by a text). */
+export type GeminiReply = string | { functionCall: GeminiFunctionCall; text?: string };
+
+/** A `functionResponse` part of a request: a tool's result as the agent sent it back. */
+export interface GeminiFunctionResponse {
+  readonly name: string;
+  readonly id?: string;
+  /** the part's `response` object */
+  readonly response: unknown;
+}
+
 /** One request the fake Gemini API received. */
 export interface GeminiApiRequest {
   readonly method: string;
@@ -60,6 +81,8 @@ export interface GeminiApiRequest {
   readonly body: unknown;
   /** the body's `contents`, in order (a resumed turn carries the earlier user and model contents) */
   readonly messages: readonly GeminiApiMessage[];
+  /** the `functionResponse` parts of the body's `contents`, in order (a request after a function call carries its result) */
+  readonly functionResponses: readonly GeminiFunctionResponse[];
   /** Date.now() at arrival */
   readonly at: number;
   /** true for `:streamGenerateContent` */
@@ -72,11 +95,12 @@ export interface GeminiApiRequest {
 
 export interface FakeGeminiApiOptions {
   /**
-   * the model's text, or a function of the request; default "Hello from the fake Gemini API." Requests that
+   * the model's text, or a function of the request returning a text or a function call (e.g. a call while
+   * `request.functionResponses` is empty, then a text); default "Hello from the fake Gemini API." Requests that
    * ask for JSON (`generationConfig.responseMimeType: "application/json"`, e.g. Gemini CLI's model router)
    * get JSON built from their `responseJsonSchema`/`responseSchema` instead (enums prefer "user", numbers 10, strings "fake").
    */
-  reply?: string | ((request: GeminiApiRequest) => string);
+  reply?: string | ((request: GeminiApiRequest) => GeminiReply);
   /** default "ok" */
   mode?: GeminiApiMode;
   /** default 0 (any free port) */
@@ -117,53 +141,6 @@ const MESSAGES: Record<number, string> = {
 };
 
 const ROUTE = /^\/(v1[a-z0-9]*)\/models\/([^/:]+):(streamGenerateContent|generateContent|countTokens)$/;
-
-function contentsOf(body: unknown): GeminiApiMessage[] {
-  const contents = field(body, "contents");
-  if (!Array.isArray(contents)) return [];
-  return contents.map((content: unknown) => {
-    const parts = field(content, "parts");
-    const texts = Array.isArray(parts)
-      ? parts.map((p: unknown) => field(p, "text")).filter((t): t is string => typeof t === "string")
-      : [];
-    return { role: String(field(content, "role") ?? "user"), text: texts.join("\n") };
-  });
-}
-
-/** A JSON value matching a (Gemini `Type` or JSON Schema) schema. */
-function sample(schema: unknown, depth = 0): unknown {
-  if (depth > 8) return null;
-  const choices = field(schema, "enum");
-  if (Array.isArray(choices) && choices.length > 0) return choices.includes("user") ? "user" : choices[0];
-  let type = field(schema, "type");
-  if (Array.isArray(type)) type = type.find((t) => String(t).toLowerCase() !== "null");
-  const properties = field(schema, "properties");
-  switch (String(type ?? (properties ? "object" : "string")).toLowerCase()) {
-    case "object": {
-      const out: Record<string, unknown> = {};
-      if (typeof properties === "object" && properties !== null) {
-        for (const [key, value] of Object.entries(properties)) out[key] = sample(value, depth + 1);
-      }
-      return out;
-    }
-    case "array":
-      return [sample(field(schema, "items"), depth + 1)];
-    case "integer":
-    case "number":
-      return 10;
-    case "boolean":
-      return true;
-    default:
-      return "fake";
-  }
-}
-
-function jsonSchemaOf(body: unknown): unknown {
-  const config = field(body, "generationConfig");
-  const schema = field(config, "responseJsonSchema") ?? field(config, "responseSchema");
-  if (schema !== undefined) return schema;
-  return field(config, "responseMimeType") === "application/json" ? { type: "object" } : undefined;
-}
 
 const hex = () => randomBytes(8).toString("hex");
 
@@ -222,12 +199,20 @@ export async function startFakeGeminiApi(options: FakeGeminiApiOptions = {}): Pr
   const answer = (res: ServerResponse, rec: GeminiApiRequest, mode: ResolvedMode, sse: boolean) => {
     const schema = jsonSchemaOf(rec.body);
     let text = "";
+    let call: GeminiFunctionCall | undefined;
     // `empty` is the model's answer with no text; a JSON side call (the CLI's model router) still gets its JSON.
     if (mode.kind !== "empty" || schema !== undefined) {
-      text = schema !== undefined ? JSON.stringify(sample(schema)) : typeof reply === "function" ? reply(rec) : reply;
+      const answered: GeminiReply =
+        schema !== undefined ? JSON.stringify(sample(schema)) : typeof reply === "function" ? reply(rec) : reply;
+      text = typeof answered === "string" ? answered : (answered.text ?? "");
+      if (typeof answered !== "string") call = answered.functionCall;
     }
+    const callPart = call
+      ? { functionCall: { name: call.name, args: call.args, ...(call.id ? { id: call.id } : {}) } }
+      : undefined;
     const promptTokenCount = estimateTokens(field(rec.body, "contents"));
-    const candidatesTokenCount = text === "" ? 0 : Math.max(1, Math.ceil(text.length / 4));
+    const candidatesTokenCount =
+      text === "" && !callPart ? 0 : Math.max(1, Math.ceil((text.length + JSON.stringify(callPart ?? "").length) / 4));
     const usageMetadata = {
       promptTokenCount,
       candidatesTokenCount,
@@ -237,7 +222,13 @@ export async function startFakeGeminiApi(options: FakeGeminiApiOptions = {}): Pr
     const chunk = (parts: string[], last: boolean) => ({
       candidates: [
         {
-          content: { role: "model", parts: parts.map((t) => ({ text: t })) },
+          content: {
+            role: "model",
+            parts: [
+              ...parts.map((t): Record<string, unknown> => ({ text: t })),
+              ...(last && callPart ? [callPart] : []),
+            ],
+          },
           ...(last ? { finishReason: "STOP" } : {}),
           index: 0,
         },
@@ -286,6 +277,7 @@ export async function startFakeGeminiApi(options: FakeGeminiApiOptions = {}): Pr
       headers: maskedHeaders(req),
       body,
       messages: contentsOf(body),
+      functionResponses: functionResponsesOf(body),
       at: Date.now(),
       stream: rpc === "streamGenerateContent",
       mode: next?.name ?? "",

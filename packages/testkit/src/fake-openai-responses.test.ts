@@ -143,6 +143,49 @@ describe("startFakeOpenAiResponses", () => {
     expect(text).toContain('"text":"echo ping"');
   });
 
+  it("answers a tool call, then a text once the request carries the tool's output", async () => {
+    api = await startFakeOpenAiResponses({
+      reply: (r) =>
+        r.toolOutputs.length === 0
+          ? { toolCall: { type: "custom_tool_call", name: "exec", input: "text(1)", callId: "call_1" } }
+          : `got ${r.toolOutputs[0]?.output}`,
+    });
+    const first = events(await (await post(api.url, turnBody([{ role: "user", text: "run" }]))).text());
+    const done = first.filter(([type]) => type === "response.output_item.done").map(([, data]) => data.item);
+    expect(done).toEqual([
+      expect.objectContaining({ type: "custom_tool_call", name: "exec", input: "text(1)", call_id: "call_1" }),
+    ]);
+    const completed = first.at(-1)?.[1].response as { output: unknown[]; usage: { output_tokens: number } };
+    expect(completed.output).toHaveLength(1);
+    expect(completed.usage.output_tokens).toBeGreaterThan(0);
+
+    const body = turnBody([{ role: "user", text: "run" }]);
+    body.input.push(
+      { type: "custom_tool_call", call_id: "call_1", name: "exec", input: "text(1)" } as never,
+      { type: "custom_tool_call_output", call_id: "call_1", output: [{ type: "input_text", text: "1" }] } as never,
+    );
+    const second = await (await post(api.url, body)).text();
+    expect(second).toContain('"text":"got 1"');
+    expect(api.responses()[1]?.toolOutputs).toEqual([{ callId: "call_1", output: "1" }]);
+  });
+
+  it("sends a function call's arguments as a JSON string, after the text that precedes it", async () => {
+    api = await startFakeOpenAiResponses({
+      reply: () => ({ text: "let me look", toolCall: { name: "lookup", input: { q: "x" } } }),
+    });
+    const got = events(await (await post(api.url, turnBody([]))).text());
+    const items = got.filter(([type]) => type === "response.output_item.done").map(([, data]) => data.item);
+    expect(items).toEqual([
+      expect.objectContaining({ type: "message" }),
+      expect.objectContaining({
+        type: "function_call",
+        name: "lookup",
+        arguments: '{"q":"x"}',
+        call_id: expect.stringMatching(/^call_fake_/),
+      }),
+    ]);
+  });
+
   it("answers GET /v1/models and 404s unknown routes in the OpenAI error shape", async () => {
     const { url } = await start();
     const models = (await (await fetch(`${url}/models?client_version=0.169.0`)).json()) as Record<string, unknown>;

@@ -41,6 +41,28 @@ export interface ResponsesApiMessage {
   readonly text: string;
 }
 
+/** A tool call the fake model makes: the agent runs the tool and sends its output in the next request. */
+export interface ResponsesToolCall {
+  /** the tool's name as the agent offered it, e.g. Codex's `exec` (custom) or an MCP tool */
+  name: string;
+  /** `custom_tool_call`: the raw input text; `function_call`: the arguments (sent as a JSON string) */
+  input: string | Record<string, unknown>;
+  /** default "function_call" (a string `input` is then sent as is); Codex 0.169.0 offers its shell as the custom tool `exec` */
+  type?: "function_call" | "custom_tool_call";
+  /** the call's `call_id`; default `call_fake_<random>` */
+  callId?: string;
+}
+
+/** What the fake model answers: a text, or a tool call (optionally preceded by a text). */
+export type ResponsesReply = string | { toolCall: ResponsesToolCall; text?: string };
+
+/** A tool's output as the agent sent it back (`function_call_output` / `custom_tool_call_output` items). */
+export interface ResponsesToolOutput {
+  readonly callId: string;
+  /** the output as text (a list of content parts joined) */
+  readonly output: string;
+}
+
 /** One request the fake OpenAI Responses API received. */
 export interface ResponsesApiRequest {
   readonly method: string;
@@ -54,6 +76,8 @@ export interface ResponsesApiRequest {
   readonly body: unknown;
   /** the `message` items of the body's `input`, in order (turn 2 carries turn 1's user and assistant messages) */
   readonly messages: readonly ResponsesApiMessage[];
+  /** the tool outputs in the body's `input`, in order (a request after a tool call carries its output) */
+  readonly toolOutputs: readonly ResponsesToolOutput[];
   /** Date.now() at arrival */
   readonly at: number;
   /** true for a `POST /v1/responses` with `"stream": true` */
@@ -65,8 +89,11 @@ export interface ResponsesApiRequest {
 }
 
 export interface FakeOpenAiResponsesOptions {
-  /** the assistant's text, or a function of the request; default "Hello from the fake OpenAI Responses API." */
-  reply?: string | ((request: ResponsesApiRequest) => string);
+  /**
+   * the assistant's text, or a function of the request returning a text or a tool call (e.g. a call
+   * while `request.toolOutputs` is empty, then a text); default "Hello from the fake OpenAI Responses API."
+   */
+  reply?: string | ((request: ResponsesApiRequest) => ResponsesReply);
   /** default "ok" */
   mode?: ResponsesApiMode;
   /** default 0 (any free port) */
@@ -135,7 +162,49 @@ function inputMessages(body: unknown): ResponsesApiMessage[] {
     .map((item: unknown) => ({ role: String(field(item, "role")), text: textOf(field(item, "content")) }));
 }
 
+function toolOutputs(body: unknown): ResponsesToolOutput[] {
+  const input = field(body, "input");
+  if (!Array.isArray(input)) return [];
+  return input
+    .filter((item: unknown) => {
+      const type = field(item, "type");
+      return type === "function_call_output" || type === "custom_tool_call_output";
+    })
+    .map((item: unknown) => {
+      const output = field(item, "output");
+      return {
+        callId: String(field(item, "call_id") ?? ""),
+        output: typeof output === "string" ? output : textOf(output) || JSON.stringify(output ?? ""),
+      };
+    });
+}
+
 const hex = () => randomBytes(8).toString("hex");
+
+/** The output item of a tool call, in the Responses API's shape. */
+function toolCallItem(call: ResponsesToolCall): Record<string, unknown> {
+  const callId = call.callId ?? `call_fake_${hex()}`;
+  if (call.type === "custom_tool_call") {
+    const input = typeof call.input === "string" ? call.input : JSON.stringify(call.input);
+    return {
+      id: `ctc_fake_${hex()}`,
+      type: "custom_tool_call",
+      status: "completed",
+      call_id: callId,
+      name: call.name,
+      input,
+    };
+  }
+  const args = typeof call.input === "string" ? call.input : JSON.stringify(call.input);
+  return {
+    id: `fc_fake_${hex()}`,
+    type: "function_call",
+    status: "completed",
+    call_id: callId,
+    name: call.name,
+    arguments: args,
+  };
+}
 
 /**
  * Starts a loopback fake of the OpenAI Responses API (`POST /v1/responses`, SSE), good enough for the real
@@ -156,16 +225,20 @@ export async function startFakeOpenAiResponses(options: FakeOpenAiResponsesOptio
   };
 
   const answer = (res: ServerResponse, rec: ResponsesApiRequest, mode: ResolvedMode) => {
-    const text = mode.kind === "empty" ? "" : typeof reply === "function" ? reply(rec) : reply;
+    const answered: ResponsesReply = mode.kind === "empty" ? "" : typeof reply === "function" ? reply(rec) : reply;
+    const text = typeof answered === "string" ? answered : (answered.text ?? "");
+    const call = typeof answered === "string" ? undefined : toolCallItem(answered.toolCall);
     const model = typeof field(rec.body, "model") === "string" ? String(field(rec.body, "model")) : "gpt-fake";
     const id = `resp_fake_${hex()}`;
     const itemId = `msg_fake_${hex()}`;
     const createdAt = Math.floor(Date.now() / 1000);
     const inputTokens = estimateTokens(field(rec.body, "input"));
-    const outputTokens = text === "" ? 0 : Math.max(1, Math.ceil(text.length / 4));
+    const outputTokens =
+      text === "" && !call ? 0 : Math.max(1, Math.ceil((text.length + JSON.stringify(call ?? "").length) / 4));
     const part = { type: "output_text", text, annotations: [] };
     const item = { id: itemId, type: "message", status: "completed", role: "assistant", content: [part] };
-    const output = mode.kind === "empty" ? [] : [item];
+    const output: Record<string, unknown>[] = mode.kind === "empty" || (call && text === "") ? [] : [item];
+    if (call) output.push(call);
     const usage = {
       input_tokens: inputTokens,
       input_tokens_details: { cached_tokens: 0 },
@@ -215,7 +288,7 @@ export async function startFakeOpenAiResponses(options: FakeOpenAiResponsesOptio
     }
     sse("response.in_progress", { response: inProgress });
     if (mode.kind === "stall-after-start") return;
-    if (mode.kind !== "empty") {
+    if (mode.kind !== "empty" && !(call && text === "")) {
       const at = { item_id: itemId, output_index: 0, content_index: 0 };
       sse("response.output_item.added", {
         output_index: 0,
@@ -226,6 +299,11 @@ export async function startFakeOpenAiResponses(options: FakeOpenAiResponsesOptio
       sse("response.output_text.done", { ...at, text });
       sse("response.content_part.done", { ...at, part });
       sse("response.output_item.done", { output_index: 0, item });
+    }
+    if (call) {
+      const index = output.length - 1;
+      sse("response.output_item.added", { output_index: index, item: { ...call, status: "in_progress" } });
+      sse("response.output_item.done", { output_index: index, item: call });
     }
     sse("response.completed", { response: { ...base, status: "completed", output, usage } });
     res.end();
@@ -245,6 +323,7 @@ export async function startFakeOpenAiResponses(options: FakeOpenAiResponsesOptio
       headers: maskedHeaders(req),
       body,
       messages: inputMessages(body),
+      toolOutputs: toolOutputs(body),
       at: Date.now(),
       stream: isResponses && field(body, "stream") === true,
       mode: next?.name ?? "",

@@ -18,6 +18,9 @@ export type {
   GeminiApiMessage,
   GeminiApiMode,
   GeminiApiRequest,
+  GeminiFunctionCall,
+  GeminiFunctionResponse,
+  GeminiReply,
 } from "./fake-gemini-api.js";
 export { startFakeGeminiApi } from "./fake-gemini-api.js";
 export type {
@@ -37,6 +40,9 @@ export type {
   ResponsesApiMessage,
   ResponsesApiMode,
   ResponsesApiRequest,
+  ResponsesReply,
+  ResponsesToolCall,
+  ResponsesToolOutput,
 } from "./fake-openai-responses.js";
 export { startFakeOpenAiResponses } from "./fake-openai-responses.js";
 export type { InstallAgentCliOptions, InstallAgentCliProgress, InstallAgentCliResult } from "./install-agent-cli.js";
