@@ -75,7 +75,8 @@ describe("startFakeModelApi", () => {
     await post(url, messagesBody(false));
     const [first, second, third] = api?.messages() ?? [];
     const delta = streamed.find(([e]) => e === "message_delta")?.[1];
-    expect(first?.usage).toMatchObject({ output_tokens: (delta?.usage as { output_tokens: number }).output_tokens });
+    expect(first?.usage).toMatchObject({ output_tokens: (delta?.usage as { output_tokens?: number })?.output_tokens });
+    expect(first?.usage?.output_tokens).toBeGreaterThan(0);
     expect(first?.usage?.input_tokens).toBeGreaterThan(0);
     expect(second?.usage).toEqual(json.usage);
     expect(third?.usage).toBeUndefined();

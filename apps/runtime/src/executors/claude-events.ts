@@ -175,6 +175,14 @@ export function claudeResultFacts(event: Record<string, unknown>): ClaudeResultF
   };
 }
 
+// Measured with the real CLI (2.1.197) headless (`-p`): a tool call that needs permission (e.g. Bash
+// running `node -e …` without `--allowedTools`) is not prompted for: its result is the error "This
+// command requires approval", the run goes on (the model answers something) and exits 0 with a
+// success result whose `permission_denials` lists the tool. `AskUserQuestion` is not among the tools
+// offered; a call of it anyway gets "No such tool available … not enabled in this context" and the
+// run goes on too (even with `--allowedTools=AskUserQuestion`). Neither hangs; both would pass for
+// an answer, so the classifier fails them with `askedUserError`.
+
 /** The tool Claude Code offers a model to ask the user; headless (`-p`) it is never enabled. */
 export const ASK_USER_TOOL = "AskUserQuestion";
 
