@@ -6,8 +6,9 @@
 // Bytes per turn: this process's write(2) bytes (/proc/self/io `wchar`) over a block, per turn, on
 // minus off (both daemons write the same logs and sockets; the difference is the records file,
 // compactions included); the records file's own line size is printed beside it. Then 10,000 more
-// tasks on the persisting daemon (16 contexts at once), a clean stop, the file's size and lines, and a
-// restart's load time (its `tasks.loaded` line: read, restore, rewrite). About 30 s.
+// tasks on each daemon (16 contexts at once; the bytes per turn again: a task evicted before its
+// batch is flushed is never written), a clean stop of the persisting one, the file's size and lines,
+// and a restart's load time (its `tasks.loaded` line: read, restore, rewrite). About a minute.
 // Run: node bench/tasks.bench.mjs   (after `pnpm exec turbo run build --filter=@molecule/runtime... --filter=@molecule/testkit`)
 import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
@@ -162,18 +163,27 @@ try {
       `${(perTurn("on") - perTurn("off")).toFixed(0)} bytes written per turn (on − off); one record line is ${lineBytes} bytes`,
   );
 
-  // 10,000 tasks on the persisting daemon, 16 contexts at once.
-  const t0 = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 16 }, async (_, w) => {
-      while (next < MANY) {
-        next += 1;
-        await send(on, `ctx-${w}`);
-      }
-    }),
-  );
-  const driveS = (performance.now() - t0) / 1000;
+  // 10,000 tasks on each daemon, 16 contexts at once: the steady state, compactions included.
+  async function drive(d) {
+    const t0 = performance.now();
+    const w0 = await wchar();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, w) => {
+        while (next < MANY) {
+          next += 1;
+          await send(d, `ctx-${w}`);
+        }
+      }),
+    );
+    const seconds = (performance.now() - t0) / 1000;
+    await sleep(50);
+    return { seconds, bytes: ((await wchar()) - w0) / MANY };
+  }
+  const manyOff = await drive(off);
+  const manyOn = await drive(on);
+  const driveS = manyOn.seconds;
+  const steady = manyOn.bytes - manyOff.bytes;
   await on.handle.stop("bench: restart");
   handles.splice(handles.indexOf(on.handle), 1);
   const size = (await stat(file)).size;
@@ -186,6 +196,8 @@ try {
   console.log(`| tasks.jsonl lines | ${count} |`);
   console.log(`| tasks remembered at the restart | ${loaded?.tasks ?? "?"} |`);
   console.log(`| load at boot (read, restore, rewrite) | ${loaded?.ms ?? "?"} ms |`);
+  console.log(`| the same on the off daemon | ${manyOff.seconds.toFixed(1)} s |`);
+  console.log(`| bytes written per turn over them, compactions included (wchar on − off) | ${steady.toFixed(0)} |`);
   const problems = [on, off, again].flatMap((d) => d.log.kept.filter((l) => l.event !== "tasks.loaded"));
   if (problems.length > 0) console.log(`warnings: ${JSON.stringify(problems)}`);
 } finally {
