@@ -124,9 +124,18 @@ export function createTaskStore(options: TaskStoreOptions): TaskStore {
     await writeFileAtomic(
       file,
       async function* () {
-        for (const task of live) {
-          const chunk = Buffer.from(recordLine(task), "utf8");
+        // A write per 64 KiB or so, not per line (a reply may still make one line megabytes).
+        let lines: string[] = [];
+        let chars = 0;
+        for (const [i, task] of live.entries()) {
+          const line = recordLine(task);
+          lines.push(line);
+          chars += line.length;
+          if (chars < 64 * 1024 && i < live.length - 1) continue;
+          const chunk = Buffer.from(lines.join(""), "utf8");
           written += chunk.length;
+          lines = [];
+          chars = 0;
           yield chunk;
         }
       },
