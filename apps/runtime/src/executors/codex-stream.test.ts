@@ -46,7 +46,13 @@ describe("readCodexStream", () => {
       threadId: THREAD,
       answer: "Hello",
       completed: true,
-      usage: { inputTokens: 13451, cachedInputTokens: 0, outputTokens: 11, reasoningOutputTokens: 0 },
+      usage: {
+        inputTokens: 13451,
+        cachedInputTokens: 0,
+        cacheWriteInputTokens: 0,
+        outputTokens: 11,
+        reasoningOutputTokens: 0,
+      },
       errors: [],
     });
   });
@@ -294,7 +300,12 @@ describe("codexRunReader (read line by line, bounded)", () => {
 
   it("finds the answer after MBs of command output", () => {
     const stdout = [started, turnStarted, command("x".repeat(3_000_000)), message("the answer"), completed].join("\n");
-    expect(verdictOf(stdout, 10_000)).toEqual({ kind: "ok", text: "the answer", sessionId: THREAD });
+    expect(verdictOf(stdout, 10_000)).toEqual({
+      kind: "ok",
+      text: "the answer",
+      sessionId: THREAD,
+      usage: { input_tokens: 13451, output_tokens: 11, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+    });
   });
 
   it("an answer longer than max_reply_bytes is cut with the marker (a long line, or one that fits)", () => {

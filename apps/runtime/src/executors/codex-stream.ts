@@ -1,4 +1,5 @@
 import * as z from "zod";
+import type { TurnUsage } from "../executor.js";
 import {
   answerCap,
   EVIDENCE_CHARS,
@@ -8,6 +9,7 @@ import {
   type RunVerdict,
   runReader,
 } from "./classify.js";
+import { type CodexUsage, codexTurnUsage } from "./codex-usage.js";
 import type { ProcessRun } from "./process.js";
 import { capReply, DEFAULT_MAX_REPLY_BYTES, LatestTexts } from "./reply-cap.js";
 
@@ -20,13 +22,7 @@ import { capReply, DEFAULT_MAX_REPLY_BYTES, LatestTexts } from "./reply-cap.js";
 // `{"type":"error","message":…}` and `{"type":"turn.failed","error":{"message":…}}`, exit 1.
 // Failures before the turn (resume lookup, usage) print nothing on stdout: `Error: …` on stderr.
 
-/** Token counts of `turn.completed` (cumulative for the thread). */
-export interface CodexUsage {
-  inputTokens: number;
-  cachedInputTokens: number;
-  outputTokens: number;
-  reasoningOutputTokens: number;
-}
+export type { CodexUsage };
 
 /** What one run's JSONL said. @internal */
 export interface CodexStreamFacts {
@@ -38,6 +34,7 @@ export interface CodexStreamFacts {
   answerCut?: boolean;
   /** A `turn.completed` line was seen. */
   completed: boolean;
+  /** `turn.completed.usage`: cumulative for the thread (see codex-usage.ts). */
   usage?: CodexUsage;
   /** `turn.failed.error.message`, when the turn failed (its first 16 000 characters). */
   failure?: string;
@@ -58,6 +55,7 @@ const EVENT = z.discriminatedUnion("type", [
       .object({
         input_tokens: count,
         cached_input_tokens: count,
+        cache_write_input_tokens: count,
         output_tokens: count,
         reasoning_output_tokens: count,
       })
@@ -101,6 +99,7 @@ export function createCodexReader(maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): Line
           facts.usage = {
             inputTokens: e.usage.input_tokens,
             cachedInputTokens: e.usage.cached_input_tokens,
+            cacheWriteInputTokens: e.usage.cache_write_input_tokens,
             outputTokens: e.usage.output_tokens,
             reasoningOutputTokens: e.usage.reasoning_output_tokens,
           };
@@ -264,7 +263,19 @@ export function classifyCodexRun(run: ProcessRun, facts: CodexStreamFacts = read
   return { kind: "agent-error", detail };
 }
 
-/** A reader of one run, for the runner: the answer capped at `maxReplyBytes`. @internal */
-export function codexRunReader(maxReplyBytes: number): RunReader {
-  return runReader(createCodexReader(maxReplyBytes), classifyCodexRun);
+/**
+ * A reader of one run, for the runner: the answer capped at `maxReplyBytes`; the verdict carries
+ * `usageOf(facts)` (by default the thread's cumulative figure as this turn's: right for a new thread
+ * only — the executor passes the thread's figure before the turn). @internal
+ */
+export function codexRunReader(
+  maxReplyBytes: number,
+  usageOf: (facts: CodexStreamFacts) => TurnUsage | undefined = (facts) =>
+    facts.usage ? codexTurnUsage(facts.usage, undefined) : undefined,
+): RunReader {
+  return runReader(createCodexReader(maxReplyBytes), (run, facts) => {
+    const verdict = classifyCodexRun(run, facts);
+    const usage = usageOf(facts);
+    return usage ? { ...verdict, usage } : verdict;
+  });
 }

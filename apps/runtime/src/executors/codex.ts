@@ -1,8 +1,10 @@
 import { mkdir } from "node:fs/promises";
-import type { Executor } from "../executor.js";
+import type { Executor, TurnReply, TurnRequest } from "../executor.js";
 import type { AgentExecutorOptions } from "./agent-options.js";
 import { createCliAgentExecutor } from "./cli-agent.js";
+import { codexActivityOf, codexActivityOfValue } from "./codex-activity.js";
 import { codexRetryOf, codexRunReader } from "./codex-stream.js";
+import { type CodexUsage, codexTurnUsage, threadCumulative } from "./codex-usage.js";
 
 // Codex CLI 0.169.0, measured (docs/AGENTS.md): `codex exec --json --skip-git-repo-check [options…] -`
 // with the message on stdin (then closed); a resumed turn puts every option before
@@ -95,8 +97,10 @@ export function createCodexExecutor(options: AgentExecutorOptions): Executor {
   }
   fixed.push(...(options.extraArgs ?? []));
 
+  /** Thread id → its cumulative usage before the turn running in it (turns of one thread never overlap). */
+  const before = new Map<string, CodexUsage | undefined>();
   let retriesSeen = 0;
-  return createCliAgentExecutor(
+  const inner = createCliAgentExecutor(
     {
       name: NAME,
       session: { agent: NAME, cwd: options.cwd, home: options.home },
@@ -104,8 +108,22 @@ export function createCodexExecutor(options: AgentExecutorOptions): Executor {
         retriesSeen = 0;
         return [...fixed, ...(resume ? ["resume", resume] : []), "-"];
       },
-      read: codexRunReader,
-      onLine(line, note) {
+      read: (maxReplyBytes) =>
+        codexRunReader(maxReplyBytes, (facts) =>
+          facts.usage
+            ? codexTurnUsage(facts.usage, facts.threadId ? before.get(facts.threadId) : undefined, options.model)
+            : undefined,
+        ),
+      onLongLine(value, _note, activity) {
+        const event = codexActivityOfValue(value);
+        if (event) activity(event);
+      },
+      onLine(line, note, activity) {
+        const event = codexActivityOf(line);
+        if (event) {
+          activity(event);
+          return;
+        }
         const attempt = codexRetryOf(line);
         if (attempt === undefined) return;
         retriesSeen += 1;
@@ -137,4 +155,22 @@ export function createCodexExecutor(options: AgentExecutorOptions): Executor {
       },
     },
   );
+
+  /**
+   * Codex reports the thread's cumulative usage: the turn's is the difference from the thread's
+   * figure before it, read from its rollout (so it survives a daemon restart). A thread that is not
+   * resumed after all (its rollout gone) gets a new id, with nothing before it.
+   */
+  async function runTurn(turn: TurnRequest): Promise<TurnReply> {
+    const threadId = await (turn.session ?? options.sessionStore).get().catch(() => undefined);
+    if (threadId === undefined) return inner.runTurn(turn);
+    before.set(threadId, await threadCumulative(options.home, threadId));
+    try {
+      return await inner.runTurn(turn);
+    } finally {
+      before.delete(threadId);
+    }
+  }
+
+  return { ...inner, runTurn };
 }
