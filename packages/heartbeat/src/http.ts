@@ -1,5 +1,5 @@
 import { errnoCode } from "@molecule/internal";
-import { Agent, type Dispatcher, request } from "undici";
+import type { Agent, Dispatcher } from "undici";
 import { type Clock, errorText } from "./types.js";
 
 /** @internal */
@@ -51,21 +51,115 @@ function isReset(error: unknown): boolean {
   return false;
 }
 
-function newAgent(): Agent {
-  return new Agent({ keepAliveTimeout: 4_000, connections: 4 });
+type Undici = typeof import("undici");
+let undici: Promise<Undici> | undefined;
+/** undici once loaded. */
+let undiciLoaded: Undici | undefined;
+
+/**
+ * undici, imported once and only after a first request: its import costs more than the first beat
+ * itself on a cold start, so the first requests go on Node's built-in fetch while it loads. @internal
+ */
+export function loadUndici(): Promise<Undici> {
+  undici ??= import("undici").then((lib) => {
+    undiciLoaded = lib;
+    return lib;
+  });
+  return undici;
+}
+
+function newAgent(lib: Undici): Agent {
+  return new lib.Agent({ keepAliveTimeout: 4_000, connections: 4 });
+}
+
+/** A response as both transports give it. */
+interface Raw {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** `undefined` for a body-less response. */
+  body: AsyncIterable<Uint8Array> | undefined;
+  /** Stops reading the body (the connection goes). */
+  discard(): void;
+}
+
+/** One request on an undici dispatcher (`Dispatcher.request`, as undici's `request()` does it). */
+async function viaDispatcher(
+  via: Dispatcher,
+  req: HttpRequest,
+  headers: Record<string, string>,
+  body: string | null,
+  signal: AbortSignal,
+): Promise<Raw> {
+  const url = new URL(req.url);
+  const res = await via.request({
+    origin: url.origin,
+    path: `${url.pathname}${url.search}`,
+    method: req.method,
+    headers,
+    body,
+    signal,
+  });
+  const discard = () => {
+    // Destroying an unread undici body emits "Request aborted": without a listener that is an
+    // uncaught exception (as it was when a declared body was over the limit).
+    res.body.on("error", () => {});
+    res.body.destroy();
+  };
+  return { status: res.statusCode, headers: res.headers, body: res.body, discard };
+}
+
+/** One request on Node's built-in fetch (no redirects followed, as undici's `request()`). */
+async function viaFetch(
+  req: HttpRequest,
+  headers: Record<string, string>,
+  body: string | null,
+  signal: AbortSignal,
+): Promise<Raw> {
+  let res: Response;
+  try {
+    res = await fetch(req.url, { method: req.method, headers, body, signal, redirect: "manual" });
+  } catch (error) {
+    // fetch wraps the socket's error ("fetch failed"): the cause carries its code and words.
+    throw error instanceof TypeError && error.cause !== undefined ? error.cause : error;
+  }
+  const out: Record<string, string> = {};
+  res.headers.forEach((value, key) => {
+    out[key] = value;
+  });
+  const stream = res.body;
+  return {
+    status: res.status,
+    headers: out,
+    body: stream ?? undefined,
+    discard: () => void stream?.cancel().catch(() => {}),
+  };
 }
 
 /**
- * A small undici client: per-request timeout driven by the injected clock, status of every response
- * reported, bodies always drained, one retry on a fresh connection after a reset.
+ * A small HTTP client: per-request timeout driven by the injected clock, status of every response
+ * reported, bodies always drained (and bounded), one retry on a fresh connection after a reset.
+ * Requests go on the given undici dispatcher; without one, on an own keep-alive undici Agent once
+ * undici has loaded (it is imported after the first request), on Node's fetch before that.
  * @internal
  */
 export function createHttpClient(options: { clock: Clock; dispatcher?: Dispatcher | undefined }): HttpClient {
   const owned = options.dispatcher === undefined;
-  let dispatcher: Dispatcher = options.dispatcher ?? newAgent();
+  let dispatcher: Dispatcher | undefined = options.dispatcher;
+  let closed = false;
   const { clock } = options;
 
-  const once = async (req: HttpRequest, via: Dispatcher): Promise<HttpResult> => {
+  /** Owned only: after a first request, load undici and move to an own Agent (fetch until then). */
+  const warm = () => {
+    if (!owned || dispatcher !== undefined) return;
+    loadUndici().then(
+      (lib) => {
+        if (!closed && dispatcher === undefined) dispatcher = newAgent(lib);
+      },
+      () => {}, // undici missing or broken: fetch carries on
+    );
+  };
+
+  const once = async (req: HttpRequest, via: Dispatcher | undefined): Promise<HttpResult> => {
     const controller = new AbortController();
     let timedOut = false;
     const timer = clock.setTimeout(() => {
@@ -82,29 +176,30 @@ export function createHttpClient(options: { clock: Clock; dispatcher?: Dispatche
         body = JSON.stringify(req.body);
         headers["content-type"] = "application/json";
       }
-      const res = await request(req.url, {
-        method: req.method,
-        headers,
-        body,
-        dispatcher: via,
-        signal: controller.signal,
-      });
+      const res = via
+        ? await viaDispatcher(via, req, headers, body, controller.signal)
+        : await viaFetch(req, headers, body, controller.signal).catch(async (error: unknown) => {
+            // fetch refuses some ports outright ("bad port": 1, 6000, 10080, …); undici does not
+            if (!(error instanceof Error && error.message === "bad port")) throw error;
+            dispatcher ??= newAgent(await loadUndici());
+            return viaDispatcher(dispatcher, req, headers, body, controller.signal);
+          });
       const limit = req.maxBodyBytes ?? MAX_BODY_BYTES;
       const length = Number(res.headers["content-length"]);
       const declared = Number.isFinite(length) && length >= 0 ? length : undefined;
-      const base = { kind: "response" as const, status: res.statusCode, headers: res.headers };
+      const base = { kind: "response" as const, status: res.status, headers: res.headers };
       // A bounded read: a body over the limit is never buffered, whatever it holds (the connection goes).
       if (declared !== undefined && declared > limit) {
-        res.body.destroy();
+        res.discard();
         return { ...base, text: "", tooLarge: { limit, declared } };
       }
       const chunks: Buffer[] = [];
       let size = 0;
-      for await (const chunk of res.body) {
-        const buf = chunk as Buffer;
+      for await (const chunk of res.body ?? []) {
+        const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
         size += buf.length;
         if (size > limit) {
-          res.body.destroy();
+          res.discard();
           return { ...base, text: "", tooLarge: { limit, declared } };
         }
         chunks.push(buf);
@@ -123,7 +218,13 @@ export function createHttpClient(options: { clock: Clock; dispatcher?: Dispatche
   const rebuild = (): boolean => {
     if (!owned) return false;
     const old = dispatcher;
-    dispatcher = newAgent();
+    if (old === undefined) {
+      // Still on fetch: its connection went with the error; the own Agent comes once undici loads.
+      warm();
+      return true;
+    }
+    // An own dispatcher exists only once undici has loaded.
+    dispatcher = undiciLoaded ? newAgent(undiciLoaded) : undefined;
     // Graceful: a request still running on the old pool (e.g. a platform check) may finish.
     old.close().catch(() => {});
     return true;
@@ -132,6 +233,7 @@ export function createHttpClient(options: { clock: Clock; dispatcher?: Dispatche
   return {
     async send(req) {
       const first = await once(req, dispatcher);
+      warm();
       if (first.kind !== "error" || first.failure !== "reset") return first;
       // The server closed a pooled keep-alive connection while it sat idle: once more on a fresh
       // connection (a new pool when we own it; the reset socket is gone from an injected one).
@@ -142,7 +244,9 @@ export function createHttpClient(options: { clock: Clock; dispatcher?: Dispatche
     },
     rebuild,
     async close() {
-      if (owned) await dispatcher.close().catch(() => {});
+      closed = true;
+      if (owned && dispatcher !== undefined) await dispatcher.close().catch(() => {});
+      dispatcher = undefined;
     },
   };
 }

@@ -1,9 +1,9 @@
-import * as z from "zod";
 import type { HttpClient } from "../http.js";
+import { lazySchema } from "../lazy.js";
 import { type HeartbeatLogger, type PlatformTokens, parseJson } from "../types.js";
 import { type Counters, type HeartbeatEvents, safeHeaders } from "./counters.js";
 
-const workspaceView = z.object({ status: z.string() });
+const workspaceView = lazySchema((z) => z.object({ status: z.string() }));
 
 /** What the platform check uses. @internal */
 export interface PlatformCheckInput {
@@ -55,7 +55,7 @@ export function createPlatformCheck(input: PlatformCheckInput): PlatformCheck {
         counters.platformStatus("not-found");
         lost = "not-found";
       } else if (res.status === 200) {
-        const parsed = workspaceView.safeParse(parseJson(res.text));
+        const parsed = (await workspaceView()).safeParse(parseJson(res.text));
         if (!parsed.success) return;
         counters.platformStatus(parsed.data.status);
         if (parsed.data.status === "offline") lost = "offline";

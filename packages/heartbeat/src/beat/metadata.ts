@@ -1,5 +1,4 @@
 import { CAPABILITY_NAMES, type CapabilityFlags, capabilityFlags } from "@molecule/internal";
-import * as z from "zod";
 import type { RuntimeMetadata } from "./body.js";
 
 /**
@@ -32,21 +31,59 @@ export const capabilitiesMatchTheList: [RuntimeMetadata["capabilities"]] extends
     : never
   : never = true;
 
-/** docs/CONTRACT.md `runtime_metadata`, as `metadata()` must return it. @internal */
-export const runtimeMetadataSchema = z.object({
-  capabilities: z.object(Object.fromEntries(CAPABILITY_NAMES.map((name) => [name, z.boolean()]))),
-  idle_timeout_seconds: z.int().positive().optional(),
-});
+/** Zod's name for a value's type in an "expected …, received …" message. */
+function received(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  if (typeof value === "number") {
+    if (Number.isNaN(value)) return "NaN";
+    if (!Number.isFinite(value)) return value > 0 ? "Infinity" : "-Infinity";
+  }
+  if (value instanceof Date) return "Date";
+  return typeof value;
+}
 
-/** The first problem of a `metadata()` result, naming the field, or undefined when it is valid. @internal */
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * docs/CONTRACT.md `runtime_metadata`, as `metadata()` must return it: every flag of the one list a
+ * boolean, `idle_timeout_seconds` absent or a positive safe integer. Checked by hand, with zod's
+ * words (`z.object({ capabilities: z.object({ <flag>: z.boolean() }), idle_timeout_seconds:
+ * z.int().positive().optional() })`; a test holds the two to the same answers): zod is not loaded
+ * before the first beat. @internal
+ */
+function metadataIssues(value: unknown): string[] {
+  if (!isObject(value)) return [`(the result): Invalid input: expected object, received ${received(value)}`];
+  const issues: string[] = [];
+  const capabilities = value.capabilities;
+  if (!isObject(capabilities)) {
+    issues.push(`capabilities: Invalid input: expected object, received ${received(capabilities)}`);
+  } else {
+    for (const name of CAPABILITY_NAMES) {
+      const flag = capabilities[name];
+      if (typeof flag !== "boolean") {
+        issues.push(`capabilities.${name}: Invalid input: expected boolean, received ${received(flag)}`);
+      }
+    }
+  }
+  const idle = value.idle_timeout_seconds;
+  if (idle !== undefined) {
+    if (typeof idle !== "number" || !Number.isFinite(idle)) {
+      issues.push(`idle_timeout_seconds: Invalid input: expected number, received ${received(idle)}`);
+    } else if (!Number.isInteger(idle)) {
+      issues.push("idle_timeout_seconds: Invalid input: expected int, received number");
+    } else if (idle > Number.MAX_SAFE_INTEGER) {
+      issues.push(`idle_timeout_seconds: Too big: expected int to be <=${Number.MAX_SAFE_INTEGER}`);
+    } else if (idle <= 0) {
+      issues.push("idle_timeout_seconds: Too small: expected number to be >0");
+    }
+  }
+  return issues;
+}
+
+/** The first problems (at most 3) of a `metadata()` result, naming the field, or undefined when it is valid. @internal */
 export function metadataProblem(value: unknown): string | undefined {
-  const parsed = runtimeMetadataSchema.safeParse(value);
-  if (parsed.success) return undefined;
-  return parsed.error.issues
-    .slice(0, 3)
-    .map((issue) => {
-      const field = issue.path.length > 0 ? issue.path.join(".") : "(the result)";
-      return `${field}: ${issue.message}`;
-    })
-    .join("; ");
+  const issues = metadataIssues(value);
+  return issues.length === 0 ? undefined : issues.slice(0, 3).join("; ");
 }

@@ -2,25 +2,27 @@ import { randomUUID } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { errnoCode, writeFileAtomic } from "@molecule/internal";
-import * as z from "zod";
+import { lazySchema } from "../lazy.js";
 import { errorText, type HeartbeatLogger, parseJson, silentLogger } from "../types.js";
 import { SEEN_LIMIT } from "./requests.js";
 import { type DelegationResult, delegationResult } from "./types.js";
 
-const resultLine = z.object({
-  delegation_id: z.string().min(1),
-  status: z.enum(["completed", "failed"]),
-  summary: z.string(),
-  source_id: z.string(),
-  target_id: z.string().optional(),
-  row_id: z.string().optional(),
-  created_at: z.string().optional(),
-  error: z.string().optional(),
-  response_preview: z.string().optional(),
-  received_at: z.string(),
-});
+const resultLine = lazySchema((z) =>
+  z.object({
+    delegation_id: z.string().min(1),
+    status: z.enum(["completed", "failed"]),
+    summary: z.string(),
+    source_id: z.string(),
+    target_id: z.string().optional(),
+    row_id: z.string().optional(),
+    created_at: z.string().optional(),
+    error: z.string().optional(),
+    response_preview: z.string().optional(),
+    received_at: z.string(),
+  }),
+);
 
-const seenFile = z.array(z.string());
+const seenFile = lazySchema((z) => z.array(z.string()));
 
 /** @internal */
 export interface DelegationLedger {
@@ -91,7 +93,7 @@ export function createDelegationLedger(options: {
     if (seen) return seen;
     const set = new Set<string>();
     try {
-      const parsed = seenFile.safeParse(parseJson(await readFile(seenPath, "utf8")));
+      const parsed = (await seenFile()).safeParse(parseJson(await readFile(seenPath, "utf8")));
       if (parsed.success) for (const id of parsed.data.slice(-SEEN_LIMIT)) set.add(id);
       else {
         logger.warn(
@@ -203,13 +205,14 @@ export async function readDelegationResults(
   }
   const out: DelegationResult[] = [];
   const ids = new Set<string>();
+  const lineSchema = await resultLine();
   for (const part of parts) {
     const text = await readFile(part, "utf8");
     let lineNo = 0;
     for (const line of text.split("\n")) {
       lineNo += 1;
       if (line.trim() === "") continue;
-      const parsed = resultLine.safeParse(parseJson(line));
+      const parsed = lineSchema.safeParse(parseJson(line));
       if (!parsed.success) {
         logger.warn(
           { event: "delegation.corrupt_line", file, line: lineNo },

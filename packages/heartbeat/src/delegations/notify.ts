@@ -1,4 +1,5 @@
-import * as z from "zod";
+import type * as z from "zod";
+import { lazySchema } from "../lazy.js";
 import { type Clock, errorText, type HeartbeatLogger, type PlatformTokens, parseJson } from "../types.js";
 import { type Authed, clean, type Send, type Track } from "./requests.js";
 import type { DelegationPollerStats, DelegationResult } from "./types.js";
@@ -28,7 +29,7 @@ export interface Notifier {
   readonly counts: Readonly<NotifyCounts>;
 }
 
-const workspaceView = z.object({ name: z.string().nullish(), parent_id: z.string().nullish() });
+const workspaceView = lazySchema((z) => z.object({ name: z.string().nullish(), parent_id: z.string().nullish() }));
 
 /**
  * `POST /workspaces/:id/notify` for each delivered result (the user's channel), naming the parent
@@ -39,7 +40,9 @@ export function createNotifier(input: NotifierInput): Notifier {
   const counters: NotifyCounts = { notifyFailures: 0, parentLookups: 0 };
   let parentCache: { expiresAt: number; name: string | undefined } | undefined;
 
-  const lookup = async (url: string): Promise<{ definitive: boolean; view?: z.infer<typeof workspaceView> }> => {
+  const lookup = async (
+    url: string,
+  ): Promise<{ definitive: boolean; view?: z.infer<Awaited<ReturnType<typeof workspaceView>>> }> => {
     const headers: Record<string, string> = {};
     for (const [key, value] of Object.entries(await tokens.headers().catch(() => ({})))) {
       if (key.toLowerCase() !== "authorization") headers[key] = value;
@@ -48,7 +51,7 @@ export function createNotifier(input: NotifierInput): Notifier {
     if (res.kind !== "response") return { definitive: false };
     if (res.status === 404) return { definitive: true };
     if (res.status !== 200) return { definitive: false };
-    const parsed = workspaceView.safeParse(parseJson(res.text));
+    const parsed = (await workspaceView()).safeParse(parseJson(res.text));
     return parsed.success ? { definitive: true, view: parsed.data } : { definitive: false };
   };
 

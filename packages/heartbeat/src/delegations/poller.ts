@@ -1,9 +1,10 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import * as z from "zod";
+import type * as z from "zod";
 import { HeartbeatError } from "../errors.js";
 import { holdOpen } from "../hold-open.js";
 import { createHttpClient } from "../http.js";
+import { lazySchema } from "../lazy.js";
 import { positive, validateBase } from "../options.js";
 import { errorText, parseJson, realClock, silentLogger } from "../types.js";
 import { createDelegationLedger } from "./ledger.js";
@@ -20,18 +21,21 @@ import { createWakeUp } from "./wake.js";
 
 const SEEN_FILE = "delegations_seen.json";
 
-const rowSchema = z.object({
-  id: z.string().nullish(),
-  source_id: z.string().nullish(),
-  target_id: z.string().nullish(),
-  summary: z.string().nullish(),
-  status: z.string().nullish(),
-  created_at: z.string().nullish(),
-  delegation_id: z.string().nullish(),
-  error: z.string().nullish(),
-  response_preview: z.string().nullish(),
-});
-type Row = z.infer<typeof rowSchema>;
+const schemas = lazySchema((z) => ({
+  list: z.array(z.unknown()),
+  row: z.object({
+    id: z.string().nullish(),
+    source_id: z.string().nullish(),
+    target_id: z.string().nullish(),
+    summary: z.string().nullish(),
+    status: z.string().nullish(),
+    created_at: z.string().nullish(),
+    delegation_id: z.string().nullish(),
+    error: z.string().nullish(),
+    response_preview: z.string().nullish(),
+  }),
+}));
+type Row = z.infer<Awaited<ReturnType<typeof schemas>>["row"]>;
 
 /** Polls `GET /workspaces/:id/delegations`, delivers each finished delegation once, wakes the agent. */
 export function createDelegationPoller(options: DelegationPollerOptions): DelegationPoller {
@@ -117,14 +121,15 @@ export function createDelegationPoller(options: DelegationPollerOptions): Delega
     }
     if (res.kind === "error") return fail(`${res.failure}: ${res.message}`);
     if (res.status !== 200) return fail(`HTTP ${res.status}`);
-    const list = z.array(z.unknown()).safeParse(parseJson(res.text));
+    const schema = await schemas();
+    const list = schema.list.safeParse(parseJson(res.text));
     if (!list.success) return fail("the delegations answer is not a JSON array");
 
     const fresh: DelegationResult[] = [];
     const batch = new Set<string>();
     let malformed = 0;
     for (const raw of list.data) {
-      const parsed = rowSchema.safeParse(raw);
+      const parsed = schema.row.safeParse(raw);
       if (!parsed.success) {
         malformed += 1;
         continue;

@@ -1,7 +1,7 @@
 import type { Masker } from "@molecule/internal";
-import * as z from "zod";
 import { maskedExcerpt } from "../excerpt.js";
 import type { HttpResult } from "../http.js";
+import { lazySchema } from "../lazy.js";
 import { parseRetryAfterMs } from "../schedule.js";
 import { parseJson } from "../types.js";
 
@@ -15,10 +15,13 @@ const HEADER_SAFE = /^[\x21-\x7e]+$/;
 export const MAX_REGISTER_ANSWER_BYTES = 64 * 1024;
 
 /** docs/CONTRACT.md: 200 `{"status":"registered"}`, with `auth_token` when the workspace had no live token. */
-const Registered = z.looseObject({
-  status: z.string(),
-  auth_token: z.string().regex(HEADER_SAFE).optional(),
-});
+const Registered = lazySchema((z) =>
+  z.looseObject({
+    status: z.string(),
+    auth_token: z.string().regex(HEADER_SAFE).optional(),
+  }),
+);
+const ErrorAnswer = lazySchema((z) => z.looseObject({ error: z.string() }));
 
 /** A register answer, as the retry loop acts on it. Every `detail` is masked. @internal */
 export type Answer =
@@ -31,8 +34,8 @@ export type Answer =
   | { kind: "aborted" };
 
 /** `HTTP <status>` and the platform's `error` text, masked before it is cut. */
-function detailOf(res: Extract<HttpResult, { kind: "response" }>, masker: Masker): string {
-  const body = z.looseObject({ error: z.string() }).safeParse(parseJson(res.text));
+async function detailOf(res: Extract<HttpResult, { kind: "response" }>, masker: Masker): Promise<string> {
+  const body = (await ErrorAnswer()).safeParse(parseJson(res.text));
   return body.success ? `HTTP ${res.status}: ${maskedExcerpt(body.data.error, 200, masker)}` : `HTTP ${res.status}`;
 }
 
@@ -43,7 +46,7 @@ function sizeOf(tooLarge: { limit: number; declared: number | undefined }): stri
 }
 
 /** What a register request's result means. @internal */
-export function classify(res: HttpResult, nowMs: number, masker: Masker): Answer {
+export async function classify(res: HttpResult, nowMs: number, masker: Masker): Promise<Answer> {
   if (res.kind === "error") {
     if (res.failure === "aborted") return { kind: "aborted" };
     return {
@@ -59,17 +62,17 @@ export function classify(res: HttpResult, nowMs: number, masker: Masker): Answer
     return status >= 200 && status < 300 ? { kind: "too-large", status, detail } : { kind: "rejected", status, detail };
   }
   if (status >= 200 && status < 300) {
-    const parsed = Registered.safeParse(parseJson(res.text));
+    const parsed = (await Registered()).safeParse(parseJson(res.text));
     if (parsed.success) return { kind: "ok", status, token: parsed.data.auth_token };
     const excerpt = maskedExcerpt(res.text, 80, masker);
     return { kind: "garbage", status, detail: `HTTP ${status} ${excerpt ? `"${excerpt}"` : "(empty body)"}` };
   }
-  if (status === 401) return { kind: "unauthorized", status, detail: detailOf(res, masker) };
+  if (status === 401) return { kind: "unauthorized", status, detail: await detailOf(res, masker) };
   if (status === 408 || status === 425 || status === 429 || status >= 500) {
     const retryAfterMs = parseRetryAfterMs(res.headers["retry-after"], nowMs);
-    return { kind: "retry", status, detail: detailOf(res, masker), retryAfterMs };
+    return { kind: "retry", status, detail: await detailOf(res, masker), retryAfterMs };
   }
-  return { kind: "rejected", status, detail: detailOf(res, masker) };
+  return { kind: "rejected", status, detail: await detailOf(res, masker) };
 }
 
 /** A 2xx register answer that is not `{"status":"registered"}`: what to do (the platform may have issued a token in it). */

@@ -153,7 +153,7 @@ class Registration {
       signal: this.signal,
       maxBodyBytes: MAX_REGISTER_ANSWER_BYTES,
     });
-    const answer = classify(res, this.clock.now(), this.masker);
+    const answer = await classify(res, this.clock.now(), this.masker);
     if (answer.kind !== "aborted") {
       const status = "status" in answer ? answer.status : undefined;
       try {
