@@ -5,6 +5,7 @@ import { writeFileAtomic } from "@molecule/internal";
 import type { Executor } from "../executor.js";
 import type { AgentExecutorOptions } from "./agent-options.js";
 import { createCliAgentExecutor } from "./cli-agent.js";
+import { geminiActivityOf, geminiActivityOfValue } from "./gemini-activity.js";
 import { geminiRunReader } from "./gemini-stream.js";
 
 // Gemini CLI 0.61.0, measured (docs/AGENTS.md): `gemini --skip-trust -o stream-json [-m MODEL] --session-id <uuid>`
@@ -173,7 +174,15 @@ export function createGeminiCliExecutor(options: AgentExecutorOptions): Executor
         if (resume) return [...fixed, "--resume", resume];
         return fresh ? [...fixed, "--session-id", fresh] : fixed;
       },
-      read: geminiRunReader,
+      read: (maxReplyBytes) => geminiRunReader(maxReplyBytes, options.model),
+      onLine(line, _note, activity) {
+        const event = geminiActivityOf(line);
+        if (event) activity(event);
+      },
+      onLongLine(value, _note, activity) {
+        const event = geminiActivityOfValue(value);
+        if (event) activity(event);
+      },
     },
     {
       command: options.command,

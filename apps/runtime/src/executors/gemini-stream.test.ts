@@ -54,7 +54,14 @@ describe("readGeminiStream", () => {
       sessionId: SESSION,
       answer: "Hello from the fake Gemini API.",
       status: "success",
-      usage: { inputTokens: 256, outputTokens: 22, totalTokens: 278 },
+      usage: {
+        inputTokens: 256,
+        outputTokens: 22,
+        totalTokens: 278,
+        cachedTokens: 0,
+        uncachedInputTokens: 256,
+        model: "gemini-3.5-flash-lite",
+      },
       errors: [],
     });
   });
@@ -234,7 +241,12 @@ describe("geminiRunReader (read line by line, bounded)", () => {
 
   it("finds the answer after MBs of tool output", () => {
     const stdout = [init, user, toolResult("x".repeat(3_000_000)), piece("the "), piece("answer"), success].join("\n");
-    expect(verdictOf(stdout, 10_000)).toEqual({ kind: "ok", text: "the answer", sessionId: SESSION });
+    expect(verdictOf(stdout, 10_000)).toEqual({
+      kind: "ok",
+      text: "the answer",
+      sessionId: SESSION,
+      usage: { input_tokens: 256, output_tokens: 22, cache_read_input_tokens: 0, model: "gemini-3.5-flash-lite" },
+    });
   });
 
   it("an answer longer than max_reply_bytes, in many pieces or one long one, is cut with the marker", () => {

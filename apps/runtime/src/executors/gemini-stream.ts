@@ -1,4 +1,5 @@
 import * as z from "zod";
+import type { TurnUsage } from "../executor.js";
 import {
   answerCap,
   EVIDENCE_CHARS,
@@ -20,11 +21,25 @@ import { DEFAULT_MAX_REPLY_BYTES, LatestTexts, ReplyPieces } from "./reply-cap.j
 // exit code = the HTTP status mod 256 (401 → 145); an empty answer is exit 0 with an `error` line and
 // `result.status:"error"`. Failures before the turn (auth, resume, trust) print on stderr only.
 
-/** Token counts of the last `result` line. */
+/**
+ * Token counts of the last `result` line's `stats`: this run's only (measured: a resumed session's
+ * result counts the resumed turn's requests, whose input holds the history, not the earlier turns).
+ */
 export interface GeminiUsage {
+  /** `input_tokens`: the prompt tokens, the cached ones included. */
   inputTokens: number;
   outputTokens: number;
   totalTokens: number;
+  /** `cached`: the part of `inputTokens` read from the cache. */
+  cachedTokens: number;
+  /** `input`: `inputTokens` without the cached part, when the CLI gives it. */
+  uncachedInputTokens?: number;
+  /**
+   * The `stats.models` key with the most tokens: the model that did most of the work (with model
+   * `auto` the router's classifier model is listed too; the main model's requests carry the system
+   * prompt and the tools, so against the real API it has the most).
+   */
+  model?: string;
 }
 
 /** What one run's JSONL said. @internal */
@@ -55,7 +70,20 @@ const EVENT = z.discriminatedUnion("type", [
       .object({ message: z.string().catch("") })
       .optional()
       .catch(undefined),
-    stats: z.object({ input_tokens: count, output_tokens: count, total_tokens: count }).optional().catch(undefined),
+    stats: z
+      .object({
+        input_tokens: count,
+        output_tokens: count,
+        total_tokens: count,
+        cached: count,
+        input: z.number().int().nonnegative().optional().catch(undefined),
+        models: z
+          .record(z.string(), z.object({ total_tokens: count }).loose().catch({ total_tokens: 0 }))
+          .optional()
+          .catch(undefined),
+      })
+      .optional()
+      .catch(undefined),
   }),
   z.object({ type: z.literal("error"), message: z.string().catch("") }),
 ]);
@@ -88,10 +116,16 @@ export function createGeminiReader(maxReplyBytes = DEFAULT_MAX_REPLY_BYTES): Lin
         if (e.error?.message) facts.failure = e.error.message.slice(0, EVIDENCE_MAX);
         else delete facts.failure;
         if (e.stats) {
+          const model = Object.entries(e.stats.models ?? {}).sort(
+            ([, a], [, b]) => b.total_tokens - a.total_tokens,
+          )[0]?.[0];
           facts.usage = {
             inputTokens: e.stats.input_tokens,
             outputTokens: e.stats.output_tokens,
             totalTokens: e.stats.total_tokens,
+            cachedTokens: e.stats.cached,
+            ...(e.stats.input !== undefined ? { uncachedInputTokens: e.stats.input } : {}),
+            ...(model ? { model } : {}),
           };
         }
         break;
@@ -265,7 +299,28 @@ export function classifyGeminiRun(
   return { kind: "agent-error", detail };
 }
 
-/** A reader of one run, for the runner: the answer capped at `maxReplyBytes`. @internal */
-export function geminiRunReader(maxReplyBytes: number): RunReader {
-  return runReader(createGeminiReader(maxReplyBytes), classifyGeminiRun);
+/**
+ * A run's usage as a TurnUsage: input without the cached part (which is `cache_read_input_tokens`),
+ * the model `configured` (`-m`), else the one that produced the most. Gemini CLI computes no cost.
+ * @internal
+ */
+export function geminiTurnUsage(usage: GeminiUsage, configured?: string): TurnUsage {
+  const model = configured ?? usage.model;
+  return {
+    input_tokens: usage.uncachedInputTokens ?? Math.max(0, usage.inputTokens - usage.cachedTokens),
+    output_tokens: usage.outputTokens,
+    cache_read_input_tokens: usage.cachedTokens,
+    ...(model ? { model } : {}),
+  };
+}
+
+/**
+ * A reader of one run, for the runner: the answer capped at `maxReplyBytes`; the verdict carries
+ * the run's usage (`model`: the configured one, if any). @internal
+ */
+export function geminiRunReader(maxReplyBytes: number, model?: string): RunReader {
+  return runReader(createGeminiReader(maxReplyBytes), (run, facts) => {
+    const verdict = classifyGeminiRun(run, facts);
+    return facts.usage ? { ...verdict, usage: geminiTurnUsage(facts.usage, model) } : verdict;
+  });
 }
