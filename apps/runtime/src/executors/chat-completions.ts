@@ -18,6 +18,8 @@ export interface ChatMessageIn {
 export interface ChatUsage {
   input_tokens: number;
   output_tokens: number;
+  /** The model that answered, as the response names it (else the one requested). */
+  model?: string;
 }
 
 /** How one request ended. @internal */
@@ -59,6 +61,7 @@ const Chunk = z
       )
       .nullish(),
     usage: z.object({ prompt_tokens: z.number(), completion_tokens: z.number() }).loose().nullish(),
+    model: z.string().min(1).nullish().catch(undefined),
   })
   .loose();
 
@@ -108,6 +111,7 @@ export function createSseReader(onDelta?: (text: string) => void) {
   let buffer = "";
   let text = "";
   let usage: ChatUsage | undefined;
+  let model: string | undefined;
   let done = false;
   let finished = false;
   const line = (raw: string) => {
@@ -134,6 +138,7 @@ export function createSseReader(onDelta?: (text: string) => void) {
       }
       if (choice.finish_reason) finished = true;
     }
+    if (chunk.data.model) model = chunk.data.model;
     const u = chunk.data.usage;
     if (u) usage = { input_tokens: u.prompt_tokens, output_tokens: u.completion_tokens };
   };
@@ -152,7 +157,7 @@ export function createSseReader(onDelta?: (text: string) => void) {
       buffer = "";
     },
     /** The answer, and whether the stream said it was complete (`[DONE]` or a finish_reason). */
-    result: () => ({ text, usage, complete: done || finished }),
+    result: () => ({ text, usage: usage && model ? { ...usage, model } : usage, complete: done || finished }),
   };
 }
 
@@ -205,7 +210,7 @@ export async function postChat(req: ChatRequest): Promise<ChatVerdict> {
     const { text, usage, complete } = reader.result();
     if (!complete) return { kind: "stream-cut", detail: "the stream ended without [DONE] or a finish reason" };
     if (text.trim() === "") return { kind: "empty" };
-    return { kind: "ok", text, ...(usage ? { usage } : {}) };
+    return { kind: "ok", text, ...(usage ? { usage: { ...usage, model: usage.model ?? req.model } } : {}) };
   } catch (error) {
     return failureOf(error, req.signal, streaming);
   }

@@ -57,7 +57,8 @@ describe("ollama executor", () => {
     expect(await executor().runTurn(first.request)).toEqual({
       outcome: "ok",
       text: "answer to one (2 messages)",
-      usage: { input_tokens: expect.any(Number), output_tokens: 7 },
+      // the model as the (fake) server's response names it
+      usage: { input_tokens: expect.any(Number), output_tokens: 7, model: "llama-fake" },
     });
     expect(first.notes.join("")).toBe("answer to one (2 messages)");
     // a new executor (a restart) reads the history back
@@ -174,9 +175,15 @@ describe("chat-completions reading", () => {
     const reader = createSseReader((p) => pieces.push(p));
     reader.push('data: {"choices":[{"delta":{"content":"Hel');
     reader.push('lo"}}]}\n\ndata: {"choices":[{"delta":{},"finish_reason":"stop"}]}\n\n');
-    reader.push('data: {"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2}}\n\ndata: [DONE]\n\n');
+    reader.push(
+      'data: {"choices":[],"model":"qwen3:4b","usage":{"prompt_tokens":7,"completion_tokens":2}}\n\ndata: [DONE]\n\n',
+    );
     reader.end();
-    expect(reader.result()).toEqual({ text: "Hello", usage: { input_tokens: 7, output_tokens: 2 }, complete: true });
+    expect(reader.result()).toEqual({
+      text: "Hello",
+      usage: { input_tokens: 7, output_tokens: 2, model: "qwen3:4b" },
+      complete: true,
+    });
     expect(pieces).toEqual(["Hello"]);
   });
 
