@@ -195,8 +195,9 @@ describe.runIf(IS_ROOT)("the task records on a full state volume (a 64 KiB tmpfs
     expect(replyText(await sendMessage(d, "first", { messageId: "m-1" }))).toBe("done");
     await waitFor(async () => (await readFile(file, "utf8").catch(() => "")).includes('"completed"'), 10_000);
     await state.volume().fill(); // only the slack of the records file's last page is left
-    // A record larger than that slack: the append is torn by ENOSPC.
-    expect(replyText(await sendMessage(d, `second ${"x".repeat(8_000)}`, { messageId: "m-2" }))).toBe("done");
+    // A record far larger than that slack (and than a page or two another writer may free meanwhile):
+    // the append is torn by ENOSPC.
+    expect(replyText(await sendMessage(d, `second ${"x".repeat(40_000)}`, { messageId: "m-2" }))).toBe("done");
     const failed = await d.waitForLog((l) => l.event === "state.write_failed" && l.what === "task records");
     expect(failed.code).toBe("ENOSPC");
     // Served from memory meanwhile; the file has no torn line.
