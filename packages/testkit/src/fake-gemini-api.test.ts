@@ -174,6 +174,9 @@ describe("startFakeGeminiApi", () => {
       usageMetadata: { candidatesTokenCount: expect.any(Number) },
     });
 
+    // the request records the usageMetadata its answer reported
+    expect(api.generations()[0]?.usage).toEqual((first.at(-1) as { usageMetadata: unknown }).usageMetadata);
+
     const body = {
       ...turnBody([{ role: "user", text: "read it" }]),
       contents: [

@@ -91,6 +91,8 @@ export interface GeminiApiRequest {
   readonly mode: string;
   /** the status answered; 0 when dropped or still hanging */
   status: number;
+  /** the `usageMetadata` the answer reported, when it answered with one */
+  usage?: { promptTokenCount: number; candidatesTokenCount: number; totalTokenCount: number };
 }
 
 export interface FakeGeminiApiOptions {
@@ -218,6 +220,7 @@ export async function startFakeGeminiApi(options: FakeGeminiApiOptions = {}): Pr
       candidatesTokenCount,
       totalTokenCount: promptTokenCount + candidatesTokenCount,
     };
+    if (mode.kind !== "stall-after-start") rec.usage = usageMetadata;
     const common = { modelVersion: rec.model, responseId: `fake_${hex()}` };
     const chunk = (parts: string[], last: boolean) => ({
       candidates: [

@@ -158,6 +158,11 @@ describe("startFakeOpenAiResponses", () => {
     const completed = first.at(-1)?.[1].response as { output: unknown[]; usage: { output_tokens: number } };
     expect(completed.output).toHaveLength(1);
     expect(completed.usage.output_tokens).toBeGreaterThan(0);
+    // the request records the usage its answer reported
+    expect(api.responses()[0]?.usage).toEqual({
+      input_tokens: expect.any(Number),
+      output_tokens: completed.usage.output_tokens,
+    });
 
     const body = turnBody([{ role: "user", text: "run" }]);
     body.input.push(

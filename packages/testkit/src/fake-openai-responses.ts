@@ -86,6 +86,8 @@ export interface ResponsesApiRequest {
   readonly mode: string;
   /** the status answered; 0 when dropped or still hanging */
   status: number;
+  /** the `usage` the answer reported (its `response.completed`), when it answered with one */
+  usage?: { input_tokens: number; output_tokens: number };
 }
 
 export interface FakeOpenAiResponsesOptions {
@@ -260,6 +262,7 @@ export async function startFakeOpenAiResponses(options: FakeOpenAiResponsesOptio
         });
         return;
       }
+      rec.usage = { input_tokens: inputTokens, output_tokens: outputTokens };
       sendJson(res, 200, { ...base, status: "completed", output, usage }, { "x-request-id": `req_fake_${hex()}` });
       return;
     }
@@ -305,6 +308,7 @@ export async function startFakeOpenAiResponses(options: FakeOpenAiResponsesOptio
       sse("response.output_item.added", { output_index: index, item: { ...call, status: "in_progress" } });
       sse("response.output_item.done", { output_index: index, item: call });
     }
+    rec.usage = { input_tokens: inputTokens, output_tokens: outputTokens };
     sse("response.completed", { response: { ...base, status: "completed", output, usage } });
     res.end();
   };
