@@ -4,9 +4,14 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { createSessionStore, type SessionStore } from "@molecule/session";
 import { type LogSink, realAgentBin, removeDir, sinkLogger, tempDir } from "@molecule/test-support";
-import { type FakeOpenAiResponses, type ResponsesApiMode, startFakeOpenAiResponses } from "@molecule/testkit";
+import {
+  type FakeOpenAiResponses,
+  type ResponsesApiMode,
+  type ResponsesApiRequest,
+  startFakeOpenAiResponses,
+} from "@molecule/testkit";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { Executor, TurnReply } from "../executor.js";
+import type { Executor, TurnActivity, TurnReply } from "../executor.js";
 import type { AgentExecutorOptions } from "./agent-options.js";
 import { createCodexExecutor } from "./codex.js";
 
@@ -15,6 +20,8 @@ import { createCodexExecutor } from "./codex.js";
 
 const REPLY = "Hello from the fake Responses API, via the executor.";
 const TURN_TIMEOUT = 60_000;
+/** Codex 0.169.0's default model: its tools include `exec` (an unknown model name gets another tool set). */
+const CODEX_DEFAULT_MODEL = "gpt-6.1-sol";
 
 let bin = "";
 beforeAll(async () => {
@@ -69,14 +76,26 @@ function executor(
   return { executor, store };
 }
 
-async function turn(e: Executor, text: string, notes: string[] = []): Promise<TurnReply> {
+async function turn(
+  e: Executor,
+  text: string,
+  notes: string[] = [],
+  activities: TurnActivity[] = [],
+): Promise<TurnReply> {
   return e.runTurn({
     taskId: `t-${Date.now()}`,
     text,
     signal: new AbortController().signal,
     progress: (note) => notes.push(note),
+    activity: (event) => activities.push(event),
   });
 }
+
+/** The usage the fake reported for these requests, summed (Codex adds up a turn's requests). */
+const reported = (requests: readonly ResponsesApiRequest[]) => ({
+  input_tokens: requests.reduce((sum, r) => sum + (r.usage?.input_tokens ?? 0), 0),
+  output_tokens: requests.reduce((sum, r) => sum + (r.usage?.output_tokens ?? 0), 0),
+});
 
 /** Rollout files under `$CODEX_HOME/sessions`. */
 async function rollouts(): Promise<string[]> {
@@ -120,20 +139,75 @@ describe("the Codex executor, with the real CLI against the fake Responses API",
     async () => {
       const api = await startFake();
       const { executor: e, store } = executor(api.url);
-      expect(await turn(e, "Turn one: remember the word PAPAYA.")).toEqual({ outcome: "ok", text: REPLY });
+      expect(await turn(e, "Turn one: remember the word PAPAYA.")).toMatchObject({ outcome: "ok", text: REPLY });
       const thread = await store.get();
       expect(thread).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
       expect(await rollouts()).toHaveLength(1);
       expect(texts(api, "user").some((t) => t.includes("PAPAYA"))).toBe(true);
       expect(api.responses().at(-1)?.headers.authorization).toBe("***"); // CODEX_API_KEY was sent
 
-      expect(await turn(e, "Turn two: which word?")).toEqual({ outcome: "ok", text: REPLY });
+      expect(await turn(e, "Turn two: which word?")).toMatchObject({ outcome: "ok", text: REPLY });
       expect(await store.get()).toBe(thread);
       expect(await rollouts()).toHaveLength(1);
       const users = texts(api, "user");
       expect(users.some((t) => t.includes("PAPAYA"))).toBe(true);
       expect(users.some((t) => t.includes("Turn two"))).toBe(true);
       expect(texts(api, "assistant")).toContain(REPLY);
+    },
+    TURN_TIMEOUT,
+  );
+
+  it(
+    "the model's tool call runs (read-only sandbox) and streams as a tool call and its result; each turn's usage is its own, a resumed turn after a restart too",
+    async () => {
+      await writeFile(join(dir, "work", "notes.txt"), "KIWI-42\n");
+      // The shell is Codex's `exec` tool (JavaScript calling tools.exec_command) in 0.169.0.
+      fake = await startFakeOpenAiResponses({
+        reply: (r) =>
+          r.toolOutputs.length === 0
+            ? {
+                toolCall: {
+                  type: "custom_tool_call",
+                  name: "exec",
+                  input: 'const r = await tools.exec_command({cmd: "cat notes.txt"}); text(r.output);',
+                },
+              }
+            : REPLY,
+      });
+      const activities: TurnActivity[] = [];
+      const first = await turn(
+        executor(fake.url, { model: CODEX_DEFAULT_MODEL }).executor,
+        "Read notes.txt.",
+        [],
+        activities,
+      );
+      expect(first).toMatchObject({ outcome: "ok", text: REPLY });
+      expect(activities).toEqual([
+        { kind: "tool_call", tool: "shell", id: expect.any(String), input: expect.stringContaining("cat notes.txt") },
+        { kind: "tool_result", tool: "shell", id: expect.any(String), output: expect.stringContaining("KIWI-42") },
+      ]);
+      const turnOne = fake.responses();
+      expect(turnOne).toHaveLength(2);
+      expect(turnOne[1]?.toolOutputs[0]?.output).toContain("KIWI-42");
+      expect(first.usage).toEqual({
+        ...reported(turnOne),
+        cache_read_input_tokens: 0,
+        cache_creation_input_tokens: 0,
+        model: CODEX_DEFAULT_MODEL,
+      });
+
+      // A restart (a new executor) and the resumed turn: its usage counts its own request only,
+      // though Codex reports the thread's total.
+      const second = await turn(executor(fake.url).executor, "And now?");
+      expect(second).toMatchObject({ outcome: "ok", text: REPLY });
+      const turnTwo = fake.responses().slice(2);
+      expect(turnTwo).toHaveLength(1);
+      expect(turnTwo[0]?.messages.some((m) => m.text.includes("Read notes.txt."))).toBe(true); // resumed
+      expect(second.usage).toEqual({
+        ...reported(turnTwo),
+        cache_read_input_tokens: 0,
+        cache_creation_input_tokens: 0,
+      });
     },
     TURN_TIMEOUT,
   );
@@ -147,7 +221,7 @@ describe("the Codex executor, with the real CLI against the fake Responses API",
       const first = await store.get();
       for (const file of await rollouts()) await rm(file);
 
-      expect(await turn(e, "Turn two after the rollout is gone.")).toEqual({ outcome: "ok", text: REPLY });
+      expect(await turn(e, "Turn two after the rollout is gone.")).toMatchObject({ outcome: "ok", text: REPLY });
       const second = await store.get();
       expect(second).toBeDefined();
       expect(second).not.toBe(first);
@@ -169,7 +243,7 @@ describe("the Codex executor, with the real CLI against the fake Responses API",
       const before = api.responses().length;
 
       const reply = await turn(e, "Turn two.");
-      expect(reply).toEqual({ outcome: "ok", text: REPLY });
+      expect(reply).toMatchObject({ outcome: "ok", text: REPLY });
       expect(api.responses().length).toBe(before + 1);
       expect(sink.events()).toContain("session.dropped_after_failure");
       expect(await store.get()).toMatch(/^[0-9a-f-]{36}$/);
