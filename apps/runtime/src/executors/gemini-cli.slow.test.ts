@@ -1,12 +1,12 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { createSessionStore, type SessionStore } from "@molecule/session";
 import { type LogSink, realAgentBin, removeDir, sinkLogger, tempDir } from "@molecule/test-support";
-import { type FakeGeminiApi, type GeminiApiMode, startFakeGeminiApi } from "@molecule/testkit";
+import { type FakeGeminiApi, type GeminiApiMode, type GeminiApiRequest, startFakeGeminiApi } from "@molecule/testkit";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { Executor, TurnReply } from "../executor.js";
+import type { Executor, TurnActivity, TurnReply } from "../executor.js";
 import type { AgentExecutorOptions } from "./agent-options.js";
 import { createGeminiCliExecutor } from "./gemini-cli.js";
 
@@ -69,14 +69,21 @@ function executor(
   return { executor, store };
 }
 
-async function turn(e: Executor, text: string): Promise<TurnReply> {
+async function turn(e: Executor, text: string, activities: TurnActivity[] = []): Promise<TurnReply> {
   return e.runTurn({
     taskId: `t-${Date.now()}`,
     text,
     signal: new AbortController().signal,
     progress: () => undefined,
+    activity: (event) => activities.push(event),
   });
 }
+
+/** The usage the fake reported for these requests, summed (the CLI adds up a run's requests). */
+const reported = (requests: readonly GeminiApiRequest[]) => ({
+  input_tokens: requests.reduce((sum, r) => sum + (r.usage?.promptTokenCount ?? 0), 0),
+  output_tokens: requests.reduce((sum, r) => sum + (r.usage?.candidatesTokenCount ?? 0), 0),
+});
 
 /** Chat files under `$GEMINI_CLI_HOME/.gemini/tmp/<project>/chats`. */
 async function chats(): Promise<string[]> {
@@ -124,13 +131,47 @@ const texts = (f: FakeGeminiApi, role: string) =>
 
 describe("the Gemini CLI executor, with the real CLI against the fake Gemini API", () => {
   it(
+    "the model's function call runs and streams as a tool call and its result; each turn's usage is the run's own, a resumed turn too",
+    async () => {
+      await writeFile(join(dir, "work", "notes.txt"), "KIWI-42\n");
+      fake = await startFakeGeminiApi({
+        reply: (r) =>
+          r.functionResponses.length === 0
+            ? { functionCall: { name: "read_file", args: { file_path: "notes.txt" } } }
+            : REPLY,
+      });
+      // `-m` skips the model router: every request is the turn's.
+      const { executor: e } = executor(fake.url, { model: "gemini-2.5-flash" });
+      const activities: TurnActivity[] = [];
+      const first = await turn(e, "Read notes.txt.", activities);
+      expect(first).toMatchObject({ outcome: "ok", text: REPLY });
+      expect(activities).toEqual([
+        { kind: "tool_call", tool: "read_file", id: expect.any(String), input: { file_path: "notes.txt" } },
+        { kind: "tool_result", id: activities[0]?.kind === "tool_call" ? activities[0].id : "?" },
+      ]);
+      const turnOne = fake.generations();
+      expect(turnOne).toHaveLength(2);
+      expect(JSON.stringify(turnOne[1]?.functionResponses)).toContain("KIWI-42");
+      expect(first.usage).toEqual({ ...reported(turnOne), cache_read_input_tokens: 0, model: "gemini-2.5-flash" });
+
+      const second = await turn(e, "And now?");
+      expect(second).toMatchObject({ outcome: "ok", text: REPLY });
+      const turnTwo = fake.generations().slice(2);
+      expect(turnTwo).toHaveLength(1);
+      expect(turnTwo[0]?.messages.some((m) => m.text.includes("Read notes.txt."))).toBe(true); // resumed
+      expect(second.usage).toEqual({ ...reported(turnTwo), cache_read_input_tokens: 0, model: "gemini-2.5-flash" });
+    },
+    TURN_TIMEOUT,
+  );
+
+  it(
     "a turn answers, and the next turn resumes the session: the model request carries turn 1",
     async () => {
       const api = await startFake();
       const { executor: e, store } = executor(api.url, {
         systemPrompt: "You are MOLECULE-PROMPT-7. Answer briefly.",
       });
-      expect(await turn(e, "Turn one: remember the word PAPAYA.")).toEqual({ outcome: "ok", text: REPLY });
+      expect(await turn(e, "Turn one: remember the word PAPAYA.")).toMatchObject({ outcome: "ok", text: REPLY });
       const session = await store.get();
       expect(session).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-/); // the id the daemon picked
       expect(await chats()).toHaveLength(1);
@@ -142,7 +183,7 @@ describe("the Gemini CLI executor, with the real CLI against the fake Gemini API
       // The workspace's prompt files reach the system instruction (appended, the CLI's own kept).
       expect(JSON.stringify(first?.body)).toContain("MOLECULE-PROMPT-7");
 
-      expect(await turn(e, "Turn two: which word?")).toEqual({ outcome: "ok", text: REPLY });
+      expect(await turn(e, "Turn two: which word?")).toMatchObject({ outcome: "ok", text: REPLY });
       expect(await store.get()).toBe(session);
       expect(await chats()).toHaveLength(1);
       const users = texts(api, "user");
@@ -177,7 +218,7 @@ describe("the Gemini CLI executor, with the real CLI against the fake Gemini API
       const first = await store.get();
       for (const file of await chats()) await rm(file);
 
-      expect(await turn(e, "Turn two after the chat file is gone.")).toEqual({ outcome: "ok", text: REPLY });
+      expect(await turn(e, "Turn two after the chat file is gone.")).toMatchObject({ outcome: "ok", text: REPLY });
       const second = await store.get();
       expect(second).toMatch(/^[0-9a-f-]{36}$/);
       expect(second).not.toBe(first);
