@@ -1,12 +1,24 @@
 // @molecule/heartbeat figures: beats/second one process drives, RSS of one instance over 1,000 beats,
-// event-loop delay while a CPU-heavy task runs beside the heartbeat. Loopback only, < 60 s.
+// event-loop delay while a CPU-heavy task runs beside the heartbeat, and what must stay prompt beside
+// the fleet smoothing (real clock, default jitter): a wedge reaching the platform, 401s around a
+// token rotation. Loopback only, < 60 s. HEARTBEAT_DIST=<path to a dist/index.js> measures another build.
 // Run: node --expose-gc bench/heartbeat.bench.mjs   (after `pnpm exec turbo run build --filter=@molecule/heartbeat...`)
 import { spawn } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
-import { createHeartbeat, createTaskTracker } from "../packages/heartbeat/dist/index.js";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { createTokenStore } from "../packages/auth/dist/index.js";
 import { createFakeClock, startTestPlatform } from "../packages/testkit/dist/index.js";
+import { clearWedge, markWedged } from "../packages/wedge/dist/index.js";
+
+const { createHeartbeat, createTaskTracker } = await import(
+  process.env.HEARTBEAT_DIST
+    ? pathToFileURL(resolve(process.env.HEARTBEAT_DIST)).href
+    : "../packages/heartbeat/dist/index.js"
+);
 
 const METADATA = {
   capabilities: {
@@ -193,8 +205,70 @@ async function loopDelay() {
   platform.close();
 }
 
+/** What must stay prompt: a wedge reaches the platform, a rotated token gets no 401 (real clock, default jitter). */
+async function prompt() {
+  const platform = await startTestPlatform({ recordLimit: 1000 });
+  const dir = await mkdtemp(join(tmpdir(), "hb-bench-"));
+  const configsDir = join(dir, "configs");
+  await mkdir(configsDir, { mode: 0o700 });
+  const store = createTokenStore({ configsDir, watch: true, env: {} });
+  const workspaceId = randomUUID();
+  const res = await fetch(`${platform.url}/registry/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      id: workspaceId,
+      url: "http://localhost:8000",
+      agent_card: { name: "b", url: "http://localhost:8000" },
+    }),
+  });
+  await store.save((await res.json()).auth_token);
+  const intervalMs = 1_000;
+  const hb = createHeartbeat({
+    platformUrl: platform.url,
+    workspaceId,
+    tokens: store,
+    intervalMs,
+    metadata: () => METADATA,
+    tasks: createTaskTracker(),
+  });
+  await hb.start();
+  await platform.control.waitFor(() => platform.control.status(workspaceId) === "online");
+  await sleep(1_500);
+  const wedges = [];
+  const rotations = [];
+  for (let i = 0; i < 5; i += 1) {
+    const t = performance.now();
+    markWedged(`bench wedge ${i}`);
+    await platform.control.waitFor(() => platform.control.status(workspaceId) === "degraded");
+    wedges.push(performance.now() - t);
+    clearWedge();
+    await platform.control.waitFor(() => platform.control.status(workspaceId) === "online");
+    await sleep(300 + Math.random() * intervalMs);
+    const r = performance.now();
+    const fresh = platform.control.rotateToken(workspaceId, { writeTo: store.file });
+    await platform.control.waitFor(() =>
+      platform.control.beats(workspaceId).some((b) => b.token === fresh && b.status === 200),
+    );
+    rotations.push(performance.now() - r);
+    await sleep(Math.random() * intervalMs);
+  }
+  const unauthorized = platform.control.beats(workspaceId).filter((b) => b.status === 401).length;
+  await hb.stop();
+  store.close();
+  await platform.close();
+  await rm(dir, { recursive: true, force: true });
+  const f = (xs) => `median ${(xs.sort((a, b) => a - b)[2]).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms`;
+  console.log(`what stays prompt (1 loop, ${intervalMs} ms interval, default jitter, 5 tries each):`);
+  console.log(`  markWedged → platform degraded: ${f(wedges)} (must be ≤ 300 ms)`);
+  console.log(
+    `  token rotated on disk → a beat with it answered 200: ${f(rotations)}; 401s: ${unauthorized} (must be 0)`,
+  );
+}
+
 const started = performance.now();
 await rssOverBeats(); // first, in a fresh process
 await loopDelay();
 await throughput();
+await prompt();
 console.log(`(bench took ${((performance.now() - started) / 1_000).toFixed(1)} s)`);

@@ -31,7 +31,10 @@ export interface HeartbeatOptions {
   clock?: Clock;
   /** Uniform [0, 1). Default `Math.random`. */
   random?: () => number;
-  /** undici dispatcher for every request. Default: an own keep-alive Agent. */
+  /**
+   * undici dispatcher for every request. Default: an own keep-alive Agent, once undici has loaded (it
+   * is imported after the first request, which goes on Node's built-in fetch).
+   */
   dispatcher?: Dispatcher;
   /** Per-request timeout, ms. Default 10 000. */
   requestTimeoutMs?: number;

@@ -36,7 +36,10 @@ export interface RegisterOptions {
    * change retries at once), before `E_REGISTER_UNAUTHORIZED`. Default 120 000.
    */
   unauthorizedGraceMs?: number;
-  /** undici dispatcher for every request. Default: an own Agent, closed when `register()` settles. */
+  /**
+   * undici dispatcher for every request. Default: an own Agent (Node's built-in fetch until undici
+   * has loaded), closed when `register()` settles.
+   */
   dispatcher?: Dispatcher;
   /** Called after every request (e.g. for a metric). */
   onAttempt?: (attempt: RegisterAttempt) => void;
