@@ -110,4 +110,6 @@ VARIANTS.forEach(([name], i) => {
   );
 });
 const extra = median(times[1]) - floor;
-console.log(`goal 4 (first beat ≤ bare-node fetch + 100 ms): ${extra >= 0 ? "+" : "−"}${f(Math.abs(extra))} ms → ${extra <= 100 ? "met" : "not met"}`);
+console.log(
+  `goal 4 (first beat ≤ bare-node fetch + 100 ms): ${extra >= 0 ? "+" : "−"}${f(Math.abs(extra))} ms → ${extra <= 100 ? "met" : "not met"}`,
+);
