@@ -192,6 +192,27 @@ describe("startFakeGeminiApi", () => {
     ]);
   });
 
+  it("puts a thought first, as a part marked thought: true", async () => {
+    api = await startFakeGeminiApi({ reply: () => ({ thought: "**Pondering**", text: "an answer" }) });
+    const got = chunks(await (await stream(api.url, turnBody([]))).text());
+    expect(
+      (got[0] as { candidates: Array<{ content: { parts: unknown[] } }> }).candidates[0]?.content.parts[0],
+    ).toEqual({
+      text: "**Pondering**",
+      thought: true,
+    });
+    const answer = got
+      .flatMap(
+        (c) =>
+          (c as { candidates: Array<{ content: { parts: Array<{ text?: string; thought?: boolean }> } }> })
+            .candidates[0]?.content.parts ?? [],
+      )
+      .filter((p) => !p.thought)
+      .map((p) => p.text)
+      .join("");
+    expect(answer).toBe("an answer");
+  });
+
   it.each([
     [401, "UNAUTHENTICATED"],
     [403, "PERMISSION_DENIED"],

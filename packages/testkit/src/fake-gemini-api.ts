@@ -53,8 +53,11 @@ export interface GeminiFunctionCall {
   id?: string;
 }
 
-/** What the fake model answers: a text, or a function call (optionally preceded by a text). */
-export type GeminiReply = string | { functionCall: GeminiFunctionCall; text?: string };
+/**
+ * What the fake model answers: a text, or any of a thought (a `thought: true` part, first), a text and
+ * a function call (last).
+ */
+export type GeminiReply = string | { thought?: string; text?: string; functionCall?: GeminiFunctionCall };
 
 /** A `functionResponse` part of a request: a tool's result as the agent sent it back. */
 export interface GeminiFunctionResponse {
@@ -202,19 +205,20 @@ export async function startFakeGeminiApi(options: FakeGeminiApiOptions = {}): Pr
     const schema = jsonSchemaOf(rec.body);
     let text = "";
     let call: GeminiFunctionCall | undefined;
+    let thought: string | undefined;
     // `empty` is the model's answer with no text; a JSON side call (the CLI's model router) still gets its JSON.
     if (mode.kind !== "empty" || schema !== undefined) {
       const answered: GeminiReply =
         schema !== undefined ? JSON.stringify(sample(schema)) : typeof reply === "function" ? reply(rec) : reply;
       text = typeof answered === "string" ? answered : (answered.text ?? "");
-      if (typeof answered !== "string") call = answered.functionCall;
+      if (typeof answered !== "string") ({ functionCall: call, thought } = answered);
     }
     const callPart = call
       ? { functionCall: { name: call.name, args: call.args, ...(call.id ? { id: call.id } : {}) } }
       : undefined;
     const promptTokenCount = estimateTokens(field(rec.body, "contents"));
-    const candidatesTokenCount =
-      text === "" && !callPart ? 0 : Math.max(1, Math.ceil((text.length + JSON.stringify(callPart ?? "").length) / 4));
+    const produced = text.length + (callPart ? JSON.stringify(callPart).length : 0) + (thought?.length ?? 0);
+    const candidatesTokenCount = produced === 0 ? 0 : Math.max(1, Math.ceil(produced / 4));
     const usageMetadata = {
       promptTokenCount,
       candidatesTokenCount,
@@ -222,12 +226,13 @@ export async function startFakeGeminiApi(options: FakeGeminiApiOptions = {}): Pr
     };
     if (mode.kind !== "stall-after-start") rec.usage = usageMetadata;
     const common = { modelVersion: rec.model, responseId: `fake_${hex()}` };
-    const chunk = (parts: string[], last: boolean) => ({
+    const chunk = (parts: string[], last: boolean, first = false) => ({
       candidates: [
         {
           content: {
             role: "model",
             parts: [
+              ...(first && thought ? [{ text: thought, thought: true }] : []),
               ...parts.map((t): Record<string, unknown> => ({ text: t })),
               ...(last && callPart ? [callPart] : []),
             ],
@@ -240,11 +245,14 @@ export async function startFakeGeminiApi(options: FakeGeminiApiOptions = {}): Pr
       ...common,
     });
     if (!rec.stream) {
-      if (mode.kind !== "stall-after-start") sendJson(res, 200, chunk(text === "" ? [] : [text], true));
+      if (mode.kind !== "stall-after-start") sendJson(res, 200, chunk(text === "" ? [] : [text], true, true));
       return;
     }
     const pieces = schema !== undefined ? [text] : halves(text);
-    const chunks = pieces.length === 0 ? [chunk([], true)] : pieces.map((p, i) => chunk([p], i === pieces.length - 1));
+    const chunks =
+      pieces.length === 0
+        ? [chunk([], true, true)]
+        : pieces.map((p, i) => chunk([p], i === pieces.length - 1, i === 0));
     if (!sse) {
       if (mode.kind !== "stall-after-start") sendJson(res, 200, chunks);
       return;

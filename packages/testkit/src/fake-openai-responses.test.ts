@@ -191,6 +191,22 @@ describe("startFakeOpenAiResponses", () => {
     ]);
   });
 
+  it("puts a reasoning summary first, as a reasoning output item", async () => {
+    api = await startFakeOpenAiResponses({ reply: () => ({ reasoning: "**Pondering**", text: "answer" }) });
+    const got = events(await (await post(api.url, turnBody([]))).text());
+    const items = got.filter(([type]) => type === "response.output_item.done").map(([, data]) => data);
+    expect(items).toEqual([
+      expect.objectContaining({
+        output_index: 0,
+        item: expect.objectContaining({
+          type: "reasoning",
+          summary: [{ type: "summary_text", text: "**Pondering**" }],
+        }),
+      }),
+      expect.objectContaining({ output_index: 1, item: expect.objectContaining({ type: "message" }) }),
+    ]);
+  });
+
   it("answers GET /v1/models and 404s unknown routes in the OpenAI error shape", async () => {
     const { url } = await start();
     const models = (await (await fetch(`${url}/models?client_version=0.169.0`)).json()) as Record<string, unknown>;

@@ -53,8 +53,11 @@ export interface ResponsesToolCall {
   callId?: string;
 }
 
-/** What the fake model answers: a text, or a tool call (optionally preceded by a text). */
-export type ResponsesReply = string | { toolCall: ResponsesToolCall; text?: string };
+/**
+ * What the fake model answers: a text, or any of a reasoning summary (a `reasoning` output item, first),
+ * a text and a tool call (last).
+ */
+export type ResponsesReply = string | { reasoning?: string; text?: string; toolCall?: ResponsesToolCall };
 
 /** A tool's output as the agent sent it back (`function_call_output` / `custom_tool_call_output` items). */
 export interface ResponsesToolOutput {
@@ -229,17 +232,22 @@ export async function startFakeOpenAiResponses(options: FakeOpenAiResponsesOptio
   const answer = (res: ServerResponse, rec: ResponsesApiRequest, mode: ResolvedMode) => {
     const answered: ResponsesReply = mode.kind === "empty" ? "" : typeof reply === "function" ? reply(rec) : reply;
     const text = typeof answered === "string" ? answered : (answered.text ?? "");
-    const call = typeof answered === "string" ? undefined : toolCallItem(answered.toolCall);
+    const call = typeof answered === "string" || !answered.toolCall ? undefined : toolCallItem(answered.toolCall);
+    const thought = typeof answered === "string" ? undefined : answered.reasoning;
+    const reasoning = thought
+      ? { id: `rs_fake_${hex()}`, type: "reasoning", summary: [{ type: "summary_text", text: thought }] }
+      : undefined;
     const model = typeof field(rec.body, "model") === "string" ? String(field(rec.body, "model")) : "gpt-fake";
     const id = `resp_fake_${hex()}`;
     const itemId = `msg_fake_${hex()}`;
     const createdAt = Math.floor(Date.now() / 1000);
     const inputTokens = estimateTokens(field(rec.body, "input"));
-    const outputTokens =
-      text === "" && !call ? 0 : Math.max(1, Math.ceil((text.length + JSON.stringify(call ?? "").length) / 4));
+    const produced = text.length + (call ? JSON.stringify(call).length : 0) + (thought?.length ?? 0);
+    const outputTokens = produced === 0 ? 0 : Math.max(1, Math.ceil(produced / 4));
     const part = { type: "output_text", text, annotations: [] };
     const item = { id: itemId, type: "message", status: "completed", role: "assistant", content: [part] };
-    const output: Record<string, unknown>[] = mode.kind === "empty" || (call && text === "") ? [] : [item];
+    const withText = mode.kind !== "empty" && !((call || reasoning) && text === "");
+    const output: Record<string, unknown>[] = [...(reasoning ? [reasoning] : []), ...(withText ? [item] : [])];
     if (call) output.push(call);
     const usage = {
       input_tokens: inputTokens,
@@ -291,17 +299,22 @@ export async function startFakeOpenAiResponses(options: FakeOpenAiResponsesOptio
     }
     sse("response.in_progress", { response: inProgress });
     if (mode.kind === "stall-after-start") return;
-    if (mode.kind !== "empty" && !(call && text === "")) {
-      const at = { item_id: itemId, output_index: 0, content_index: 0 };
+    if (reasoning) {
+      sse("response.output_item.added", { output_index: 0, item: { ...reasoning, summary: [] } });
+      sse("response.output_item.done", { output_index: 0, item: reasoning });
+    }
+    if (withText) {
+      const index = reasoning ? 1 : 0;
+      const at = { item_id: itemId, output_index: index, content_index: 0 };
       sse("response.output_item.added", {
-        output_index: 0,
+        output_index: index,
         item: { ...item, status: "in_progress", content: [] },
       });
       sse("response.content_part.added", { ...at, part: { ...part, text: "" } });
       for (const delta of halves(text)) sse("response.output_text.delta", { ...at, delta });
       sse("response.output_text.done", { ...at, text });
       sse("response.content_part.done", { ...at, part });
-      sse("response.output_item.done", { output_index: 0, item });
+      sse("response.output_item.done", { output_index: index, item });
     }
     if (call) {
       const index = output.length - 1;
