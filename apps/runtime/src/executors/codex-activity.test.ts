@@ -11,7 +11,7 @@ import type { ProcessRun } from "./process.js";
 
 // Real transcripts: Codex CLI 0.169.0 `exec --json` against the testkit's fake Responses API, the
 // fake model calling Codex's `exec` tool (a shell command, a failing one, an apply_patch), and the
-// rollout of a thread of three turns (only its event lines kept).
+// rollout of a thread of three turns (only its event lines kept); a reply with a reasoning summary.
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, "fixtures", name), "utf8");
 const activities = (stdout: string): TurnActivity[] =>
@@ -72,6 +72,12 @@ describe("codexActivityOf", () => {
       output: { message: "server gone" },
       error: true,
     });
+  });
+
+  it("reports the real CLI's reasoning item (the model's reasoning summary) as thinking", () => {
+    expect(activities(fixture("codex-reasoning.jsonl"))).toEqual([
+      { kind: "thinking", text: "**Pondering** the request" },
+    ]);
   });
 
   it("reports a reasoning item as thinking, and ignores messages, usage and noise", () => {

@@ -213,6 +213,18 @@ describe("the Codex executor, with the real CLI against the fake Responses API",
   );
 
   it(
+    "the model's reasoning summary streams as thinking, not in the answer",
+    async () => {
+      fake = await startFakeOpenAiResponses({ reply: () => ({ reasoning: "**Weighing** PAPAYA", text: REPLY }) });
+      const activities: TurnActivity[] = [];
+      const reply = await turn(executor(fake.url).executor, "Think first.", [], activities);
+      expect(reply).toMatchObject({ outcome: "ok", text: REPLY });
+      expect(activities).toEqual([{ kind: "thinking", text: "**Weighing** PAPAYA" }]);
+    },
+    TURN_TIMEOUT,
+  );
+
+  it(
     "a deleted rollout costs the caller nothing: the turn runs in a new thread",
     async () => {
       const api = await startFake();

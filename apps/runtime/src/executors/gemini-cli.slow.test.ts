@@ -165,6 +165,18 @@ describe("the Gemini CLI executor, with the real CLI against the fake Gemini API
   );
 
   it(
+    "the model's thought parts stay out of the answer and the activities (stream-json carries none)",
+    async () => {
+      fake = await startFakeGeminiApi({ reply: () => ({ thought: "**Weighing** PAPAYA", text: REPLY }) });
+      const activities: TurnActivity[] = [];
+      const reply = await turn(executor(fake.url, { model: "gemini-2.5-flash" }).executor, "Think first.", activities);
+      expect(reply).toMatchObject({ outcome: "ok", text: REPLY });
+      expect(activities).toEqual([]);
+    },
+    TURN_TIMEOUT,
+  );
+
+  it(
     "a turn answers, and the next turn resumes the session: the model request carries turn 1",
     async () => {
       const api = await startFake();
