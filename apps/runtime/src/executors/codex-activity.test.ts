@@ -5,7 +5,7 @@ import { removeDir, tempDir } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { TurnActivity } from "../executor.js";
 import { codexActivityOf, codexActivityOfValue } from "./codex-activity.js";
-import { codexRunReader, readCodexStream } from "./codex-stream.js";
+import { classifyCodexRun, codexRunReader, readCodexStream } from "./codex-stream.js";
 import { codexTurnUsage, lastRolloutCumulative, threadCumulative } from "./codex-usage.js";
 import type { ProcessRun } from "./process.js";
 
@@ -202,5 +202,41 @@ describe("Codex usage", () => {
       kind: "ok",
       usage: { input_tokens: 13569, output_tokens: 34, model: "m" },
     });
+  });
+});
+
+describe("a Codex turn that stops to ask", () => {
+  // stderr of the real CLI (approval never) when the fake model asked the user / asked to escalate.
+  const QUESTION =
+    "2026-12-03T16:49:30.764487Z ERROR codex_core::tools::router: error=request_user_input is unavailable in Default mode\n";
+  const ESCALATION =
+    "2026-12-03T16:49:36.091789Z ERROR codex_core::tools::router: error=approval policy is Never; reject command — you cannot ask for escalated permissions if the approval policy is Never\n";
+  const run = (stderr: string): ProcessRun => ({
+    exitCode: 0,
+    signal: null,
+    stdout: fixture("codex-shell-tool.jsonl"),
+    stderr,
+    timedOut: false,
+    cancelled: false,
+    durationMs: 5,
+  });
+
+  it("fails the turn with a safe error, though Codex exited 0 with an answer", () => {
+    expect(classifyCodexRun(run(QUESTION))).toEqual({
+      kind: "agent-error",
+      detail: expect.stringContaining("request_user_input"),
+      error:
+        "the agent stopped to ask the user a question (request_user_input); a headless turn cannot answer — put what it needs to know in the message",
+    });
+    expect(classifyCodexRun(run(ESCALATION))).toMatchObject({
+      kind: "agent-error",
+      error: expect.stringMatching(
+        /^the agent stopped to ask for approval to run a command outside its sandbox;.*-s", "workspace-write/,
+      ),
+    });
+  });
+
+  it("other stderr lines leave the answer alone", () => {
+    expect(classifyCodexRun(run("warning: Codex could not find bubblewrap on PATH.\n"))).toMatchObject({ kind: "ok" });
   });
 });

@@ -111,3 +111,28 @@ function activityOf(event: z.infer<typeof EVENT> | undefined): TurnActivity | un
   if (event.type === "item.started") return { kind: "tool_call", tool, ...id, input: inputOf(item) };
   return { kind: "tool_result", tool, ...id, output: outputOf(item), ...(failed(item) ? { error: true } : {}) };
 }
+
+// A turn that stops to ask (measured, `codex exec` 0.169.0, approval `never`): Codex never waits. A
+// question (`request_user_input`) or a command asking to leave the sandbox (`sandbox_permissions:
+// "require_escalated"`) is refused at once, the refusal goes back to the model as the tool's output,
+// and stderr logs it:
+//   ERROR codex_core::tools::router: error=request_user_input is unavailable in Default mode
+//   ERROR codex_core::tools::router: error=approval policy is Never; reject command — you cannot ask for escalated permissions if the approval policy is Never
+// The model's "answer" after that is most likely a request the caller cannot grant here.
+const ASKED_QUESTION = /tools::router: error=request_user_input(?:_async)? is unavailable/;
+const ASKED_ESCALATION = /tools::router: error=approval policy is Never; reject command/;
+
+/**
+ * The caller's error for a Codex turn that stopped to ask the user (a question, or an approval to run
+ * a command outside the sandbox), which a headless turn cannot answer; `undefined` when it did not.
+ * @internal
+ */
+export function codexAskedUserError(stderr: string): string | undefined {
+  if (ASKED_ESCALATION.test(stderr)) {
+    return 'the agent stopped to ask for approval to run a command outside its sandbox; a headless turn cannot answer — choose the sandbox up front (runtime_config.args: ["-s", "workspace-write"]) or rephrase the task';
+  }
+  if (ASKED_QUESTION.test(stderr)) {
+    return "the agent stopped to ask the user a question (request_user_input); a headless turn cannot answer — put what it needs to know in the message";
+  }
+  return undefined;
+}

@@ -9,6 +9,7 @@ import {
   type RunVerdict,
   runReader,
 } from "./classify.js";
+import { codexAskedUserError } from "./codex-activity.js";
 import { type CodexUsage, codexTurnUsage } from "./codex-usage.js";
 import type { ProcessRun } from "./process.js";
 import { capReply, DEFAULT_MAX_REPLY_BYTES, LatestTexts } from "./reply-cap.js";
@@ -206,6 +207,8 @@ export function classifyCodexRun(run: ProcessRun, facts: CodexStreamFacts = read
 
   if (run.exitCode === 0) {
     const text = facts.answer.trim();
+    const asked = facts.completed ? codexAskedUserError(run.stderr) : undefined;
+    if (asked) return { kind: "agent-error", detail: asked, error: asked };
     if (facts.completed && text) {
       return {
         kind: "ok",

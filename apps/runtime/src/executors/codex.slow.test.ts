@@ -225,6 +225,42 @@ describe("the Codex executor, with the real CLI against the fake Responses API",
   );
 
   it(
+    "a model that asks the user a question, or to run a command outside the sandbox, fails the turn at once with a safe error",
+    async () => {
+      const ask = {
+        toolCall: {
+          name: "request_user_input",
+          input: { questions: [{ header: "Pick", id: "pick", question: "Which file?" }] },
+        },
+      };
+      const escalate = {
+        toolCall: {
+          type: "custom_tool_call" as const,
+          name: "exec",
+          input:
+            'const r = await tools.exec_command({cmd: "touch out.txt", sandbox_permissions: "require_escalated", justification: "write"}); text(JSON.stringify(r));',
+        },
+      };
+      for (const [call, error] of [
+        [ask, /^the agent stopped to ask the user a question \(request_user_input\)/],
+        [escalate, /^the agent stopped to ask for approval to run a command outside its sandbox/],
+      ] as const) {
+        await fake?.close();
+        fake = await startFakeOpenAiResponses({
+          reply: (r) => (r.toolOutputs.length === 0 ? call : "I need your answer first."),
+        });
+        const started = Date.now();
+        const reply = await turn(executor(fake.url).executor, "Do it.");
+        expect(reply.outcome).toBe("agent-error");
+        expect(reply.error).toMatch(error);
+        expect(Date.now() - started).toBeLessThan(15_000);
+        expect(fake.responses()).toHaveLength(2); // Codex refused at once and told the model
+      }
+    },
+    TURN_TIMEOUT,
+  );
+
+  it(
     "a deleted rollout costs the caller nothing: the turn runs in a new thread",
     async () => {
       const api = await startFake();
