@@ -101,9 +101,11 @@ export async function threadCumulative(codexHome: string, threadId: string): Pro
  * for a new thread). Should a figure be lower than before (Codex started counting anew), the
  * turn's own figure is taken as is rather than a negative one.
  *
- * `input_tokens` is Codex's count minus the cached part (Codex's `input_tokens` includes the
- * cached tokens, as the Responses API counts them; TurnUsage leaves cache reads out where the
- * agent tells them apart); `output_tokens` includes the reasoning tokens. Codex computes no cost.
+ * `input_tokens` is Codex's count minus the cached part: Codex passes the Responses API's counts
+ * through (measured: an API usage of input 1000 with 600 cached, output 10 with 4 reasoning came out
+ * as `input_tokens: 1000, cached_input_tokens: 600, output_tokens: 10, reasoning_output_tokens: 4`),
+ * so its `input_tokens` includes the cached tokens, which TurnUsage leaves out where the agent tells
+ * them apart; `output_tokens` includes the reasoning tokens. Codex computes no cost.
  * @internal
  */
 export function codexTurnUsage(after: CodexUsage, before: CodexUsage | undefined, model?: string): TurnUsage {
