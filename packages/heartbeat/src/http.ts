@@ -117,7 +117,10 @@ async function viaFetch(
 ): Promise<Raw> {
   let res: Response;
   try {
-    res = await fetch(req.url, { method: req.method, headers, body, signal, redirect: "manual" });
+    // `connection: close`: the own Agent carries the later requests, so fetch's pool would only keep
+    // an idle socket (a fleet of loops in one process would hold one each until its keep-alive ends).
+    const once = { ...headers, connection: "close" };
+    res = await fetch(req.url, { method: req.method, headers: once, body, signal, redirect: "manual" });
   } catch (error) {
     // fetch wraps the socket's error ("fetch failed"): the cause carries its code and words.
     throw error instanceof TypeError && error.cause !== undefined ? error.cause : error;
