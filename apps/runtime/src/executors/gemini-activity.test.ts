@@ -22,7 +22,7 @@ describe("geminiActivityOf", () => {
         id: expect.stringMatching(/^read_file__/),
         input: { file_path: "hello.txt" },
       },
-      { kind: "tool_result", id: expect.stringMatching(/^read_file__/) },
+      { kind: "tool_result", tool: "read_file", id: expect.stringMatching(/^read_file__/) },
     ]);
   });
 
@@ -39,6 +39,7 @@ describe("geminiActivityOf", () => {
   it("a command's output is the result's output", () => {
     expect(activities(fixture("gemini-shell-yolo.jsonl"))[1]).toEqual({
       kind: "tool_result",
+      tool: "run_shell_command",
       id: expect.stringMatching(/^run_shell_command__/),
       output: "hi",
     });
@@ -49,6 +50,12 @@ describe("geminiActivityOf", () => {
       expect(geminiActivityOf(line)).toBeUndefined();
     }
     expect(geminiActivityOf('{"type":"tool_use"}')).toBeUndefined();
+    // the tool's name is read from a result's id only when the id has the CLI's shape
+    expect(
+      geminiActivityOf(
+        '{"type":"tool_result","tool_id":"mcp__docs__mcp__docs_1796316663856_2","status":"success","output":"ok"}',
+      ),
+    ).toMatchObject({ tool: "mcp__docs" });
     expect(
       geminiActivityOfValue({ type: "tool_result", tool_id: "t", status: "success", output: "y".repeat(50) }),
     ).toEqual({

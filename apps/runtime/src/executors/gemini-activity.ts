@@ -8,6 +8,8 @@ import { eventParser } from "./classify.js";
 //   {"type":"tool_result","timestamp":"…","tool_id":"read_file__read_file_1796316663856_0","status":"success","output":""}
 //   a failure: "status":"error","output":"Tool \"run_shell_command\" not found. …","error":{"type":"tool_not_registered","message":"…"}
 // (`output` is what the CLI shows: empty for read_file, a command's output for run_shell_command.)
+// A result names no tool, but its id does: `<tool>__<tool>_<ms>_<n>`.
+const TOOL_IN_ID = /^(.+)__\1_\d+_\d+$/;
 
 const EVENT = z.discriminatedUnion("type", [
   z.object({
@@ -39,8 +41,10 @@ function activityOf(event: GeminiToolEvent | undefined): TurnActivity | undefine
   const failed = event.status !== undefined && event.status !== "success";
   // An empty display output says nothing: the error's message is then the better summary.
   const output = event.output === "" || event.output === undefined ? event.error?.message : event.output;
+  const tool = event.tool_id !== undefined ? TOOL_IN_ID.exec(event.tool_id)?.[1] : undefined;
   return {
     kind: "tool_result",
+    ...(tool ? { tool } : {}),
     ...id,
     ...(output !== undefined ? { output } : {}),
     ...(failed || event.error ? { error: true } : {}),

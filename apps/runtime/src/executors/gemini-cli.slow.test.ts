@@ -147,7 +147,7 @@ describe("the Gemini CLI executor, with the real CLI against the fake Gemini API
       expect(first).toMatchObject({ outcome: "ok", text: REPLY });
       expect(activities).toEqual([
         { kind: "tool_call", tool: "read_file", id: expect.any(String), input: { file_path: "notes.txt" } },
-        { kind: "tool_result", id: activities[0]?.kind === "tool_call" ? activities[0].id : "?" },
+        { kind: "tool_result", tool: "read_file", id: activities[0]?.kind === "tool_call" ? activities[0].id : "?" },
       ]);
       const turnOne = fake.generations();
       expect(turnOne).toHaveLength(2);
