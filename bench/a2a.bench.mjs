@@ -14,7 +14,7 @@ import { mkdir, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises"
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -24,7 +24,8 @@ else await main();
 /** The server child: `ours <configDir>` or `sdk`. Prints nothing but its URL, over IPC. */
 async function serve(which, configDir) {
   if (which === "ours") {
-    const { startRuntime } = await import("../apps/runtime/dist/index.js");
+    const dist = process.env.A2A_RUNTIME_DIST ?? fileURLToPath(new URL("../apps/runtime/dist", import.meta.url));
+    const { startRuntime } = await import(pathToFileURL(join(dist, "index.js")).href);
     const echo = {
       name: "echo",
       async runTurn({ text, signal }) {
@@ -132,7 +133,11 @@ async function main() {
 
   async function startServer(which) {
     let args = [SELF, "--serve", which];
-    let env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: root };
+    let env = {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: root,
+      ...(process.env.A2A_RUNTIME_DIST ? { A2A_RUNTIME_DIST: process.env.A2A_RUNTIME_DIST } : {}),
+    };
     let stdout = "ignore";
     let logFile;
     if (which === "ours") {

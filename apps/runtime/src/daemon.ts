@@ -1,5 +1,6 @@
 import { RuntimeError } from "./errors.js";
 import { killRunningAgents } from "./executors/process.js";
+import { flushLogs } from "./logger.js";
 import { type RuntimeHandle, type RuntimeOptions, startRuntime } from "./runtime.js";
 
 export interface RunDaemonOptions extends RuntimeOptions {
@@ -9,7 +10,8 @@ export interface RunDaemonOptions extends RuntimeOptions {
 
 /**
  * Starts the daemon and keeps it running until SIGTERM/SIGINT: the first signal shuts down
- * gracefully within the grace budget (exit 0), a second one exits at once.
+ * gracefully within the grace budget (exit 0), a second one exits at once. A fatal error (an
+ * uncaught exception or unhandled rejection) exits 1 once the log lines before it are written.
  * Resolves with the process exit code: 0 ok, 1 for anything preflight or boot reports.
  */
 export async function runDaemon(options: RunDaemonOptions = {}): Promise<number> {
@@ -38,9 +40,23 @@ export async function runDaemon(options: RunDaemonOptions = {}): Promise<number>
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  // A fatal error (an exception nothing caught, a rejection nothing handled) still ends the process
+  // with exit 1 and its stack on stderr, as Node would, but only once the log lines written before
+  // it are out (the log is asynchronous) and no agent is left running on its own.
+  let fatal = false;
+  const onFatal = (error: unknown, origin: string) => {
+    if (fatal) process.exit(1);
+    fatal = true;
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    process.stderr.write(`molecule-runtime: fatal ${origin}: ${detail}\n`);
+    killRunningAgents("SIGKILL");
+    void flushLogs(1_000).finally(() => process.exit(1));
+  };
+  process.on("uncaughtException", onFatal);
   const off = () => {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
+    process.off("uncaughtException", onFatal);
   };
   try {
     handle = await startRuntime({
@@ -49,6 +65,7 @@ export async function runDaemon(options: RunDaemonOptions = {}): Promise<number>
     });
   } catch (error) {
     off();
+    await flushLogs(); // what boot logged (preflight's warnings) is out before the process exits
     if (RuntimeError.isInstance(error) && error.code === "E_BOOT_ABORTED") return 0;
     if (RuntimeError.isInstance(error)) {
       write(`${error.message.trimEnd()}\n`);
@@ -61,5 +78,6 @@ export async function runDaemon(options: RunDaemonOptions = {}): Promise<number>
   options.signal?.addEventListener("abort", () => void running.stop("aborted").then(() => finished(0)), { once: true });
   const code = await done;
   off();
+  await flushLogs(); // runtime.stopped and every line before it are written before the exit
   return code;
 }

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { AGENTS } from "@molecule/auth";
 import { removeDir, tempDir } from "@molecule/test-support";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createLogger, REDACT_PATHS } from "./logger.js";
+import { createLogger, flushLogs, REDACT_PATHS } from "./logger.js";
 
 let dir: string;
 beforeEach(async () => {
@@ -31,6 +31,7 @@ describe("createLogger's redact paths", () => {
       },
       "spawned",
     );
+    await flushLogs(); // the destination is asynchronous
     const text = await readFile(file, "utf8");
     for (const secret of ["codex-secret-value-0001", "gemini-secret-value-0002", "platform-token-0003"]) {
       expect(text).not.toContain(secret);
