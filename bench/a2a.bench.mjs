@@ -25,7 +25,10 @@ else await main();
 async function serve(which, configDir) {
   if (which === "ours") {
     const dist = process.env.A2A_RUNTIME_DIST ?? fileURLToPath(new URL("../apps/runtime/dist", import.meta.url));
-    const { startRuntime } = await import(pathToFileURL(join(dist, "index.js")).href);
+    const { startRuntime, createLogger } = await import(pathToFileURL(join(dist, "index.js")).href);
+    // A2A_LOG=sync|async: the daemon's logger with that destination (default: the daemon's own choice)
+    const mode = process.env.A2A_LOG;
+    const logger = mode === "sync" || mode === "async" ? createLogger({ sync: mode === "sync" }) : undefined;
     const echo = {
       name: "echo",
       async runTurn({ text, signal }) {
@@ -33,7 +36,14 @@ async function serve(which, configDir) {
         return { outcome: "ok", text: `echo: ${text}` };
       },
     };
-    const handle = await startRuntime({ executor: echo, configDir, env: process.env, host: "127.0.0.1", port: 0 });
+    const handle = await startRuntime({
+      executor: echo,
+      configDir,
+      env: process.env,
+      host: "127.0.0.1",
+      port: 0,
+      ...(logger ? { logger } : {}),
+    });
     process.send({ url: `http://127.0.0.1:${handle.port}/` });
     process.on("disconnect", () => void handle.stop("bench done").then(() => process.exit(0)));
     return;
@@ -137,6 +147,7 @@ async function main() {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
       HOME: root,
       ...(process.env.A2A_RUNTIME_DIST ? { A2A_RUNTIME_DIST: process.env.A2A_RUNTIME_DIST } : {}),
+      ...(process.env.A2A_LOG ? { A2A_LOG: process.env.A2A_LOG } : {}),
     };
     let stdout = "ignore";
     let logFile;
@@ -166,7 +177,7 @@ async function main() {
         HOSTNAME: "localhost",
         WORKSPACE_CONFIG_PATH: configs,
         MOLECULE_STATE_DIR: join(root, "state"),
-        LOG_LEVEL: "info",
+        LOG_LEVEL: process.env.A2A_LOG === "warn" ? "warn" : "info", // A2A_LOG=warn: no line per turn
       };
       logFile = await open(join(root, "ours.log"), "w");
       stdout = logFile.fd;

@@ -38,6 +38,7 @@ import { prepareStateDir } from "./state-dir-boot.js";
 import { rememberingSessionStore } from "./state-dir-health.js";
 import { createStatus, type RuntimeStatus } from "./status.js";
 import { createTurnRunner } from "./turns.js";
+import { keepWasmOnBaseline } from "./wasm-baseline.js";
 
 export type { RuntimeStatus };
 
@@ -133,6 +134,7 @@ async function checkWorkspace(
 
 /** Runs the daemon's whole life (docs/ARCHITECTURE.md, "A boot") and resolves once it serves. */
 export async function startRuntime(options: RuntimeOptions = {}): Promise<RuntimeHandle> {
+  keepWasmOnBaseline(); // no ~30 MB transient at boot for optimizing undici's parser (wasm-baseline.ts)
   const env = options.env ?? process.env;
   const started = Date.now();
   const { settings } = resolveSettings(options.configDir ? { ...env, WORKSPACE_CONFIG_PATH: options.configDir } : env);
