@@ -4,8 +4,9 @@ import { createFakeClock, type FakeClock } from "@molecule/testkit";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createHttpClient, type HttpClient, type HttpResult, loadUndici } from "./http.js";
 
-// A client's first request goes on Node's fetch (undici is imported after it), the next ones on its
-// own undici Agent: both must answer alike — status, body, bounded reads, timeouts, errors.
+// On a cold start a client's first request goes on Node's fetch (undici is imported after it), the
+// next ones on its own undici Agent: both must answer alike — status, body, bounded reads, timeouts,
+// errors. (`fetchFirst` makes every client here start cold.)
 let server: Server;
 let base: string;
 let clock: FakeClock;
@@ -52,7 +53,7 @@ describe("createHttpClient: fetch first, then undici, alike", () => {
       }
       res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}');
     };
-    const client = createHttpClient({ clock });
+    const client = createHttpClient({ clock, fetchFirst: true });
     const req = { method: "POST" as const, url: `${base}/x`, headers: {}, body: { a: 1 }, timeoutMs: 5_000 };
     const [a, b] = await twice(client, () => client.send(req));
     expect(strip(a)).toEqual({
@@ -63,7 +64,7 @@ describe("createHttpClient: fetch first, then undici, alike", () => {
     });
     expect(strip(b)).toEqual(strip(a));
     agents.length = 0;
-    const moved = createHttpClient({ clock });
+    const moved = createHttpClient({ clock, fetchFirst: true });
     const [c, d] = await twice(moved, () =>
       moved.send({ method: "GET", url: `${base}/moved`, headers: {}, timeoutMs: 5_000 }),
     );
@@ -85,7 +86,7 @@ describe("createHttpClient: fetch first, then undici, alike", () => {
       ["/streamed", undefined],
     ] as const) {
       agents.length = 0;
-      const client = createHttpClient({ clock });
+      const client = createHttpClient({ clock, fetchFirst: true });
       const req = { method: "GET" as const, url: `${base}${path}`, headers: {}, timeoutMs: 5_000, maxBodyBytes: 1024 };
       const [a, b] = await twice(client, () => client.send(req));
       for (const r of [a, b]) expect(r).toMatchObject({ status: 200, text: "", tooLarge: { limit: 1024, declared } });
@@ -94,7 +95,7 @@ describe("createHttpClient: fetch first, then undici, alike", () => {
 
   it("a hung answer times out on the injected clock; a refused connection is a transport error naming it", async () => {
     handler = () => {}; // never answers
-    const client = createHttpClient({ clock });
+    const client = createHttpClient({ clock, fetchFirst: true });
     const req = { method: "GET" as const, url: `${base}/hang`, headers: {}, timeoutMs: 3_000 };
     const results: HttpResult[] = [];
     for (let i = 0; i < 2; i += 1) {
@@ -115,7 +116,7 @@ describe("createHttpClient: fetch first, then undici, alike", () => {
     const closedPort = (spare.address() as AddressInfo).port;
     await new Promise((resolve) => spare.close(resolve));
     for (const port of [closedPort, 1]) {
-      const refused = createHttpClient({ clock });
+      const refused = createHttpClient({ clock, fetchFirst: true });
       const closed = { method: "GET" as const, url: `http://127.0.0.1:${port}/`, headers: {}, timeoutMs: 3_000 };
       const a = await refused.send(closed);
       await new Promise((resolve) => setImmediate(resolve));
@@ -128,9 +129,17 @@ describe("createHttpClient: fetch first, then undici, alike", () => {
     }
   });
 
+  it("once undici is loaded a new client starts on its Agent", async () => {
+    handler = (_req, res) => res.end("ok");
+    const client = createHttpClient({ clock });
+    await client.send({ method: "GET", url: `${base}/`, headers: {}, timeoutMs: 3_000 });
+    expect(agents).toEqual([undefined]);
+    await client.close();
+  });
+
   it("an aborted request is 'aborted' on both", async () => {
     handler = () => {};
-    const client = createHttpClient({ clock });
+    const client = createHttpClient({ clock, fetchFirst: true });
     const results: HttpResult[] = [];
     for (let i = 0; i < 2; i += 1) {
       const controller = new AbortController();

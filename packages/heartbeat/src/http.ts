@@ -142,12 +142,19 @@ async function viaFetch(
  * A small HTTP client: per-request timeout driven by the injected clock, status of every response
  * reported, bodies always drained (and bounded), one retry on a fresh connection after a reset.
  * Requests go on the given undici dispatcher; without one, on an own keep-alive undici Agent once
- * undici has loaded (it is imported after the first request), on Node's fetch before that.
+ * undici has loaded (it is imported after the first request), on Node's fetch before that. A client
+ * made once undici is loaded starts on its Agent (`fetchFirst`, for tests, sends its first request on
+ * fetch all the same).
  * @internal
  */
-export function createHttpClient(options: { clock: Clock; dispatcher?: Dispatcher | undefined }): HttpClient {
+export function createHttpClient(options: {
+  clock: Clock;
+  dispatcher?: Dispatcher | undefined;
+  fetchFirst?: boolean;
+}): HttpClient {
   const owned = options.dispatcher === undefined;
-  let dispatcher: Dispatcher | undefined = options.dispatcher;
+  let dispatcher: Dispatcher | undefined =
+    options.dispatcher ?? (undiciLoaded && !options.fetchFirst ? newAgent(undiciLoaded) : undefined);
   let closed = false;
   const { clock } = options;
 
