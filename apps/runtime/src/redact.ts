@@ -88,10 +88,15 @@ export function createSecrets(env: NodeJS.ProcessEnv): Secrets {
     if (value && (KNOWN_ENV.has(name) || SECRET_ENV.test(name))) add(value);
   }
 
+  // The agent's credential files, worked out once per `track`ed runtime (env and home are fixed).
+  let credentialPaths: { runtime: string | undefined; files: string[] } | undefined;
   const files = (): string[] => {
-    const agent = sources.runtime ? getAgent(sources.runtime) : undefined;
-    const home = env.HOME || homedir();
-    return agent?.authProbe.credentialFiles?.({ home, env }) ?? [];
+    if (credentialPaths?.runtime !== sources.runtime || !credentialPaths) {
+      const agent = sources.runtime ? getAgent(sources.runtime) : undefined;
+      const home = env.HOME || homedir();
+      credentialPaths = { runtime: sources.runtime, files: agent?.authProbe.credentialFiles?.({ home, env }) ?? [] };
+    }
+    return credentialPaths.files;
   };
 
   const readCredentials = async (file: string) => {
