@@ -1,12 +1,18 @@
 // A2A figures (issue 23): the same instant echo agent behind our daemon (library mode, startRuntime
 // with an echo executor; max_concurrent_tasks 256, queue_size 4096, a2a.max_connections 1024, LOG_LEVEL
-// info, its log written to a file) and behind @a2a-js/sdk 0.3.14's express server (A2AExpressApp,
-// DefaultRequestHandler, InMemoryTaskStore), each in its own child process on this machine, driven by
-// one undici load generator in this process: `message/send` with a fresh contextId per request at
-// 1 / 16 / 64 connections, then `message/stream` (3 events per turn on both) at 1 / 16, A2A_SECONDS
-// (default 3) each, A2A_REPS (default 3) interleaved repetitions. CPU per request is the server
-// process's utime+stime from /proc/<pid>/stat. Prints ours, SDK and the ratio: median [min–max].
-// About 2.5 minutes by default.
+// info, its log written to a file, task persistence on by default) and behind @a2a-js/sdk 0.3.14's
+// express server (A2AExpressApp, DefaultRequestHandler, InMemoryTaskStore) twice: answering
+// `message/send` with a message ("SDK"), and creating a task per message (task, artifact, final status:
+// "SDK task"). Each server is a child process on this machine, driven by one undici load generator in
+// this process: `message/send` with a fresh contextId per request at 1 / 16 / 64 connections, at 64
+// with one shared contextId (ours runs a context's turns one at a time, by design), then
+// `message/stream` (3 events per turn on all) at 1 / 16; A2A_SECONDS (default 3) each, A2A_REPS
+// (default 3) interleaved repetitions (the servers' order alternates). CPU per request is the server
+// process's utime+stime from /proc/<pid>/stat. Prints each server's median [min–max] and the ratios
+// ours / SDK and ours / SDK task (the median of the per-repetition ratios). About 4 minutes.
+// A2A_RUNTIME_DIST: another build of @molecule/runtime (its dist directory); A2A_LOG=sync|async|warn:
+// the daemon's log through a synchronous or an asynchronous destination, or at LOG_LEVEL=warn (no
+// line per turn), to measure what logging costs.
 // Run: node bench/a2a.bench.mjs   (after `pnpm exec turbo run build --filter=@molecule/runtime... --filter=@molecule/testkit`)
 import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -68,8 +74,9 @@ async function serve(which, configDir) {
       const text = ctx.userMessage.parts.map((p) => (p.kind === "text" ? p.text : "")).join("");
       const reply = `echo: ${text}`;
       const { taskId, contextId } = ctx;
-      if (ctx.userMessage.metadata?.events === 3) {
-        // the same 3 events per turn as ours streams: the task, the reply as an artifact, the final status
+      if (which === "sdk-task" || ctx.userMessage.metadata?.events === 3) {
+        // the same 3 events per turn as ours streams: the task, the reply as an artifact, the final
+        // status (sdk-task: for every message, as an SDK agent that creates a task per message does)
         bus.publish({ kind: "task", id: taskId, contextId, status: { state: "working" }, history: [ctx.userMessage] });
         bus.publish({
           kind: "artifact-update",
@@ -194,7 +201,7 @@ async function main() {
     return { which, url, pid: child.pid, boot, pool: undefined };
   }
 
-  const body = (stream) =>
+  const body = (stream, contextId = randomUUID()) =>
     JSON.stringify({
       jsonrpc: "2.0",
       id: 1,
@@ -204,7 +211,7 @@ async function main() {
           kind: "message",
           role: "user",
           messageId: randomUUID(),
-          contextId: randomUUID(),
+          contextId,
           parts: [{ kind: "text", text: "hello" }],
           ...(stream ? { metadata: { events: 3 } } : {}),
         },
@@ -212,7 +219,8 @@ async function main() {
     });
 
   /** `connections` workers, each one request at a time, for SECONDS; the server's CPU from /proc. */
-  async function load(server, connections, stream) {
+  async function load(server, connections, stream, shared = false) {
+    const context = shared ? randomUUID() : undefined; // one conversation for every request of the run
     const url = new URL(server.url);
     const pool = new Pool(url.origin, { connections, pipelining: 1 });
     const lat = [];
@@ -226,7 +234,7 @@ async function main() {
       while (performance.now() < end) {
         const s = performance.now();
         try {
-          const res = await pool.request({ path: url.pathname, method: "POST", headers, body: body(stream) });
+          const res = await pool.request({ path: url.pathname, method: "POST", headers, body: body(stream, context) });
           if (stream) {
             let first = 0;
             let events = 0;
@@ -264,20 +272,24 @@ async function main() {
 
   try {
     platform = await startTestPlatform({ recordLimit: 100 });
-    const servers = [await startServer("ours"), await startServer("sdk")];
+    const servers = [await startServer("ours"), await startServer("sdk"), await startServer("sdk-task")];
+    const names = { ours: "ours", sdk: "SDK", "sdk-task": "SDK task" };
     console.log(
-      `node ${process.version}; ours ${servers[0].url}, SDK ${servers[1].url}; ${SECONDS} s per run, ${REPS} reps`,
+      `node ${process.version}; ${servers.map((s) => `${names[s.which]} ${s.url}`).join(", ")}; ${SECONDS} s per run, ${REPS} reps`,
     );
     for (const s of servers) await load(s, 16, false); // warm-up
     const cases = [
       ...[1, 16, 64].map((c) => ({ label: `send ${c}`, connections: c, stream: false })),
+      { label: "send 64 shared", connections: 64, stream: false, shared: true },
       ...[1, 16].map((c) => ({ label: `stream ${c}`, connections: c, stream: true })),
     ];
-    const results = new Map(cases.map((c) => [c.label, { ours: [], sdk: [] }]));
+    const results = new Map(cases.map((c) => [c.label, Object.fromEntries(servers.map((s) => [s.which, []]))]));
     for (let rep = 0; rep < REPS; rep += 1) {
       for (const c of cases) {
         const order = rep % 2 === 0 ? servers : [...servers].reverse();
-        for (const s of order) results.get(c.label)[s.which].push(await load(s, c.connections, c.stream));
+        for (const s of order) {
+          results.get(c.label)[s.which].push(await load(s, c.connections, c.stream, c.shared));
+        }
       }
     }
     const after = await Promise.all(servers.map((s) => proc(s.pid)));
@@ -286,40 +298,42 @@ async function main() {
       const m = median(xs);
       return `${m.toFixed(digits)} [${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}]`;
     };
-    const table = [["figure", "ours", "SDK", "ours / SDK"]];
-    const add = (label, ours, sdk, digits) =>
-      table.push([label, fmt(ours, digits), fmt(sdk, digits), median(ours.map((o, i) => o / sdk[i])).toFixed(2)]);
+    const table = [["figure", ...servers.map((s) => names[s.which]), "ours / SDK", "ours / SDK task"]];
+    /** `byServer`: one array of figures per server (in `servers` order), one figure per repetition. */
+    const add = (label, byServer, digits) => {
+      const ratio = (other) => median(byServer[0].map((o, i) => o / byServer[other][i])).toFixed(2);
+      table.push([label, ...byServer.map((xs) => fmt(xs, digits)), ratio(1), ratio(2)]);
+    };
     for (const c of cases) {
       const r = results.get(c.label);
-      const pick = (k) => [r.ours.map((x) => x[k]), r.sdk.map((x) => x[k])];
-      const name = c.stream ? `message/stream, ${c.connections} conn` : `message/send, ${c.connections} conn`;
-      add(`${name}: ${c.stream ? "streams" : "requests"}/s`, ...pick("rps"), 0);
-      add(`${name}: p50 ms`, ...pick("p50"), 2);
-      add(`${name}: p99 ms`, ...pick("p99"), 2);
-      if (c.stream) add(`${name}: time to first event, ms (p50)`, ...pick("ttfe"), 2);
-      add(`${name}: CPU µs per ${c.stream ? "stream" : "request"}`, ...pick("cpuUs"), 0);
-      const errs = [r.ours, r.sdk].map((xs) => xs.reduce((n, x) => n + x.errors, 0));
-      if (errs[0] + errs[1] > 0) table.push([`${name}: errors`, String(errs[0]), String(errs[1]), ""]);
+      const pick = (k) => servers.map((s) => r[s.which].map((x) => x[k]));
+      const name = c.stream
+        ? `message/stream, ${c.connections} conn`
+        : `message/send, ${c.connections} conn${c.shared ? ", one shared context" : ""}`;
+      add(`${name}: ${c.stream ? "streams" : "requests"}/s`, pick("rps"), 0);
+      add(`${name}: p50 ms`, pick("p50"), 2);
+      add(`${name}: p99 ms`, pick("p99"), 2);
+      if (c.stream) add(`${name}: time to first event, ms (p50)`, pick("ttfe"), 2);
+      add(`${name}: CPU µs per ${c.stream ? "stream" : "request"}`, pick("cpuUs"), 0);
+      const errs = servers.map((s) => r[s.which].reduce((n, x) => n + x.errors, 0));
+      if (errs.some((n) => n > 0)) table.push([`${name}: errors`, ...errs.map(String), "", ""]);
     }
     const mb = (k) => (k / 1024).toFixed(1);
-    table.push([
+    const memRow = (label, kb) =>
+      table.push([label, ...kb.map(mb), (kb[0] / kb[1]).toFixed(2), (kb[0] / kb[2]).toFixed(2)]);
+    memRow(
       "RSS at boot, MB",
-      mb(servers[0].boot.rssKb),
-      mb(servers[1].boot.rssKb),
-      (servers[0].boot.rssKb / servers[1].boot.rssKb).toFixed(2),
-    ]);
-    table.push([
+      servers.map((s) => s.boot.rssKb),
+    );
+    memRow(
       "boot peak (VmHWM at boot), MB",
-      mb(servers[0].boot.hwmKb),
-      mb(servers[1].boot.hwmKb),
-      (servers[0].boot.hwmKb / servers[1].boot.hwmKb).toFixed(2),
-    ]);
-    table.push([
+      servers.map((s) => s.boot.hwmKb),
+    );
+    table.push(["boot peak over RSS at boot, MB", ...servers.map((s) => mb(s.boot.hwmKb - s.boot.rssKb)), "", ""]);
+    memRow(
       "RSS after the load, MB",
-      mb(after[0].rssKb),
-      mb(after[1].rssKb),
-      (after[0].rssKb / after[1].rssKb).toFixed(2),
-    ]);
+      after.map((a) => a.rssKb),
+    );
     const widths = table[0].map((_, i) => Math.max(...table.map((r) => r[i].length)));
     const line = (r) => `| ${r.map((cell, i) => cell.padEnd(widths[i])).join(" | ")} |`;
     console.log("median [min–max] over the repetitions; the ratio is the median of the per-repetition ratios");
