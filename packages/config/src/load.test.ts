@@ -111,6 +111,8 @@ describe("loadConfig", () => {
       auth: "none",
       metrics_auth: false,
       allow_unauthenticated: false,
+      persist_tasks: true,
+      stream_thinking: false,
     });
     expect(config.runtime_config.required_env_any_of).toEqual([["A", "B"]]);
     expect(config.effort).toBe("xhigh");
