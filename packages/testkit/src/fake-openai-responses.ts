@@ -53,10 +53,7 @@ export interface ResponsesToolCall {
   callId?: string;
 }
 
-/**
- * What the fake model answers: a text, or any of a reasoning summary (a `reasoning` output item, first),
- * a text and a tool call (last).
- */
+/** What the fake model answers: a text, or any of a reasoning summary (first), a text and a tool call (last). */
 export type ResponsesReply = string | { reasoning?: string; text?: string; toolCall?: ResponsesToolCall };
 
 /** A tool's output as the agent sent it back (`function_call_output` / `custom_tool_call_output` items). */
@@ -94,10 +91,7 @@ export interface ResponsesApiRequest {
 }
 
 export interface FakeOpenAiResponsesOptions {
-  /**
-   * the assistant's text, or a function of the request returning a text or a tool call (e.g. a call
-   * while `request.toolOutputs` is empty, then a text); default "Hello from the fake OpenAI Responses API."
-   */
+  /** the assistant's text, or a function of the request returning a reply (e.g. a tool call, then a text); a default text */
   reply?: string | ((request: ResponsesApiRequest) => ResponsesReply);
   /** default "ok" */
   mode?: ResponsesApiMode;

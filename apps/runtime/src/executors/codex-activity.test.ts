@@ -145,8 +145,8 @@ describe("Codex usage", () => {
       join(import.meta.dirname, "fixtures", "codex-rollout-3-turns.jsonl"),
       join(day, `rollout-2026-12-03T16-49-43-${id}.jsonl`),
     );
-    expect((await threadCumulative(dir, id))?.outputTokens).toBe(158);
-    expect(await threadCumulative(dir, "01a23ccf-0000-7000-8000-000000000000")).toBeUndefined();
+    expect((await threadCumulative(dir, id, "codex"))?.outputTokens).toBe(158);
+    expect(await threadCumulative(dir, "01a23ccf-0000-7000-8000-000000000000", "codex")).toBeUndefined();
   });
 
   it("gives a turn the difference from the thread's figure before it, cache reads apart, and the model", () => {

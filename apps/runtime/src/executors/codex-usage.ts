@@ -90,9 +90,16 @@ export async function lastRolloutCumulative(path: string): Promise<CodexUsage | 
   }
 }
 
-/** Thread `threadId`'s cumulative usage before its next turn (from its rollout in `codexHome`), if any. @internal */
-export async function threadCumulative(codexHome: string, threadId: string): Promise<CodexUsage | undefined> {
-  const found = await findAgentTranscript(threadId, { agent: "codex", home: codexHome }).catch(() => undefined);
+/**
+ * Thread `threadId`'s cumulative usage before its next turn (from its rollout in `codexHome`), if
+ * any. `agent` is the executor's agent id (the session package finds the rollout by it). @internal
+ */
+export async function threadCumulative(
+  codexHome: string,
+  threadId: string,
+  agent: Parameters<typeof findAgentTranscript>[1]["agent"],
+): Promise<CodexUsage | undefined> {
+  const found = await findAgentTranscript(threadId, { agent, home: codexHome }).catch(() => undefined);
   return found?.exists && found.path ? lastRolloutCumulative(found.path) : undefined;
 }
 

@@ -164,7 +164,7 @@ export function createCodexExecutor(options: AgentExecutorOptions): Executor {
   async function runTurn(turn: TurnRequest): Promise<TurnReply> {
     const threadId = await (turn.session ?? options.sessionStore).get().catch(() => undefined);
     if (threadId === undefined) return inner.runTurn(turn);
-    before.set(threadId, await threadCumulative(options.home, threadId));
+    before.set(threadId, await threadCumulative(options.home, threadId, "codex"));
     try {
       return await inner.runTurn(turn);
     } finally {
