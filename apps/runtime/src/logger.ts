@@ -132,11 +132,6 @@ interface Flushable {
   flushSync(): void;
 }
 
-/** An asynchronous destination writes what has gathered once it holds this much… */
-const LOG_BUFFER_BYTES = 8 * 1024;
-/** …or this long after the first line it holds (a line is never held longer). */
-const LOG_FLUSH_MS = 100;
-
 /** The asynchronous destinations of this process's loggers, for `flushLogs`. */
 const pending = new Set<Flushable>();
 
@@ -189,33 +184,13 @@ export function createLogger(options: CreateLoggerOptions = {}): pino.Logger {
     }
   }
   const sync = options.sync ?? false;
+  // minLength 1: a line is written at once, as with 0, but `flush(cb)` then waits for the write in
+  // flight (with 0 it calls back at once). pino registers an exit hook that flushes synchronously.
   const target = options.file ? { dest: options.file, append: true, mode: 0o600, mkdir: true } : { dest: 1 };
-  // Asynchronous: lines gather in memory and go out in one write once LOG_BUFFER_BYTES have gathered
-  // or LOG_FLUSH_MS after the first of them, whichever is first (one write per line cost ~100 µs of
-  // CPU each at one request at a time). `flushLogs` and pino's exit hook (a synchronous flush) write
-  // what is pending when the daemon stops or dies of a fatal error.
-  const destination = pino.destination({ ...target, sync, ...(sync ? {} : { minLength: LOG_BUFFER_BYTES }) });
+  const destination = pino.destination({ ...target, sync, ...(sync ? {} : { minLength: 1 }) });
   if (!sync) {
     pending.add(destination);
     destination.once("close", () => pending.delete(destination));
-    let timer: NodeJS.Timeout | undefined;
-    const arm = () => {
-      timer = setTimeout(() => {
-        timer = undefined;
-        try {
-          destination.flush();
-        } catch {
-          // Not open yet (a log file): try again shortly. Destroyed: the exit hook had the last word.
-          if (pending.has(destination)) arm();
-        }
-      }, LOG_FLUSH_MS);
-      timer.unref();
-    };
-    const write = destination.write.bind(destination);
-    destination.write = (line: string) => {
-      if (!timer) arm();
-      return write(line);
-    };
   }
   return withNestedRedaction(pino(base, destination));
 }
