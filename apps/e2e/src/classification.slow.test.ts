@@ -302,10 +302,12 @@ describe("rate limits (text fallback)", () => {
     expect(await readScriptedCalls(agent)).toHaveLength(3);
     await v.waitBeat((b) => b.error_rate === 1);
     // Progress is logged once at INFO per turn (later notes at DEBUG, at most one a second); the turn counts them.
+    // (The log is written asynchronously: wait for the turn's last line, the earlier ones came before it.)
+    const finished = await d.waitForLog((l) => l.event === "turn.finished");
     expect(d.logs.filter((l) => l.event === "turn.progress").map((l) => l.note)).toEqual([
       "rate-limited, retry 1/2 in 2 s",
     ]);
-    expect(d.logs.find((l) => l.event === "turn.finished")?.progressNotes).toBe(2);
+    expect(finished.progressNotes).toBe(2);
   });
 
   it("a usage cap (hit your limit) is rate-limited at once, not retried", async () => {

@@ -52,7 +52,8 @@ describe("runtime: ollama (fake OpenAI-compatible endpoint)", () => {
     expect(replyText(a1)).toBe(answerTo("A1"));
     // the endpoint's usage chunk is the result's metadata.usage, with the other agents' field names
     expect((a1.result as { metadata?: unknown } | undefined)?.metadata).toEqual({
-      usage: { input_tokens: expect.any(Number), output_tokens: 3 }, // the fake: 1 token per 4 characters of "ANSWER-A1"
+      // the fake: 1 token per 4 characters of "ANSWER-A1"; the model the endpoint named; the agent's own estimate
+      usage: { input_tokens: expect.any(Number), output_tokens: 3, model: MODEL, source: "agent-estimate" },
     });
     expect(replyText(await say(d, "B1", "ctx-B", "Remember KIWI."))).toBe(answerTo("B1"));
     expect(replyText(await say(d, "A2", "ctx-A", "Which fruit?"))).toBe(answerTo("A2"));
@@ -68,7 +69,14 @@ describe("runtime: ollama (fake OpenAI-compatible endpoint)", () => {
     const metrics = (await getJson(d, "/metrics")).text;
     expect(metricValue(metrics, "molecule_model_tokens_total", 'direction="output"')).toBeGreaterThan(0);
     const finished = d.logs.find((l) => l.event === "turn.finished");
-    expect(finished?.usage).toEqual({ input_tokens: expect.any(Number), output_tokens: expect.any(Number) });
+    expect(finished?.usage).toEqual({
+      input_tokens: expect.any(Number),
+      output_tokens: expect.any(Number),
+      model: MODEL,
+    });
+    expect(
+      metricValue(metrics, "molecule_tokens_total", `kind="output",model="${MODEL}",outcome="ok"`),
+    ).toBeGreaterThan(0);
 
     d.child.kill("SIGTERM");
     await d.exited;

@@ -22,7 +22,7 @@ function rss(d: Daemon): { now: number; peak: number } {
   return { now: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
 }
 
-const CHATTY_SECONDS = 10;
+const CHATTY_SECONDS = Number(process.env.CHATTY_SECONDS ?? 10);
 
 /**
  * A fake Claude Code (node): `--version` answers like it; a turn prints Claude's `api_retry` system
@@ -135,9 +135,12 @@ describe("3: a paused stream and a chatty agent", () => {
       expect(info("turn.progress")).toBe(1);
       expect(info("turn.api_retry")).toBe(0); // at debug: the one INFO line is the progress note's
       expect(turnLogs.length).toBeLessThan(60);
-      // Measured: +27 to +50 MB while the daemon reads 700 000+ lines (the garbage of reading them),
-      // whatever the stream's client does; the stream itself holds at most 1 MiB unread.
-      expect(grewMb).toBeLessThan(80);
+      // Measured: the garbage of reading the lines, whatever the stream's client does (the stream itself
+      // holds at most 1 MiB unread). Before issue 22: +28 MB at 850 000 lines (peak 120 MB). Now: peak
+      // 172-201 MB (+88 to +117 MB) at 0.9-1.2 million lines in 10 s, and the same 173 MB peak for 1.7
+      // million lines in 20 s (CHATTY_SECONDS=20): a plateau, not a leak. (Boot RSS is also ~11 MB
+      // lower since WebAssembly stays on V8's baseline tier, which adds to the growth figure.)
+      expect(grewMb).toBeLessThan(140);
     } finally {
       clearInterval(sampler);
     }
