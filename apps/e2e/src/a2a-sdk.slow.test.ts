@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { type FakeModelApi, startFakeModelApi } from "@molecule/testkit";
-import { Role, type SendMessageRequest, TaskState } from "a2a-sdk-v1";
+import { Role, TaskState } from "a2a-sdk-v1";
 import { ClientFactory as ClientFactoryV1 } from "a2a-sdk-v1/client";
 import type { MessageSendParams } from "a2a-sdk-v03";
 import { ClientFactory as ClientFactoryV03 } from "a2a-sdk-v03/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { answerLastMarker, answerTo, marker, startClaudeDaemon, turnRequests } from "./support/a2a.js";
+import { answerLastMarker, answerTo, marker, startClaudeDaemon, turnRequests, v1SendRequest } from "./support/a2a.js";
 import { getJson, postRaw, startDaemon } from "./support/daemon.js";
 import { e2eSuite } from "./support/suite.js";
 
@@ -32,29 +32,7 @@ const v03Params = (text: string, extra: Partial<MessageSendParams> = {}, context
   ...extra,
 });
 
-const v1Request = (
-  text: string,
-  options: { contextId?: string; returnImmediately?: boolean } = {},
-): SendMessageRequest => ({
-  tenant: "",
-  message: {
-    messageId: randomUUID(),
-    contextId: options.contextId ?? "",
-    taskId: "",
-    role: Role.ROLE_USER,
-    parts: [{ content: { $case: "text", value: text }, metadata: undefined, filename: "", mediaType: "text/plain" }],
-    metadata: undefined,
-    extensions: [],
-    referenceTaskIds: [],
-  },
-  configuration: {
-    acceptedOutputModes: [],
-    taskPushNotificationConfig: undefined,
-    historyLength: undefined,
-    returnImmediately: options.returnImmediately ?? false,
-  },
-  metadata: undefined,
-});
+const v1Request = v1SendRequest;
 
 /** Waits until the daemon's turn for `name` has its model request in flight (the API hangs). */
 const inFlight = (name: string) => e2e.platform.control.waitFor(() => turnRequests(api, name).length > 0, 60_000);

@@ -2,11 +2,12 @@ import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Role, type SendMessageRequest, type StreamResponse, TaskState } from "a2a-sdk-v1";
+import { type StreamResponse, TaskState } from "a2a-sdk-v1";
 import { ClientFactory as ClientFactoryV1 } from "a2a-sdk-v1/client";
 import type { MessageSendParams } from "a2a-sdk-v03";
 import { ClientFactory as ClientFactoryV03 } from "a2a-sdk-v03/client";
 import { describe, expect, it } from "vitest";
+import { v1SendRequest } from "./support/a2a.js";
 import { type Daemon, killPids, onCleanup, replyText, sendMessage, startDaemon } from "./support/daemon.js";
 import { e2eSuite } from "./support/suite.js";
 
@@ -79,26 +80,8 @@ const v03Params = (messageId: string, text: string, extra: Partial<MessageSendPa
   ...extra,
 });
 
-const v1Request = (messageId: string, text: string, returnImmediately = false): SendMessageRequest => ({
-  tenant: "",
-  message: {
-    messageId,
-    contextId: "",
-    taskId: "",
-    role: Role.ROLE_USER,
-    parts: [{ content: { $case: "text", value: text }, metadata: undefined, filename: "", mediaType: "text/plain" }],
-    metadata: undefined,
-    extensions: [],
-    referenceTaskIds: [],
-  },
-  configuration: {
-    acceptedOutputModes: [],
-    taskPushNotificationConfig: undefined,
-    historyLength: undefined,
-    returnImmediately,
-  },
-  metadata: undefined,
-});
+const v1Request = (messageId: string, text: string, returnImmediately = false) =>
+  v1SendRequest(text, { messageId, returnImmediately });
 
 async function collect<T>(stream: AsyncIterable<T>): Promise<T[]> {
   const events: T[] = [];

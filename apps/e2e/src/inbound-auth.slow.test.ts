@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type FakeModelApi, startFakeModelApi } from "@molecule/testkit";
-import { Role, type SendMessageRequest } from "a2a-sdk-v1";
 import {
   ClientFactoryOptions as ClientFactoryOptionsV1,
   ClientFactory as ClientFactoryV1,
@@ -15,7 +14,7 @@ import {
   JsonRpcTransportFactory as JsonRpcTransportFactoryV03,
 } from "a2a-sdk-v03/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { answerLastMarker, answerTo, marker } from "./support/a2a.js";
+import { answerLastMarker, answerTo, marker, v1SendRequest } from "./support/a2a.js";
 import { type Daemon, startDaemon } from "./support/daemon.js";
 import { e2eSuite } from "./support/suite.js";
 
@@ -86,21 +85,7 @@ const v03Params = (text: string, contextId?: string): MessageSendParams => ({
   },
 });
 
-const v1Request = (text: string): SendMessageRequest => ({
-  tenant: "",
-  message: {
-    messageId: randomUUID(),
-    contextId: "",
-    taskId: "",
-    role: Role.ROLE_USER,
-    parts: [{ content: { $case: "text", value: text }, metadata: undefined, filename: "", mediaType: "text/plain" }],
-    metadata: undefined,
-    extensions: [],
-    referenceTaskIds: [],
-  },
-  configuration: undefined,
-  metadata: undefined,
-});
+const v1Request = (text: string) => v1SendRequest(text);
 
 const post = (d: Daemon, body: unknown, authorization?: string) =>
   fetch(`${d.base()}/`, {

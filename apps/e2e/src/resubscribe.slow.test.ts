@@ -9,12 +9,12 @@ import {
   type ModelApiRequest,
   startFakeModelApi,
 } from "@molecule/testkit";
-import { Role, type SendMessageRequest, type StreamResponse, TaskState } from "a2a-sdk-v1";
+import { type StreamResponse, TaskState } from "a2a-sdk-v1";
 import { ClientFactory as ClientFactoryV1 } from "a2a-sdk-v1/client";
 import type { MessageSendParams } from "a2a-sdk-v03";
 import { ClientFactory as ClientFactoryV03 } from "a2a-sdk-v03/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { answerLastMarker, answerTo, marker, startClaudeDaemon } from "./support/a2a.js";
+import { answerLastMarker, answerTo, marker, startClaudeDaemon, v1SendRequest } from "./support/a2a.js";
 import { type Daemon, startDaemon } from "./support/daemon.js";
 import { e2eSuite } from "./support/suite.js";
 
@@ -88,26 +88,7 @@ const v03Params = (text: string, extra: Partial<MessageSendParams> = {}): Messag
   ...extra,
 });
 
-const v1Request = (text: string): SendMessageRequest => ({
-  tenant: "",
-  message: {
-    messageId: randomUUID(),
-    contextId: "",
-    taskId: "",
-    role: Role.ROLE_USER,
-    parts: [{ content: { $case: "text", value: text }, metadata: undefined, filename: "", mediaType: "text/plain" }],
-    metadata: undefined,
-    extensions: [],
-    referenceTaskIds: [],
-  },
-  configuration: {
-    acceptedOutputModes: [],
-    taskPushNotificationConfig: undefined,
-    historyLength: undefined,
-    returnImmediately: false,
-  },
-  metadata: undefined,
-});
+const v1Request = (text: string) => v1SendRequest(text);
 
 type V03Event = Record<string, unknown> & { kind?: string; metadata?: Record<string, unknown> };
 

@@ -2,11 +2,11 @@ import { randomUUID } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type FakeModelApi, lastToolResult, type ModelApiRequest, startFakeModelApi } from "@molecule/testkit";
-import { Role, type SendMessageRequest, TaskState } from "a2a-sdk-v1";
+import { TaskState } from "a2a-sdk-v1";
 import { ClientFactory as ClientFactoryV1 } from "a2a-sdk-v1/client";
 import { ClientFactory as ClientFactoryV03 } from "a2a-sdk-v03/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { answerLastMarker, marker, turnRequests } from "./support/a2a.js";
+import { answerLastMarker, marker, turnRequests, v1SendRequest } from "./support/a2a.js";
 import { type Daemon, getJson, startDaemon } from "./support/daemon.js";
 import { e2eSuite } from "./support/suite.js";
 
@@ -169,26 +169,7 @@ describe("@a2a-js/sdk 0.3.14 (A2A v0.3): a turn that calls a tool", () => {
   );
 });
 
-const v1Request = (text: string): SendMessageRequest => ({
-  tenant: "",
-  message: {
-    messageId: randomUUID(),
-    contextId: "",
-    taskId: "",
-    role: Role.ROLE_USER,
-    parts: [{ content: { $case: "text", value: text }, metadata: undefined, filename: "", mediaType: "text/plain" }],
-    metadata: undefined,
-    extensions: [],
-    referenceTaskIds: [],
-  },
-  configuration: {
-    acceptedOutputModes: [],
-    taskPushNotificationConfig: undefined,
-    historyLength: undefined,
-    returnImmediately: false,
-  },
-  metadata: undefined,
-});
+const v1Request = (text: string) => v1SendRequest(text);
 
 describe("@a2a-js/sdk 1.3.0 (A2A v1.0): a turn that calls a tool", () => {
   it(

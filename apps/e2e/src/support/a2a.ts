@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { modelRequestTexts } from "@molecule/test-support";
 import type { FakeModelApi, ModelApiRequest, TestPlatform } from "@molecule/testkit";
+import { Role, type SendMessageRequest } from "a2a-sdk-v1";
 import { type Daemon, postRaw, type RpcResponse, startDaemon } from "./daemon.js";
 
 /** A marker a test puts in a message (`[[A1]]`); the fake model answers `ANSWER-A1` to it. */
@@ -71,4 +72,31 @@ export async function sessionOf(d: Daemon, contextId: string): Promise<string | 
     contexts: Array<{ contextId: string; sessionId: string }>;
   };
   return stored.contexts.find((c) => c.contextId === contextId)?.sessionId;
+}
+
+/** A v1.0 SDK client's `SendMessageRequest` of one text part (the generated type spells out every field). */
+export function v1SendRequest(
+  text: string,
+  options: { messageId?: string; contextId?: string; returnImmediately?: boolean } = {},
+): SendMessageRequest {
+  return {
+    tenant: "",
+    message: {
+      messageId: options.messageId ?? randomUUID(),
+      contextId: options.contextId ?? "",
+      taskId: "",
+      role: Role.ROLE_USER,
+      parts: [{ content: { $case: "text", value: text }, metadata: undefined, filename: "", mediaType: "text/plain" }],
+      metadata: undefined,
+      extensions: [],
+      referenceTaskIds: [],
+    },
+    configuration: {
+      acceptedOutputModes: [],
+      taskPushNotificationConfig: undefined,
+      historyLength: undefined,
+      returnImmediately: options.returnImmediately ?? false,
+    },
+    metadata: undefined,
+  };
 }
